@@ -1,0 +1,1 @@
+//! Conformance harness (issue 4). For now: the requirement catalogue loader.
