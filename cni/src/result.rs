@@ -1,0 +1,578 @@
+//! Results for every spec version, and conversion between them.
+//!
+//! There are three layouts ("families", see [`ResultFamily`]):
+//! [`Result020`] for 0.1.0/0.2.0, [`Result040`] for 0.3.0/0.3.1/0.4.0 and [`Result100`] for
+//! 1.0.0/1.1.0. [`CniResult`] wraps one of them. Parsing picks the layout from the result's own
+//! `cniVersion`; [`CniResult::convert_to`] moves between versions exactly as far as the target
+//! version can carry the data and fails where it cannot (a legacy result needs an address).
+//! Nothing here does I/O.
+
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+use crate::version::{ResultFamily, SpecVersion};
+
+/// DNS settings of a result (and of the `dns` config key).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dns {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nameservers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub domain: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub search: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+}
+
+impl Dns {
+    pub fn is_empty(&self) -> bool {
+        self.nameservers.is_empty()
+            && self.domain.is_none()
+            && self.search.is_empty()
+            && self.options.is_empty()
+    }
+}
+
+/// A route. `mtu`, `advmss`, `priority`, `table` and `scope` exist from 1.1.0 on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Route {
+    pub dst: IpNet,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gw: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub advmss: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<u8>,
+}
+
+impl Route {
+    pub fn new(dst: IpNet, gw: Option<IpAddr>) -> Route {
+        Route {
+            dst,
+            gw,
+            mtu: None,
+            advmss: None,
+            priority: None,
+            table: None,
+            scope: None,
+        }
+    }
+
+    /// The route without its 1.1.0-only fields.
+    pub fn basic(&self) -> Route {
+        Route::new(self.dst, self.gw)
+    }
+
+    fn is_v4(&self) -> bool {
+        matches!(self.dst, IpNet::V4(_))
+    }
+}
+
+/// An interface of a result. `mtu`, `socketPath` and `pciID` exist from 1.1.0 on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interface {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
+    /// The `CNI_NETNS` path for container interfaces; absent for host interfaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox: Option<String>,
+    #[serde(
+        rename = "socketPath",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub socket_path: Option<String>,
+    #[serde(rename = "pciID", default, skip_serializing_if = "Option::is_none")]
+    pub pci_id: Option<String>,
+}
+
+impl Interface {
+    /// The interface without its 1.1.0-only fields.
+    pub fn basic(&self) -> Interface {
+        Interface {
+            name: self.name.clone(),
+            mac: self.mac.clone(),
+            sandbox: self.sandbox.clone(),
+            ..Interface::default()
+        }
+    }
+}
+
+/// Address family label of a 0.3.x/0.4.0 `ips` entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum IpVersion {
+    #[serde(rename = "4")]
+    V4,
+    #[serde(rename = "6")]
+    V6,
+}
+
+impl IpVersion {
+    pub fn of(addr: &IpNet) -> IpVersion {
+        match addr {
+            IpNet::V4(_) => IpVersion::V4,
+            IpNet::V6(_) => IpVersion::V6,
+        }
+    }
+}
+
+/// An `ips` entry of a 1.0.0/1.1.0 result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpConfig {
+    /// Index into `interfaces`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<usize>,
+    /// Address with prefix length, e.g. `10.1.0.5/24`.
+    pub address: IpNet,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<IpAddr>,
+}
+
+/// An `ips` entry of a 0.3.x/0.4.0 result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IpConfig040 {
+    pub version: IpVersion,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interface: Option<usize>,
+    pub address: IpNet,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<IpAddr>,
+}
+
+/// The 1.0.0/1.1.0 result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Result100 {
+    #[serde(rename = "cniVersion")]
+    pub cni_version: SpecVersion,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<Interface>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ips: Vec<IpConfig>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+    #[serde(default, skip_serializing_if = "Dns::is_empty")]
+    pub dns: Dns,
+}
+
+impl Result100 {
+    /// An empty result labelled with `version` (must be 1.0.0 or 1.1.0 when serialized as is;
+    /// use [`CniResult::convert_to`] for others).
+    pub fn new(version: SpecVersion) -> Result100 {
+        Result100 {
+            cni_version: version,
+            interfaces: Vec::new(),
+            ips: Vec::new(),
+            routes: Vec::new(),
+            dns: Dns::default(),
+        }
+    }
+}
+
+/// The 0.3.0/0.3.1/0.4.0 result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Result040 {
+    #[serde(rename = "cniVersion")]
+    pub cni_version: SpecVersion,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub interfaces: Vec<Interface>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ips: Vec<IpConfig040>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+    #[serde(default, skip_serializing_if = "Dns::is_empty")]
+    pub dns: Dns,
+}
+
+/// One address family of a 0.1.0/0.2.0 result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LegacyIpConfig {
+    pub ip: IpNet,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<Route>,
+}
+
+/// The 0.1.0/0.2.0 result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Result020 {
+    #[serde(rename = "cniVersion")]
+    pub cni_version: SpecVersion,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip4: Option<LegacyIpConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip6: Option<LegacyIpConfig>,
+    #[serde(default, skip_serializing_if = "Dns::is_empty")]
+    pub dns: Dns,
+}
+
+/// A result of any version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CniResult {
+    Legacy(Result020),
+    V04(Result040),
+    V1(Result100),
+}
+
+/// Why a result could not be read, checked or converted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResultError {
+    #[error("result is not valid JSON for its version: {0}")]
+    Decode(String),
+    #[error("result has no cniVersion and no version to assume")]
+    MissingVersion,
+    #[error("unknown result version {0:?}")]
+    UnknownVersion(String),
+    #[error("result labelled {label} does not use the {family:?} layout")]
+    WrongFamily {
+        label: SpecVersion,
+        family: ResultFamily,
+    },
+    #[error("cannot convert to {0}: the result has no IP address")]
+    NoAddressForLegacy(SpecVersion),
+    #[error("ips[{ip}] names interface {index} but there are {count} interfaces")]
+    BadInterfaceIndex {
+        ip: usize,
+        index: usize,
+        count: usize,
+    },
+    #[error("ips[{0}] is labelled with the wrong address family")]
+    FamilyMismatch(usize),
+    #[error("gateway {gateway} of ips[{ip}] is not of the address's family")]
+    GatewayFamily { ip: usize, gateway: IpAddr },
+}
+
+impl CniResult {
+    /// Reads a result, choosing the layout from its `cniVersion`. A result without one is taken
+    /// to be in `assume` (VER-13), or fails when `assume` is `None`.
+    pub fn parse(bytes: &[u8], assume: Option<SpecVersion>) -> Result<CniResult, ResultError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| ResultError::Decode(e.to_string()))?;
+        CniResult::from_value(value, assume)
+    }
+
+    /// As [`CniResult::parse`], from a JSON value (a `prevResult`, say).
+    pub fn from_value(
+        mut value: serde_json::Value,
+        assume: Option<SpecVersion>,
+    ) -> Result<CniResult, ResultError> {
+        let obj = value
+            .as_object_mut()
+            .ok_or_else(|| ResultError::Decode("result is not a JSON object".into()))?;
+        let version = match obj.get("cniVersion") {
+            Some(serde_json::Value::String(s)) => {
+                SpecVersion::from_exact(s).ok_or_else(|| ResultError::UnknownVersion(s.clone()))?
+            }
+            Some(other) => return Err(ResultError::UnknownVersion(other.to_string())),
+            None => {
+                let v = assume.ok_or(ResultError::MissingVersion)?;
+                obj.insert("cniVersion".into(), v.as_str().into());
+                v
+            }
+        };
+        let decode = |e: serde_json::Error| ResultError::Decode(e.to_string());
+        let result = match version.family() {
+            ResultFamily::Legacy => {
+                CniResult::Legacy(serde_json::from_value(value).map_err(decode)?)
+            }
+            ResultFamily::V04 => CniResult::V04(serde_json::from_value(value).map_err(decode)?),
+            ResultFamily::V1 => CniResult::V1(serde_json::from_value(value).map_err(decode)?),
+        };
+        result.validate()?;
+        Ok(result)
+    }
+
+    pub fn version(&self) -> SpecVersion {
+        match self {
+            CniResult::Legacy(r) => r.cni_version,
+            CniResult::V04(r) => r.cni_version,
+            CniResult::V1(r) => r.cni_version,
+        }
+    }
+
+    /// Checks the internal consistency the spec demands: the label matches the layout, interface
+    /// indexes point into `interfaces`, 0.4.0 family labels match the addresses, gateways match
+    /// their address's family.
+    pub fn validate(&self) -> Result<(), ResultError> {
+        let label = self.version();
+        let family = match self {
+            CniResult::Legacy(_) => ResultFamily::Legacy,
+            CniResult::V04(_) => ResultFamily::V04,
+            CniResult::V1(_) => ResultFamily::V1,
+        };
+        if label.family() != family {
+            return Err(ResultError::WrongFamily { label, family });
+        }
+        let check = |ifaces: usize,
+                     i: usize,
+                     index: Option<usize>,
+                     address: &IpNet,
+                     gw: Option<IpAddr>|
+         -> Result<(), ResultError> {
+            if let Some(index) = index {
+                if index >= ifaces {
+                    return Err(ResultError::BadInterfaceIndex {
+                        ip: i,
+                        index,
+                        count: ifaces,
+                    });
+                }
+            }
+            if let Some(gateway) = gw {
+                if gateway.is_ipv4() != matches!(address, IpNet::V4(_)) {
+                    return Err(ResultError::GatewayFamily { ip: i, gateway });
+                }
+            }
+            Ok(())
+        };
+        match self {
+            CniResult::Legacy(r) => {
+                for (i, (cfg, v4)) in [(&r.ip4, true), (&r.ip6, false)].into_iter().enumerate() {
+                    if let Some(cfg) = cfg {
+                        if matches!(cfg.ip, IpNet::V4(_)) != v4 {
+                            return Err(ResultError::FamilyMismatch(i));
+                        }
+                        check(0, i, None, &cfg.ip, cfg.gateway)?;
+                    }
+                }
+            }
+            CniResult::V04(r) => {
+                for (i, ip) in r.ips.iter().enumerate() {
+                    if IpVersion::of(&ip.address) != ip.version {
+                        return Err(ResultError::FamilyMismatch(i));
+                    }
+                    check(r.interfaces.len(), i, ip.interface, &ip.address, ip.gateway)?;
+                }
+            }
+            CniResult::V1(r) => {
+                for (i, ip) in r.ips.iter().enumerate() {
+                    check(r.interfaces.len(), i, ip.interface, &ip.address, ip.gateway)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Serializes the result in its own version.
+    pub fn to_value(&self) -> serde_json::Value {
+        match self {
+            CniResult::Legacy(r) => serde_json::to_value(r),
+            CniResult::V04(r) => serde_json::to_value(r),
+            CniResult::V1(r) => serde_json::to_value(r),
+        }
+        .expect("results serialize")
+    }
+
+    pub fn to_json(&self) -> String {
+        self.to_value().to_string()
+    }
+
+    pub fn to_json_pretty(&self) -> String {
+        serde_json::to_string_pretty(&self.to_value()).expect("results serialize")
+    }
+
+    /// Converts to `target`, keeping every field the target version can hold.
+    pub fn convert_to(&self, target: SpecVersion) -> Result<CniResult, ResultError> {
+        match target.family() {
+            ResultFamily::V1 => {
+                let mut r = self.to_v1();
+                r.cni_version = target;
+                if target < SpecVersion::V1_1_0 {
+                    strip_v11_fields(&mut r.interfaces, &mut r.routes);
+                }
+                Ok(CniResult::V1(r))
+            }
+            ResultFamily::V04 => {
+                let mut r = self.to_v04();
+                r.cni_version = target;
+                Ok(CniResult::V04(r))
+            }
+            ResultFamily::Legacy => {
+                let mut r = self.to_legacy(target)?;
+                r.cni_version = target;
+                Ok(CniResult::Legacy(r))
+            }
+        }
+    }
+
+    /// The data in the 1.x layout (label kept if already 1.x, else 1.1.0).
+    pub fn to_v1(&self) -> Result100 {
+        match self {
+            CniResult::V1(r) => r.clone(),
+            CniResult::V04(r) => Result100 {
+                cni_version: SpecVersion::LATEST,
+                interfaces: r.interfaces.iter().map(Interface::basic).collect(),
+                ips: r
+                    .ips
+                    .iter()
+                    .map(|ip| IpConfig {
+                        interface: ip.interface,
+                        address: ip.address,
+                        gateway: ip.gateway,
+                    })
+                    .collect(),
+                routes: r.routes.iter().map(Route::basic).collect(),
+                dns: r.dns.clone(),
+            },
+            CniResult::Legacy(_) => {
+                let mut v04 = self.to_v04();
+                v04.cni_version = SpecVersion::V0_4_0;
+                CniResult::V04(v04).to_v1()
+            }
+        }
+    }
+
+    fn to_v04(&self) -> Result040 {
+        match self {
+            CniResult::V04(r) => r.clone(),
+            CniResult::V1(r) => Result040 {
+                cni_version: SpecVersion::V0_4_0,
+                interfaces: r.interfaces.iter().map(Interface::basic).collect(),
+                ips: r
+                    .ips
+                    .iter()
+                    .map(|ip| IpConfig040 {
+                        version: IpVersion::of(&ip.address),
+                        interface: ip.interface,
+                        address: ip.address,
+                        gateway: ip.gateway,
+                    })
+                    .collect(),
+                routes: r.routes.iter().map(Route::basic).collect(),
+                dns: r.dns.clone(),
+            },
+            CniResult::Legacy(r) => {
+                let mut out = Result040 {
+                    cni_version: SpecVersion::V0_4_0,
+                    interfaces: Vec::new(),
+                    ips: Vec::new(),
+                    routes: Vec::new(),
+                    dns: r.dns.clone(),
+                };
+                for cfg in [&r.ip4, &r.ip6].into_iter().flatten() {
+                    out.ips.push(IpConfig040 {
+                        version: IpVersion::of(&cfg.ip),
+                        interface: None,
+                        address: cfg.ip,
+                        gateway: cfg.gateway,
+                    });
+                    out.routes.extend(cfg.routes.iter().map(Route::basic));
+                }
+                out
+            }
+        }
+    }
+
+    fn to_legacy(&self, target: SpecVersion) -> Result<Result020, ResultError> {
+        if let CniResult::Legacy(r) = self {
+            return Ok(r.clone());
+        }
+        let v04 = self.to_v04();
+        let first = |version: IpVersion| v04.ips.iter().find(|ip| ip.version == version);
+        let legacy = |ip: &IpConfig040, want_v4: bool| LegacyIpConfig {
+            ip: ip.address,
+            gateway: ip.gateway,
+            routes: v04
+                .routes
+                .iter()
+                .filter(|r| r.is_v4() == want_v4)
+                .map(Route::basic)
+                .collect(),
+        };
+        let ip4 = first(IpVersion::V4).map(|ip| legacy(ip, true));
+        let ip6 = first(IpVersion::V6).map(|ip| legacy(ip, false));
+        if ip4.is_none() && ip6.is_none() {
+            return Err(ResultError::NoAddressForLegacy(target));
+        }
+        Ok(Result020 {
+            cni_version: target,
+            ip4,
+            ip6,
+            dns: v04.dns,
+        })
+    }
+}
+
+fn strip_v11_fields(interfaces: &mut [Interface], routes: &mut [Route]) {
+    for i in interfaces {
+        *i = i.basic();
+    }
+    for r in routes {
+        *r = r.basic();
+    }
+}
+
+impl From<Result100> for CniResult {
+    fn from(r: Result100) -> CniResult {
+        CniResult::V1(r)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V1: &str = r#"{"cniVersion":"1.1.0","interfaces":[{"name":"eth0","mac":"aa:bb:cc:dd:ee:ff","mtu":1400,"sandbox":"/run/netns/x"}],
+        "ips":[{"interface":0,"address":"10.1.0.5/24","gateway":"10.1.0.1"},{"interface":0,"address":"fd00::5/64"}],
+        "routes":[{"dst":"0.0.0.0/0","gw":"10.1.0.1","priority":10},{"dst":"::/0"}],"dns":{"nameservers":["10.1.0.1"]}}"#;
+
+    #[test]
+    fn parse_and_validate() {
+        let r = CniResult::parse(V1.as_bytes(), None).unwrap();
+        assert_eq!(r.version(), SpecVersion::V1_1_0);
+        let bad = V1.replace(
+            r#""interface":0,"address":"fd00"#,
+            r#""interface":3,"address":"fd00"#,
+        );
+        assert!(matches!(
+            CniResult::parse(bad.as_bytes(), None),
+            Err(ResultError::BadInterfaceIndex { index: 3, .. })
+        ));
+        assert!(CniResult::parse(b"{}", None).is_err());
+        assert!(CniResult::parse(b"{}", Some(SpecVersion::V1_0_0)).is_ok());
+        assert!(CniResult::parse(br#"{"cniVersion":"7.0.0"}"#, None).is_err());
+    }
+
+    #[test]
+    fn down_to_040_adds_version_and_strips_11_fields() {
+        let r = CniResult::parse(V1.as_bytes(), None).unwrap();
+        let CniResult::V04(d) = r.convert_to(SpecVersion::V0_4_0).unwrap() else {
+            panic!()
+        };
+        assert_eq!(d.ips[0].version, IpVersion::V4);
+        assert_eq!(d.ips[1].version, IpVersion::V6);
+        assert_eq!(d.interfaces[0].mtu, None);
+        assert_eq!(d.routes[0].priority, None);
+        let CniResult::V1(to100) = r.convert_to(SpecVersion::V1_0_0).unwrap() else {
+            panic!()
+        };
+        assert_eq!(to100.interfaces[0].mtu, None);
+    }
+
+    #[test]
+    fn down_to_legacy_sorts_routes_by_family() {
+        let r = CniResult::parse(V1.as_bytes(), None).unwrap();
+        let CniResult::Legacy(l) = r.convert_to(SpecVersion::V0_2_0).unwrap() else {
+            panic!()
+        };
+        assert_eq!(l.ip4.as_ref().unwrap().routes.len(), 1);
+        assert_eq!(l.ip6.as_ref().unwrap().routes[0].dst.to_string(), "::/0");
+        let empty = CniResult::V1(Result100::new(SpecVersion::V1_0_0));
+        assert_eq!(
+            empty.convert_to(SpecVersion::V0_1_0),
+            Err(ResultError::NoAddressForLegacy(SpecVersion::V0_1_0))
+        );
+    }
+}
