@@ -139,13 +139,11 @@ impl Semver {
     pub fn parse(s: &str) -> Result<Semver, InvalidSemver> {
         let bad = || InvalidSemver(s.to_string());
         let mut parts = [0u64; 3];
-        let mut n = 0;
-        for piece in s.split('.') {
+        for (n, piece) in s.split('.').enumerate() {
             if n == 3 || piece.is_empty() || !piece.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad());
             }
             parts[n] = piece.parse().map_err(|_| bad())?;
-            n += 1;
         }
         Ok(Semver {
             major: parts[0],
