@@ -123,14 +123,27 @@ pub fn exec_raw(
     timeout: Option<Duration>,
     stderr: Stderr,
 ) -> Result<RawOutput, InvokeError> {
+    let mut cmd = Process::new(path);
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
+    exec_command(cmd, path, stdin, timeout, stderr)
+}
+
+/// Runs a prepared command (environment, namespaces and the like already set up by the
+/// caller) as a plugin: pipes stdin/stdout (and stderr unless inherited), bounds the run time
+/// and kills the whole process group on timeout. `path` names the plugin in errors.
+pub fn exec_command(
+    mut cmd: Process,
+    path: &Path,
+    stdin: &[u8],
+    timeout: Option<Duration>,
+    stderr: Stderr,
+) -> Result<RawOutput, InvokeError> {
     use std::os::unix::process::CommandExt;
     let spawn_err = |source| InvokeError::Spawn {
         path: path.to_path_buf(),
         source,
     };
-    let mut cmd = Process::new(path);
-    cmd.envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::piped())
+    cmd.stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(match stderr {
             Stderr::Capture => Stdio::piped(),
