@@ -5,13 +5,15 @@
 //!
 //! Work inside a namespace happens on a dedicated thread that has entered it ([`Netns::run`]),
 //! so the calling thread never changes namespace; child processes can be started inside one
-//! with [`Netns::command`].
+//! with [`Netns::command`]. [`snapshot`] records and diffs what a namespace holds.
 
 use std::fs;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
+
+pub mod snapshot;
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};
