@@ -195,7 +195,7 @@ fn collect_files(root: &Path, dir: &Path, ignore: &[String], out: &mut BTreeSet<
     for e in entries.flatten() {
         let p = e.path();
         let name = e.file_name().to_string_lossy().into_owned();
-        if ignore.iter().any(|i| *i == name) {
+        if ignore.contains(&name) {
             continue;
         }
         if p.is_dir() {
