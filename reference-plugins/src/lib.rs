@@ -1,1 +1,8 @@
-//! Shared modules of the reference plugins (issues 3 and 5: not built yet).
+//! Shared modules of the reference plugins; each binary in `src/bin/` is a thin `Plugin` on
+//! top of them.
+//!
+//! - [`netlink`]: the synchronous rtnetlink handle every interface plugin uses.
+//! - [`loopback`]: the `loopback` plugin's work.
+
+pub mod loopback;
+pub mod netlink;

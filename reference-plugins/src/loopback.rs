@@ -1,0 +1,137 @@
+//! The `loopback` plugin's work: bring `lo` up or down in a container namespace, report its
+//! addresses, and check it is up.
+//!
+//! Observable behaviour follows the upstream plugin: the interface is always `lo`, whatever
+//! `CNI_IFNAME` says; ADD fails if `lo` carries an address outside the loopback ranges; the
+//! result (without a `prevResult`) names `lo` with an all-zero MAC and the first IPv4 and the
+//! first IPv6 address the kernel lists for it (`127.0.0.1/8`, and `::1/128` only when the
+//! namespace has IPv6); DEL succeeds when there is no namespace any more. Failures are
+//! reported with the plugins' internal-error code, 999, as upstream does.
+
+use ipnet::IpNet;
+
+use cni::result::{CniResult, Interface, IpConfig, Result100};
+use cni::{Error, SpecVersion};
+
+use crate::netlink::{Address, Netlink, NetlinkError};
+
+/// The only interface this plugin touches.
+pub const LO: &str = "lo";
+/// The MAC address reported for `lo`.
+pub const LO_MAC: &str = "00:00:00:00:00:00";
+/// Error code for failures that are not one of the spec's (upstream uses the same).
+pub const INTERNAL: u32 = 999;
+
+/// The addresses `lo` reports once up: the first of each family.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoopbackAddrs {
+    pub v4: Option<IpNet>,
+    pub v6: Option<IpNet>,
+}
+
+/// Brings `lo` up in the namespace at `netns` and returns its addresses. Fails if any address
+/// on `lo` is not a loopback address.
+pub fn up(netns: &str) -> Result<LoopbackAddrs, Error> {
+    let mut nl = Netlink::open_in(netns).map_err(internal)?;
+    let lo = nl.link(LO).map_err(internal)?;
+    nl.set_up(lo.index).map_err(internal)?;
+    let addrs = nl.addresses(lo.index, None).map_err(internal)?;
+    if let Some(bad) = addrs.iter().find(|a| !a.addr.is_loopback()) {
+        return Err(Error::plugin(
+            INTERNAL,
+            format!("lo carries {}, which is not a loopback address", bad.addr),
+        ));
+    }
+    let first = |v4: bool| {
+        addrs
+            .iter()
+            .find(|a| a.addr.is_ipv4() == v4)
+            .and_then(to_net)
+    };
+    Ok(LoopbackAddrs {
+        v4: first(true),
+        v6: first(false),
+    })
+}
+
+/// The result of an ADD without `prevResult`: `lo` in `netns`, with its addresses.
+pub fn result(netns: &str, addrs: &LoopbackAddrs) -> CniResult {
+    let mut r = Result100::new(SpecVersion::LATEST);
+    r.interfaces.push(Interface {
+        name: LO.into(),
+        mac: Some(LO_MAC.into()),
+        sandbox: Some(netns.into()),
+        ..Interface::default()
+    });
+    for address in [addrs.v4, addrs.v6].into_iter().flatten() {
+        r.ips.push(IpConfig {
+            interface: Some(0),
+            address,
+            gateway: None,
+        });
+    }
+    CniResult::V1(r)
+}
+
+/// CHECK: `lo` exists in `netns` and is up.
+pub fn check(netns: &str) -> Result<(), Error> {
+    let mut nl = Netlink::open_in(netns).map_err(internal)?;
+    let lo = nl.link(LO).map_err(internal)?;
+    if !lo.is_up() {
+        return Err(Error::plugin(INTERNAL, "loopback interface lo is down"));
+    }
+    Ok(())
+}
+
+/// DEL: brings `lo` down. Nothing to do, and success, when there is no namespace (absent
+/// `CNI_NETNS`, or a path that no longer exists).
+pub fn down(netns: Option<&str>) -> Result<(), Error> {
+    let Some(netns) = netns else {
+        return Ok(());
+    };
+    let mut nl = match Netlink::open_in(netns) {
+        Ok(nl) => nl,
+        Err(NetlinkError::NetnsNotFound { .. }) => return Ok(()),
+        Err(e) => return Err(internal(e)),
+    };
+    let lo = nl.link(LO).map_err(internal)?;
+    nl.set_down(lo.index).map_err(internal)
+}
+
+fn to_net(a: &Address) -> Option<IpNet> {
+    IpNet::new(a.addr, a.prefix_len).ok()
+}
+
+fn internal(e: NetlinkError) -> Error {
+    Error::plugin(INTERNAL, e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_shape() {
+        let addrs = LoopbackAddrs {
+            v4: Some("127.0.0.1/8".parse().unwrap()),
+            v6: Some("::1/128".parse().unwrap()),
+        };
+        let r = result("/run/netns/x", &addrs);
+        let v = r.to_value();
+        assert_eq!(v["interfaces"][0]["name"], "lo");
+        assert_eq!(v["interfaces"][0]["mac"], LO_MAC);
+        assert_eq!(v["interfaces"][0]["sandbox"], "/run/netns/x");
+        assert_eq!(v["ips"][0]["address"], "127.0.0.1/8");
+        assert_eq!(v["ips"][1]["address"], "::1/128");
+        assert_eq!(v["ips"][1]["interface"], 0);
+        let legacy = r.convert_to(SpecVersion::V0_2_0).unwrap().to_value();
+        assert_eq!(legacy["ip4"]["ip"], "127.0.0.1/8");
+        assert_eq!(legacy["ip6"]["ip"], "::1/128");
+    }
+
+    #[test]
+    fn del_without_namespace_is_a_no_op() {
+        assert!(down(None).is_ok());
+        assert!(down(Some("/run/netns/cnirs-never-existed")).is_ok());
+    }
+}
