@@ -1,0 +1,277 @@
+//! The `loopback` binary end to end, in real network namespaces.
+
+use std::path::Path;
+use std::process::Output;
+
+use assert_cmd::Command;
+use netns_sandbox::Netns;
+use reference_plugins::netlink::Netlink;
+use serde_json::{json, Value};
+
+const UPSTREAM: &str = "/usr/lib/cni/loopback";
+
+fn conf(version: &str) -> String {
+    json!({"cniVersion": version, "name": "lo-test", "type": "loopback"}).to_string()
+}
+
+/// Runs `program` with the CNI environment of one verb; `netns` `None` leaves `CNI_NETNS` unset.
+fn invoke(program: Command, verb: &str, netns: Option<&Path>, stdin: &str) -> Output {
+    let mut cmd = program;
+    cmd.env_clear()
+        .env("CNI_COMMAND", verb)
+        .env("CNI_CONTAINERID", "ctr-lo-1")
+        .env("CNI_IFNAME", "eth0")
+        .env("CNI_PATH", "/usr/lib/cni")
+        .write_stdin(stdin.as_bytes().to_vec());
+    if let Some(ns) = netns {
+        cmd.env("CNI_NETNS", ns);
+    }
+    cmd.output().expect("plugin runs")
+}
+
+fn ours(verb: &str, netns: Option<&Path>, stdin: &str) -> Output {
+    invoke(Command::cargo_bin("loopback").unwrap(), verb, netns, stdin)
+}
+
+fn json_out(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {:?} / stderr {:?}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+fn ok_json(out: &Output) -> Value {
+    assert!(
+        out.status.success(),
+        "exit {:?}, stdout {}, stderr {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    json_out(out)
+}
+
+fn assert_silent_ok(out: &Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.stdout.is_empty(), "{:?}", out.stdout);
+}
+
+/// Exit 1 and an error object on stdout; returns it.
+fn error_json(out: &Output) -> Value {
+    assert_eq!(out.status.code(), Some(1));
+    let e = json_out(out);
+    assert!(e["code"].as_u64().is_some(), "{e}");
+    assert!(!e["msg"].as_str().unwrap_or_default().is_empty(), "{e}");
+    e
+}
+
+fn lo_up(ns: &Netns) -> bool {
+    Netlink::open_in(ns.path())
+        .unwrap()
+        .link("lo")
+        .unwrap()
+        .is_up()
+}
+
+fn ip(ns: &Netns, args: &[&str]) {
+    let st = std::process::Command::new("ip")
+        .arg("-n")
+        .arg(ns.name())
+        .args(args)
+        .status()
+        .unwrap();
+    assert!(st.success(), "ip {args:?}");
+}
+
+#[test]
+fn add_brings_lo_up_and_reports_it_per_version() {
+    for version in ["1.1.0", "1.0.0"] {
+        let ns = Netns::new("lo-add-v1").unwrap();
+        assert!(!lo_up(&ns));
+        let r = ok_json(&ours("ADD", Some(ns.path()), &conf(version)));
+        assert!(lo_up(&ns));
+        let sandbox = ns.path().to_str().unwrap();
+        assert_eq!(
+            r,
+            json!({
+                "cniVersion": version,
+                "interfaces": [{"name": "lo", "mac": "00:00:00:00:00:00", "sandbox": sandbox}],
+                "ips": [
+                    {"interface": 0, "address": "127.0.0.1/8"},
+                    {"interface": 0, "address": "::1/128"}
+                ]
+            }),
+            "{version}"
+        );
+    }
+
+    let ns = Netns::new("lo-add-040").unwrap();
+    let r = ok_json(&ours("ADD", Some(ns.path()), &conf("0.4.0")));
+    assert!(lo_up(&ns));
+    assert_eq!(r["cniVersion"], "0.4.0");
+    assert_eq!(r["interfaces"][0]["name"], "lo");
+    assert_eq!(
+        r["ips"],
+        json!([
+            {"version": "4", "interface": 0, "address": "127.0.0.1/8"},
+            {"version": "6", "interface": 0, "address": "::1/128"}
+        ])
+    );
+
+    let ns = Netns::new("lo-add-020").unwrap();
+    let r = ok_json(&ours("ADD", Some(ns.path()), &conf("0.2.0")));
+    assert!(lo_up(&ns));
+    assert_eq!(
+        r,
+        json!({"cniVersion": "0.2.0", "ip4": {"ip": "127.0.0.1/8"}, "ip6": {"ip": "::1/128"}})
+    );
+}
+
+#[test]
+fn add_is_repeatable() {
+    let ns = Netns::new("lo-add-twice").unwrap();
+    let first = ok_json(&ours("ADD", Some(ns.path()), &conf("1.0.0")));
+    let second = ok_json(&ours("ADD", Some(ns.path()), &conf("1.0.0")));
+    assert_eq!(first, second);
+    assert!(lo_up(&ns));
+}
+
+#[test]
+fn prev_result_passes_through() {
+    let prev = json!({
+        "cniVersion": "1.0.0",
+        "interfaces": [{"name": "eth0", "mac": "0a:58:0a:01:00:05", "sandbox": "/x"}],
+        "ips": [{"interface": 0, "address": "10.1.0.5/24", "gateway": "10.1.0.1"}],
+        "routes": [{"dst": "0.0.0.0/0", "gw": "10.1.0.1"}],
+        "dns": {"nameservers": ["10.1.0.1"]}
+    });
+    let ns = Netns::new("lo-prev").unwrap();
+    let stdin = json!({
+        "cniVersion": "1.0.0", "name": "lo-test", "type": "loopback", "prevResult": prev
+    });
+    let r = ok_json(&ours("ADD", Some(ns.path()), &stdin.to_string()));
+    assert_eq!(r, prev);
+    assert!(lo_up(&ns), "lo is brought up even with a prevResult");
+
+    // A 0.4.0 prevResult in a 0.4.0 request comes back as it went in.
+    let prev040 = json!({
+        "cniVersion": "0.4.0",
+        "ips": [{"version": "4", "address": "10.1.0.5/24"}]
+    });
+    let stdin = json!({
+        "cniVersion": "0.4.0", "name": "lo-test", "type": "loopback", "prevResult": prev040
+    });
+    let r = ok_json(&ours("ADD", Some(ns.path()), &stdin.to_string()));
+    assert_eq!(r, prev040);
+}
+
+#[test]
+fn without_ipv6_only_the_ipv4_address_is_reported() {
+    let ns = Netns::new("lo-noipv6").unwrap();
+    let st = ns
+        .command("sysctl")
+        .args(["-qw", "net.ipv6.conf.lo.disable_ipv6=1"])
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let r = ok_json(&ours("ADD", Some(ns.path()), &conf("1.0.0")));
+    assert_eq!(
+        r["ips"],
+        json!([{"interface": 0, "address": "127.0.0.1/8"}])
+    );
+    // Same observable outcome as the upstream plugin, when it is installed.
+    if Path::new(UPSTREAM).exists() {
+        let ns2 = Netns::new("lo-noipv6-up").unwrap();
+        let st = ns2
+            .command("sysctl")
+            .args(["-qw", "net.ipv6.conf.lo.disable_ipv6=1"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        let up = ok_json(&invoke(
+            Command::new(UPSTREAM),
+            "ADD",
+            Some(ns2.path()),
+            &conf("1.0.0"),
+        ));
+        assert_eq!(up["ips"], r["ips"]);
+    }
+}
+
+#[test]
+fn non_loopback_address_on_lo_fails_add() {
+    let ns = Netns::new("lo-foreign").unwrap();
+    ip(&ns, &["addr", "add", "10.99.0.1/24", "dev", "lo"]);
+    let e = error_json(&ours("ADD", Some(ns.path()), &conf("1.0.0")));
+    assert!(e["msg"].as_str().unwrap().contains("10.99.0.1"), "{e}");
+}
+
+#[test]
+fn check_passes_while_up_and_fails_once_down() {
+    let ns = Netns::new("lo-check").unwrap();
+    ok_json(&ours("ADD", Some(ns.path()), &conf("1.0.0")));
+    assert_silent_ok(&ours("CHECK", Some(ns.path()), &conf("1.0.0")));
+
+    ip(&ns, &["link", "set", "lo", "down"]);
+    let e = error_json(&ours("CHECK", Some(ns.path()), &conf("1.0.0")));
+    assert_eq!(e["code"], 999);
+    assert!(e["msg"].as_str().unwrap().contains("down"), "{e}");
+}
+
+#[test]
+fn del_brings_lo_down() {
+    let ns = Netns::new("lo-del").unwrap();
+    ok_json(&ours("ADD", Some(ns.path()), &conf("1.0.0")));
+    assert!(lo_up(&ns));
+    assert_silent_ok(&ours("DEL", Some(ns.path()), &conf("1.0.0")));
+    assert!(!lo_up(&ns));
+    // Again: still fine.
+    assert_silent_ok(&ours("DEL", Some(ns.path()), &conf("1.0.0")));
+}
+
+#[test]
+fn del_succeeds_without_a_namespace() {
+    let ns = Netns::new("lo-del-gone").unwrap();
+    let path = ns.path().to_path_buf();
+    ok_json(&ours("ADD", Some(&path), &conf("1.0.0")));
+    ns.delete();
+    assert!(!path.exists());
+    assert_silent_ok(&ours("DEL", Some(&path), &conf("1.0.0")));
+    assert_silent_ok(&ours("DEL", None, &conf("1.0.0")));
+}
+
+#[test]
+fn bad_namespace_paths_are_errors_for_add_and_check() {
+    let missing = Path::new("/run/netns/cnirs-lo-test-never-existed");
+    let e = error_json(&ours("ADD", Some(missing), &conf("1.0.0")));
+    assert_eq!(e["code"], 999);
+    assert!(e["msg"].as_str().unwrap().contains("does not exist"), "{e}");
+    error_json(&ours("CHECK", Some(missing), &conf("1.0.0")));
+
+    // A path that exists but is not a network namespace.
+    let file = std::env::temp_dir().join(format!("cnirs-lo-notns-{}", std::process::id()));
+    std::fs::write(&file, b"").unwrap();
+    let add = ours("ADD", Some(&file), &conf("1.0.0"));
+    let del = ours("DEL", Some(&file), &conf("1.0.0"));
+    std::fs::remove_file(&file).unwrap();
+    error_json(&add);
+    error_json(&del);
+}
+
+#[test]
+fn version_lists_every_spec_version() {
+    let out = ours("VERSION", None, "{}");
+    let v = ok_json(&out);
+    assert_eq!(
+        v["supportedVersions"],
+        json!(["0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"])
+    );
+}
