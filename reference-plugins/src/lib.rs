@@ -2,7 +2,9 @@
 //! top of them.
 //!
 //! - [`netlink`]: the synchronous rtnetlink handle every interface plugin uses.
+//! - [`ipam`]: host-local's configuration, allocator and on-disk store.
 //! - [`loopback`]: the `loopback` plugin's work.
 
+pub mod ipam;
 pub mod loopback;
 pub mod netlink;

@@ -1,0 +1,272 @@
+//! host-local IPAM: addresses from configured ranges, recorded in a store on local disk that
+//! upstream's host-local can read and write too.
+//!
+//! - [`config`]: the `ipam` keys, `runtimeConfig.ipRanges`/`ips`, `args.cni.ips`, `CNI_ARGS IP=`.
+//! - [`allocator`]: ranges, range sets and the allocation order (pure).
+//! - [`store`]: the files under `<dataDir>/<network>/` and their lock.
+//! - [`dns`]: `resolvConf` parsing.
+//!
+//! The verbs below hold the store lock for their whole run. Error codes: 4 (bad container ID,
+//! ifname or `CNI_ARGS IP`), 5 (store I/O), 7 (bad configuration), 50 (STATUS: cannot serve
+//! ADD), and the plugin codes [`CODE_NO_ADDRESS`], [`CODE_ADDRESS_UNAVAILABLE`],
+//! [`CODE_DUPLICATE`] and [`CODE_NOT_RESERVED`].
+
+pub mod allocator;
+pub mod config;
+pub mod dns;
+pub mod store;
+
+use std::collections::HashSet;
+use std::net::IpAddr;
+
+use cni::config::Attachment;
+use cni::result::{CniResult, Dns, IpConfig, Result100};
+use cni::{Error, ErrorCode, SpecVersion};
+
+use allocator::{Range, RangeSet};
+use config::{IpamConfig, Requested, StoreLocation};
+use store::{OpenMode, Store};
+
+/// ADD: a range set has no free address left.
+pub const CODE_NO_ADDRESS: u32 = 100;
+/// ADD: a requested address is already reserved.
+pub const CODE_ADDRESS_UNAVAILABLE: u32 = 101;
+/// ADD: the (container ID, ifname) already holds an address in a range set.
+pub const CODE_DUPLICATE: u32 = 102;
+/// CHECK: the reservation of the attachment is gone.
+pub const CODE_NOT_RESERVED: u32 = 103;
+
+/// The requested address each range set takes (the first one inside it, in request order),
+/// or the requests no range set takes.
+fn assign_requests(cfg: &IpamConfig) -> Result<Vec<Option<Requested>>, Vec<Requested>> {
+    let mut pending = cfg.requested.clone();
+    let assigned = cfg
+        .ranges
+        .iter()
+        .map(|set| {
+            let pos = pending.iter().position(|r| set.contains(r.ip))?;
+            Some(pending.remove(pos))
+        })
+        .collect();
+    if pending.is_empty() {
+        Ok(assigned)
+    } else {
+        Err(pending)
+    }
+}
+
+fn usable_in(set: &RangeSet, ip: &IpAddr) -> bool {
+    set.range_for(*ip)
+        .is_some_and(|r| r.unusable_reason(*ip).is_none())
+}
+
+/// ADD: one address from every range set for (id, ifname). On any failure the addresses this
+/// call reserved are released again.
+pub fn add(cfg: &IpamConfig, id: &str, ifname: &str) -> Result<CniResult, Error> {
+    store::check_container_id(id)?;
+    store::check_ifname(ifname)?;
+    let assigned = assign_requests(cfg).map_err(|left| {
+        let list: Vec<String> = left.iter().map(|r| r.ip.to_string()).collect();
+        left[0].source.error(format!(
+            "failed to allocate all requested IPs: {} (outside every range set, or a range set \
+             already takes another requested address)",
+            list.join(", ")
+        ))
+    })?;
+    let dns = match &cfg.resolv_conf {
+        Some(path) => dns::read_resolv_conf(path)?,
+        None => Dns::default(),
+    };
+
+    let mut store = Store::open(&cfg.location, OpenMode::Create)?
+        .ok_or_else(|| Error::io("host-local store could not be created"))?;
+    let entries = store.entries(true)?;
+    let mut taken: HashSet<IpAddr> = entries.iter().map(|e| e.ip).collect();
+    let mut reserved_now: Vec<IpAddr> = Vec::with_capacity(cfg.ranges.len());
+    let mut result = Result100::new(SpecVersion::LATEST);
+
+    let outcome = (|| -> Result<(), Error> {
+        for (idx, (set, request)) in cfg.ranges.iter().zip(&assigned).enumerate() {
+            if let Some(e) = entries
+                .iter()
+                .find(|e| (e.is_for(id, ifname) || e.is_legacy_for(id)) && set.contains(e.ip))
+            {
+                return Err(Error::plugin(
+                    CODE_DUPLICATE,
+                    format!(
+                        "{} is already allocated to container {id} (ifname {ifname}) in range set \
+                         {idx}; duplicate allocation is not allowed",
+                        e.ip
+                    ),
+                ));
+            }
+            let (ip, range) = match request {
+                Some(r) => reserve_requested(&store, &taken, set, idx, r, id, ifname)?,
+                None => reserve_next(&store, &taken, set, idx, id, ifname)?,
+            };
+            taken.insert(ip);
+            reserved_now.push(ip);
+            result.ips.push(IpConfig {
+                interface: None,
+                address: range.address(ip),
+                gateway: Some(range.gateway()),
+            });
+        }
+        Ok(())
+    })();
+    if let Err(e) = outcome {
+        for ip in reserved_now {
+            let _ = store.release_ip(ip);
+        }
+        return Err(e);
+    }
+    result.routes = cfg.routes.clone();
+    result.dns = dns;
+    Ok(CniResult::V1(result))
+}
+
+fn reserve_requested<'a>(
+    store: &Store,
+    taken: &HashSet<IpAddr>,
+    set: &'a RangeSet,
+    idx: usize,
+    request: &Requested,
+    id: &str,
+    ifname: &str,
+) -> Result<(IpAddr, &'a Range), Error> {
+    let ip = request.ip;
+    let range = set
+        .range_for(ip)
+        .expect("requests are only assigned to range sets that contain them");
+    if let Some(why) = range.unusable_reason(ip) {
+        return Err(request.source.error(format!(
+            "requested IP address {ip} ({}) is {why} of range {range} and cannot be allocated",
+            request.source.describe()
+        )));
+    }
+    if taken.contains(&ip) || !store.reserve(ip, id, ifname, idx)? {
+        return Err(Error::plugin(
+            CODE_ADDRESS_UNAVAILABLE,
+            format!("requested IP address {ip} is not available in range set {idx}: {set}"),
+        ));
+    }
+    Ok((ip, range))
+}
+
+fn reserve_next<'a>(
+    store: &Store,
+    taken: &HashSet<IpAddr>,
+    set: &'a RangeSet,
+    idx: usize,
+    id: &str,
+    ifname: &str,
+) -> Result<(IpAddr, &'a Range), Error> {
+    let used = taken.iter().filter(|ip| usable_in(set, ip)).count() as u128;
+    if used < set.capacity() {
+        for (ip, range) in set.candidates(store.last_reserved(idx)) {
+            if !taken.contains(&ip) && store.reserve(ip, id, ifname, idx)? {
+                return Ok((ip, range));
+            }
+        }
+    }
+    Err(Error::plugin(
+        CODE_NO_ADDRESS,
+        format!("no IP addresses available in range set {idx}: {set}"),
+    ))
+}
+
+/// DEL: releases every reservation of (id, ifname) in the network's store. Succeeds when there
+/// is none, and when the store does not exist (nothing is created).
+pub fn del(loc: &StoreLocation, id: &str, ifname: &str) -> Result<(), Error> {
+    store::check_container_id(id)?;
+    store::check_ifname(ifname)?;
+    let Some(mut store) = Store::open(loc, OpenMode::Existing)? else {
+        return Ok(());
+    };
+    store.release_by_id(id, ifname)?;
+    Ok(())
+}
+
+/// CHECK: (id, ifname) must hold a reservation, and every address of `prev` that lies in one of
+/// the configured range sets must be reserved for it. Creates nothing.
+pub fn check(
+    cfg: &IpamConfig,
+    id: &str,
+    ifname: &str,
+    prev: Option<&CniResult>,
+) -> Result<(), Error> {
+    store::check_container_id(id)?;
+    store::check_ifname(ifname)?;
+    let missing = || {
+        Error::plugin(
+            CODE_NOT_RESERVED,
+            format!(
+                "host-local: no address is reserved for container {id} (ifname {ifname}) in \
+                 network {}",
+                cfg.location.network
+            ),
+        )
+    };
+    let Some(mut store) = Store::open(&cfg.location, OpenMode::ReadOnly)? else {
+        return Err(missing());
+    };
+    let entries = store.entries(true)?;
+    let mine = store::owned_by(&entries, id, ifname);
+    if mine.is_empty() {
+        return Err(missing());
+    }
+    if let Some(prev) = prev {
+        for ip in prev.to_v1().ips.iter().map(|c| c.address.addr()) {
+            let ours = cfg.ranges.iter().any(|s| s.contains(ip));
+            if ours && !mine.iter().any(|e| e.ip == ip.to_canonical()) {
+                return Err(Error::plugin(
+                    CODE_NOT_RESERVED,
+                    format!(
+                        "host-local: {ip} from prevResult is not reserved for container {id} \
+                         (ifname {ifname})"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// GC: releases every reservation of the network not owned by one of `valid`. `None` (the
+/// request named no valid attachments) removes nothing.
+pub fn gc(loc: &StoreLocation, valid: Option<&[Attachment]>) -> Result<(), Error> {
+    let Some(valid) = valid else {
+        return Ok(());
+    };
+    let Some(mut store) = Store::open(loc, OpenMode::Existing)? else {
+        return Ok(());
+    };
+    store.gc(valid)?;
+    Ok(())
+}
+
+/// STATUS: code 50 when the store cannot be created or written, or when a range set has no
+/// free address. Creates nothing.
+pub fn status(cfg: &IpamConfig) -> Result<(), Error> {
+    let unavailable = |msg: String| Error::new(ErrorCode::PluginNotAvailable, msg);
+    store::check_usable(&cfg.location).map_err(|why| {
+        unavailable("host-local data directory is not usable".into()).with_details(why)
+    })?;
+    let store = Store::open(&cfg.location, OpenMode::ReadOnly)
+        .map_err(|e| unavailable("host-local store is not usable".into()).with_details(e))?;
+    let Some(mut store) = store else {
+        return Ok(());
+    };
+    let entries = store
+        .entries(false)
+        .map_err(|e| unavailable("host-local store is not readable".into()).with_details(e))?;
+    for (idx, set) in cfg.ranges.iter().enumerate() {
+        let used = entries.iter().filter(|e| usable_in(set, &e.ip)).count() as u128;
+        if used >= set.capacity() {
+            return Err(unavailable(format!(
+                "no IP addresses available in range set {idx}: {set}"
+            )));
+        }
+    }
+    Ok(())
+}
