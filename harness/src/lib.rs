@@ -1,3 +1,16 @@
-//! Conformance harness (issue 4). For now: the requirement catalogue loader.
+//! The conformance harness behind `cni-conformance`: the requirement catalogue, the case
+//! tables, the sandboxed worlds plugins run in, the checks, the runner and the reports.
+//!
+//! Flow: [`catalogue`] and [`cases`] load the data in `conformance-cases/`; [`runner::probe`]
+//! asks the plugin for its versions and classifies it; [`runner::run_all`] runs each case at
+//! each applicable version in its own [`world::World`] (node and container namespaces, private
+//! state dir) and records findings per requirement using [`checks`]; [`report`] turns them into
+//! verdicts by level and prints them.
 
+pub mod cases;
 pub mod catalogue;
+pub mod checks;
+pub mod coverage;
+pub mod report;
+pub mod runner;
+pub mod world;

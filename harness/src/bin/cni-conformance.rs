@@ -1,0 +1,197 @@
+//! `cni-conformance`: certify a CNI plugin binary against the requirement catalogue.
+//!
+//! ```text
+//! cni-conformance certify --plugin <PATH> --config <FILE> [--cni-path <DIR>]...
+//!                         [--strict] [--json <FILE>] [--junit <FILE>] [--timeout <SECS>] [--jobs <N>]
+//! cni-conformance requirements
+//! ```
+//! Exit status: 0 when every applicable MUST (and, with `--strict`, SHOULD) passed, 1 when one
+//! failed, 2 on a usage or setup error.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use clap::{Parser, Subcommand};
+
+use harness::catalogue::Catalogue;
+use harness::report::Report;
+use harness::runner::{self, Probe, Target};
+
+#[derive(Parser)]
+#[command(
+    name = "cni-conformance",
+    version,
+    about = "Certify a CNI plugin binary against the CNI spec"
+)]
+struct Cli {
+    /// Directory holding requirements.toml and cases/ (default: this checkout's conformance-cases).
+    #[arg(long, global = true, env = "CNI_CONFORMANCE_CASES")]
+    cases: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run the scenarios against a plugin and report per requirement.
+    Certify {
+        /// The plugin binary to execute.
+        #[arg(long)]
+        plugin: PathBuf,
+        /// A working network config for it: a single-plugin config or a conflist containing it.
+        #[arg(long)]
+        config: PathBuf,
+        /// Directories where delegated plugins (IPAM, chained) are found.
+        #[arg(long = "cni-path")]
+        cni_path: Vec<PathBuf>,
+        /// Fail on SHOULD-level violations too.
+        #[arg(long)]
+        strict: bool,
+        /// Write the JSON report here.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write JUnit XML here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Seconds a plugin call may take before it is killed and the case fails.
+        #[arg(long, default_value_t = 30.0)]
+        timeout: f64,
+        /// Scenarios run in parallel (default: number of CPUs).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Only run cases whose id contains this text.
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// List every black-box-testable requirement with the cases that cover it.
+    Requirements,
+}
+
+fn cases_root(cli: &Option<PathBuf>) -> PathBuf {
+    cli.clone()
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance-cases"))
+}
+
+fn load(root: &std::path::Path) -> Result<(Catalogue, Vec<harness::cases::Case>), String> {
+    let catalogue = Catalogue::load(root.join("requirements.toml")).map_err(|e| e.to_string())?;
+    let cases = harness::cases::load_dir(&root.join("cases"), &|id| catalogue.get(id).is_some())
+        .map_err(|e| e.to_string())?;
+    Ok((catalogue, cases))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let root = cases_root(&cli.cases);
+    let (catalogue, cases) = match load(&root) {
+        Ok(x) => x,
+        Err(e) => {
+            eprintln!("cni-conformance: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match cli.command {
+        Cmd::Requirements => {
+            let uncovered = harness::coverage::print(&catalogue, &cases, &root);
+            if uncovered > 0 {
+                eprintln!("{uncovered} black-box requirement(s) neither covered nor explained");
+                return ExitCode::from(1);
+            }
+            ExitCode::SUCCESS
+        }
+        Cmd::Certify {
+            plugin,
+            config,
+            cni_path,
+            strict,
+            json,
+            junit,
+            timeout,
+            jobs,
+            filter,
+        } => {
+            netns_sandbox::sweep();
+            let start = Instant::now();
+            let target = match Target::from_config(
+                &plugin,
+                &config,
+                cni_path,
+                Duration::from_secs_f64(timeout.max(0.1)),
+            ) {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("cni-conformance: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let (versions, advertised, kind) = match runner::probe(&target) {
+                Ok(x) => x,
+                Err(e) => {
+                    eprintln!("cni-conformance: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let cases: Vec<_> = cases
+                .into_iter()
+                .filter(|c| filter.as_deref().is_none_or(|f| c.id.contains(f)))
+                .collect();
+            let jobs = jobs.unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            });
+            eprintln!(
+                "certifying {} ({kind:?}; versions {}) with {} cases on {jobs} jobs",
+                plugin.display(),
+                versions
+                    .iter()
+                    .map(|v| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                cases.len()
+            );
+            let progress = |done: usize, total: usize, run: &runner::CaseRun| {
+                let mut err = std::io::stderr().lock();
+                let _ = writeln!(
+                    err,
+                    "[{done:>3}/{total}] {:<6} {}@{} ({} ms)",
+                    if run.passed { "ok" } else { "FAILED" },
+                    run.case,
+                    run.version,
+                    run.millis
+                );
+            };
+            let (runs, skipped) =
+                runner::run_all(&target, &cases, &versions, kind, jobs, &progress);
+            let report = Report::build(
+                &catalogue,
+                plugin.display().to_string(),
+                config.display().to_string(),
+                strict,
+                Probe {
+                    advertised,
+                    versions: versions.iter().map(|v| v.as_str().to_string()).collect(),
+                    kind: format!("{kind:?}").to_lowercase(),
+                },
+                runs,
+                skipped,
+                start.elapsed().as_millis(),
+            );
+            print!("{}", report.terminal());
+            for (path, text) in [(json, report.json()), (junit, report.junit())] {
+                if let Some(p) = path {
+                    if let Err(e) = std::fs::write(&p, text) {
+                        eprintln!("cni-conformance: cannot write {}: {e}", p.display());
+                        return ExitCode::from(2);
+                    }
+                }
+            }
+            if report.passed {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

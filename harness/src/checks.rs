@@ -1,0 +1,478 @@
+//! The checks a case step can ask for, each a function of the step's outcome and the world,
+//! each tied by default to the requirement IDs it gives evidence for.
+
+use serde_json::Value;
+
+use cni::result::CniResult;
+use cni::version::SpecVersion;
+
+use crate::cases::Kind;
+use crate::world::World;
+
+/// What a check sees.
+pub struct StepView<'a> {
+    pub verb: &'a str,
+    /// The request's `cniVersion` string as sent.
+    pub version: &'a str,
+    pub stdout: &'a [u8],
+    pub exit_ok: bool,
+    pub world: &'a World,
+    pub attachment: &'a str,
+    pub ifname: &'a str,
+    pub netns: &'a str,
+    pub prev_result: Option<&'a CniResult>,
+    pub kind: Kind,
+}
+
+/// A check's verdict: `Ok(())` passed, `Err(reason)` failed; `None` when not applicable.
+pub type Verdict = Option<Result<(), String>>;
+
+/// A named check and the requirement IDs it stands for by default.
+pub struct Check {
+    pub name: &'static str,
+    pub req: &'static [&'static str],
+    pub run: fn(&StepView) -> Verdict,
+}
+
+pub const CHECKS: &[Check] = &[
+    Check {
+        name: "single-json",
+        req: &["ADD-2", "ENV-13"],
+        run: single_json,
+    },
+    Check {
+        name: "result",
+        req: &[
+            "RES-1", "RES-5", "RES-6", "RES-12", "RES-13", "RES-14", "RES-19",
+        ],
+        run: result_valid,
+    },
+    Check {
+        name: "result-version",
+        req: &["ADD-6"],
+        run: result_version,
+    },
+    Check {
+        name: "sandbox",
+        req: &["ADD-11", "RES-4"],
+        run: sandbox,
+    },
+    Check {
+        name: "ifname-exists",
+        req: &["ADD-1", "ENV-5"],
+        run: ifname_exists,
+    },
+    Check {
+        name: "ifname-absent",
+        req: &["DEL-1"],
+        run: ifname_absent,
+    },
+    Check {
+        name: "addresses-applied",
+        req: &["IPAM-2"],
+        run: addresses_applied,
+    },
+    Check {
+        name: "ipam-abbreviated",
+        req: &["RES-10", "IPAM-13"],
+        run: ipam_abbreviated,
+    },
+    Check {
+        name: "prev-kept",
+        req: &["CHAIN-4", "RES-11", "ADD-4"],
+        run: prev_kept,
+    },
+    Check {
+        name: "stdout-empty",
+        req: &["CHECK-8"],
+        run: stdout_empty,
+    },
+    Check {
+        name: "error-json",
+        req: &["ERR-2"],
+        run: error_json,
+    },
+    Check {
+        name: "error-fields",
+        req: &["ERR-3"],
+        run: error_fields,
+    },
+    Check {
+        name: "error-only",
+        req: &["ERR-17"],
+        run: error_only,
+    },
+    Check {
+        name: "version-info",
+        req: &["VERSION-1"],
+        run: version_info,
+    },
+    Check {
+        name: "version-echo",
+        req: &["VERSION-2"],
+        run: version_echo,
+    },
+];
+
+pub fn find(name: &str) -> Option<&'static Check> {
+    CHECKS.iter().find(|c| c.name == name)
+}
+
+fn one_json(stdout: &[u8]) -> Result<Value, String> {
+    let text = String::from_utf8_lossy(stdout);
+    let trimmed = text.trim();
+    if trimmed.is_empty() {
+        return Err("stdout is empty".into());
+    }
+    serde_json::from_str::<Value>(trimmed).map_err(|e| {
+        format!(
+            "stdout is not exactly one JSON document ({e}): {}",
+            excerpt(trimmed)
+        )
+    })
+}
+
+pub fn excerpt(s: &str) -> String {
+    let s = s.trim();
+    if s.len() > 200 {
+        let mut end = 200;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &s[..end])
+    } else {
+        s.to_string()
+    }
+}
+
+fn parsed_result(v: &StepView) -> Option<Result<CniResult, String>> {
+    if !v.exit_ok || v.verb != "ADD" {
+        return None;
+    }
+    Some(one_json(v.stdout).and_then(|j| {
+        CniResult::from_value(j, None).map_err(|e| format!("result does not follow the spec: {e}"))
+    }))
+}
+
+fn single_json(v: &StepView) -> Verdict {
+    Some(one_json(v.stdout).map(drop))
+}
+
+/// Failure messages may start with `[ID] ` to pin the failure on one of the check's IDs.
+fn result_valid(v: &StepView) -> Verdict {
+    if !v.exit_ok || v.verb != "ADD" {
+        return None;
+    }
+    let schema_id = match SpecVersion::from_exact(v.version).map(|x| x.family()) {
+        Some(cni::version::ResultFamily::Legacy) => "RES-12",
+        Some(cni::version::ResultFamily::V04) => "RES-13",
+        _ => "RES-1",
+    };
+    let json = match one_json(v.stdout) {
+        Ok(j) => j,
+        Err(e) => return Some(Err(format!("[{schema_id}] {e}"))),
+    };
+    // 1.x results carry no ips[].version (RES-19).
+    let is_v1 = json["cniVersion"]
+        .as_str()
+        .and_then(SpecVersion::from_exact)
+        .is_some_and(|x| x >= SpecVersion::V1_0_0);
+    let has_version = json["ips"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|ip| ip.get("version").is_some()));
+    if is_v1 && has_version {
+        return Some(Err("[RES-19] a 1.x result has ips[].version".into()));
+    }
+    Some(match CniResult::from_value(json, None) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            use cni::result::ResultError as E;
+            let id = match &e {
+                E::BadInterfaceIndex { .. } => "RES-6",
+                E::FamilyMismatch(_) => "RES-14",
+                E::GatewayFamily { .. } => "RES-5",
+                _ => schema_id,
+            };
+            Err(format!(
+                "[{id}] result does not follow the {} schema: {e}",
+                v.version
+            ))
+        }
+    })
+}
+
+fn result_version(v: &StepView) -> Verdict {
+    if !v.exit_ok || v.verb != "ADD" {
+        return None;
+    }
+    Some(
+        one_json(v.stdout).and_then(|j| match j.get("cniVersion").and_then(Value::as_str) {
+            Some(got) if got == v.version => Ok(()),
+            Some(got) => Err(format!(
+                "result cniVersion {got:?}, request was {:?}",
+                v.version
+            )),
+            None => Err("result has no cniVersion".into()),
+        }),
+    )
+}
+
+fn container_interfaces(r: &CniResult) -> Vec<(String, Option<String>)> {
+    match r {
+        CniResult::V1(x) => x
+            .interfaces
+            .iter()
+            .map(|i| (i.name.clone(), i.sandbox.clone()))
+            .collect(),
+        CniResult::V04(x) => x
+            .interfaces
+            .iter()
+            .map(|i| (i.name.clone(), i.sandbox.clone()))
+            .collect(),
+        CniResult::Legacy(_) => Vec::new(),
+    }
+}
+
+fn sandbox(v: &StepView) -> Verdict {
+    if v.kind != Kind::Interface {
+        return None;
+    }
+    let r = parsed_result(v)?;
+    Some(r.and_then(|r| {
+        if matches!(r, CniResult::Legacy(_)) {
+            return Ok(());
+        }
+        let ifaces = container_interfaces(&r);
+        let Some((_, sb)) = ifaces.iter().find(|(n, _)| n == v.ifname) else {
+            return Err(format!("result lists no interface named {:?}", v.ifname));
+        };
+        match sb {
+            Some(s) if s == v.netns => Ok(()),
+            Some(s) => Err(format!(
+                "sandbox {s:?} differs from CNI_NETNS {:?}",
+                v.netns
+            )),
+            None => Err(format!("interface {:?} has no sandbox", v.ifname)),
+        }
+    }))
+}
+
+fn link_exists(v: &StepView) -> Option<bool> {
+    let out = v
+        .world
+        .container_output(v.attachment, &["ip", "-o", "link", "show"])?;
+    Some(out.lines().any(|l| {
+        l.split(':')
+            .nth(1)
+            .map(|n| n.trim().split('@').next().unwrap_or("") == v.ifname)
+            .unwrap_or(false)
+    }))
+}
+
+fn ifname_exists(v: &StepView) -> Verdict {
+    if v.kind != Kind::Interface || !v.exit_ok {
+        return None;
+    }
+    Some(match link_exists(v) {
+        Some(true) => Ok(()),
+        Some(false) => Err(format!("no link named {:?} in the container", v.ifname)),
+        None => Err("container namespace is gone".into()),
+    })
+}
+
+fn ifname_absent(v: &StepView) -> Verdict {
+    if v.kind != Kind::Interface {
+        return None;
+    }
+    match link_exists(v)? {
+        false => Some(Ok(())),
+        true => Some(Err(format!(
+            "link {:?} still in the container after DEL",
+            v.ifname
+        ))),
+    }
+}
+
+fn addresses_applied(v: &StepView) -> Verdict {
+    if v.kind != Kind::Interface {
+        return None;
+    }
+    let r = parsed_result(v)?.ok()?;
+    let CniResult::V1(r) = r.convert_to(SpecVersion::V1_1_0).ok()? else {
+        return None;
+    };
+    let addrs = v
+        .world
+        .container_output(v.attachment, &["ip", "-o", "addr", "show"])?;
+    for ip in &r.ips {
+        let Some(idx) = ip.interface else { continue };
+        let Some(iface) = r.interfaces.get(idx) else {
+            continue;
+        };
+        if iface.sandbox.is_none() {
+            continue;
+        }
+        let want = ip.address.to_string();
+        let found = addrs
+            .lines()
+            .any(|l| l.contains(&format!(" {} ", iface.name)) && l.contains(&format!(" {want} ")));
+        if !found {
+            return Some(Err(format!(
+                "{want} is not on {} in the container",
+                iface.name
+            )));
+        }
+    }
+    Some(Ok(()))
+}
+
+fn ipam_abbreviated(v: &StepView) -> Verdict {
+    if v.kind != Kind::Ipam {
+        return None;
+    }
+    let j = one_json(v.stdout).ok()?;
+    if !v.exit_ok || v.verb != "ADD" {
+        return None;
+    }
+    let has_ifaces = j["interfaces"].as_array().is_some_and(|a| !a.is_empty());
+    let has_index = j["ips"]
+        .as_array()
+        .is_some_and(|a| a.iter().any(|ip| ip.get("interface").is_some()));
+    Some(if has_ifaces || has_index {
+        Err("an IPAM result lists interfaces or interface indexes".into())
+    } else {
+        Ok(())
+    })
+}
+
+fn prev_kept(v: &StepView) -> Verdict {
+    let prev = v.prev_result?;
+    let r = parsed_result(v)?;
+    Some(r.and_then(|r| {
+        let now = r.to_v1();
+        let before = prev.to_v1();
+        for i in &before.interfaces {
+            if !now
+                .interfaces
+                .iter()
+                .any(|n| n.name == i.name && n.sandbox == i.sandbox)
+            {
+                return Err(format!(
+                    "prevResult interface {:?} missing from the result",
+                    i.name
+                ));
+            }
+        }
+        for ip in &before.ips {
+            if !now.ips.iter().any(|n| n.address == ip.address) {
+                return Err(format!(
+                    "prevResult address {} missing from the result",
+                    ip.address
+                ));
+            }
+        }
+        Ok(())
+    }))
+}
+
+fn stdout_empty(v: &StepView) -> Verdict {
+    if !v.exit_ok {
+        return None;
+    }
+    let text = String::from_utf8_lossy(v.stdout);
+    Some(if text.trim().is_empty() {
+        Ok(())
+    } else {
+        Err(format!("stdout not empty: {}", excerpt(&text)))
+    })
+}
+
+fn error_object(v: &StepView) -> Option<Result<Value, String>> {
+    if v.exit_ok {
+        return None;
+    }
+    Some(one_json(v.stdout).and_then(|j| {
+        if !j.is_object() {
+            return Err("stdout is not a JSON object".into());
+        }
+        if !j.get("code").is_some_and(Value::is_u64) {
+            return Err(format!(
+                "error object has no numeric code: {}",
+                excerpt(&j.to_string())
+            ));
+        }
+        if !j.get("msg").is_some_and(Value::is_string) {
+            return Err("error object has no msg".into());
+        }
+        Ok(j)
+    }))
+}
+
+fn error_json(v: &StepView) -> Verdict {
+    Some(error_object(v)?.map(drop))
+}
+
+fn error_fields(v: &StepView) -> Verdict {
+    let j = error_object(v)?.ok()?;
+    Some(match j.get("cniVersion").and_then(Value::as_str) {
+        None => Err("error object has no cniVersion".into()),
+        Some(_) if j["msg"].as_str().is_some_and(|m| m.trim().is_empty()) => {
+            Err("error msg is empty".into())
+        }
+        Some(_) => Ok(()),
+    })
+}
+
+fn error_only(v: &StepView) -> Verdict {
+    if v.exit_ok {
+        return None;
+    }
+    let text = String::from_utf8_lossy(v.stdout);
+    if text.trim().is_empty() {
+        return Some(Ok(()));
+    }
+    Some(match one_json(v.stdout) {
+        Ok(j) if j.get("code").is_some() => Ok(()),
+        Ok(j)
+            if j.get("cniVersion").is_some()
+                && (j.get("ips").is_some() || j.get("interfaces").is_some()) =>
+        {
+            Err("a failing plugin printed a success result".into())
+        }
+        Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    })
+}
+
+fn version_info(v: &StepView) -> Verdict {
+    if v.verb != "VERSION" {
+        return None;
+    }
+    if !v.exit_ok {
+        return Some(Err("VERSION failed".into()));
+    }
+    Some(one_json(v.stdout).and_then(|j| {
+        let list = j["supportedVersions"]
+            .as_array()
+            .ok_or("no supportedVersions list")?;
+        if !list.iter().all(Value::is_string) || list.is_empty() {
+            return Err("supportedVersions is not a non-empty list of strings".into());
+        }
+        j["cniVersion"].as_str().ok_or("no cniVersion")?;
+        Ok(())
+    }))
+}
+
+fn version_echo(v: &StepView) -> Verdict {
+    if v.verb != "VERSION" || !v.exit_ok {
+        return None;
+    }
+    let j = one_json(v.stdout).ok()?;
+    Some(match j["cniVersion"].as_str() {
+        Some(got) if got == v.version => Ok(()),
+        got => Err(format!(
+            "VERSION answered cniVersion {got:?} to a request for {:?}",
+            v.version
+        )),
+    })
+}

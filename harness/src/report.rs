@@ -1,0 +1,286 @@
+//! Verdicts per requirement and the three report formats: a terminal table, a JSON report and
+//! JUnit XML. A requirement fails when any finding citing it failed; whether that fails the
+//! certification depends on its level (MUST/MUST NOT always, SHOULD/SHOULD NOT with
+//! `--strict`, MAY and DE-FACTO never: they are shown for information).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::catalogue::{Catalogue, Level};
+use crate::runner::{CaseRun, Probe, Skipped};
+
+/// The verdict on one requirement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    /// Failed and fails the certification.
+    Fail,
+    /// Failed, but the level makes it a warning (SHOULD without --strict).
+    Warn,
+    /// Failed, informational only (MAY, DE-FACTO).
+    Info,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RequirementResult {
+    pub id: String,
+    pub level: String,
+    pub verdict: Verdict,
+    /// First failure reason, or how many checks passed.
+    pub reason: String,
+    pub cases: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub plugin: String,
+    pub config: String,
+    pub strict: bool,
+    pub probe: Probe,
+    pub requirements: Vec<RequirementResult>,
+    pub cases: Vec<CaseRun>,
+    pub skipped: Vec<Skipped>,
+    /// Findings not tied to a requirement (fixture or setup trouble): they fail the run.
+    pub setup_failures: Vec<String>,
+    pub passed: bool,
+    pub millis: u128,
+}
+
+impl Report {
+    pub fn build(
+        catalogue: &Catalogue,
+        plugin: String,
+        config: String,
+        strict: bool,
+        probe: Probe,
+        cases: Vec<CaseRun>,
+        skipped: Vec<Skipped>,
+        millis: u128,
+    ) -> Report {
+        struct Acc {
+            passed: usize,
+            failure: Option<String>,
+            cases: Vec<String>,
+        }
+        let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
+        let mut setup_failures = Vec::new();
+        for run in &cases {
+            let label = format!("{}@{}", run.case, run.version);
+            if let Some(e) = &run.error {
+                setup_failures.push(format!("{label}: {e}"));
+            }
+            for f in &run.findings {
+                if f.requirements.is_empty() {
+                    if !f.passed {
+                        setup_failures.push(format!("{label}: {}", f.message));
+                    }
+                    continue;
+                }
+                for id in &f.requirements {
+                    let a = acc.entry(id.clone()).or_insert(Acc {
+                        passed: 0,
+                        failure: None,
+                        cases: Vec::new(),
+                    });
+                    if !a.cases.contains(&label) {
+                        a.cases.push(label.clone());
+                    }
+                    if f.passed {
+                        a.passed += 1;
+                    } else if a.failure.is_none() {
+                        a.failure = Some(format!("{label}: {}", f.message));
+                    }
+                }
+            }
+        }
+        let mut requirements = Vec::new();
+        for (id, a) in acc {
+            let level = catalogue
+                .get(&id)
+                .map(|r| r.level)
+                .unwrap_or(Level::DeFacto);
+            let verdict = match (&a.failure, level) {
+                (None, _) => Verdict::Pass,
+                (Some(_), l) if l.is_mandatory() => Verdict::Fail,
+                (Some(_), Level::Should | Level::ShouldNot) if strict => Verdict::Fail,
+                (Some(_), Level::Should | Level::ShouldNot) => Verdict::Warn,
+                (Some(_), _) => Verdict::Info,
+            };
+            requirements.push(RequirementResult {
+                id,
+                level: level.as_str().to_string(),
+                verdict,
+                reason: a
+                    .failure
+                    .unwrap_or_else(|| format!("{} check(s) passed", a.passed)),
+                cases: a.cases,
+            });
+        }
+        requirements.sort_by(|a, b| natural_key(&a.id).cmp(&natural_key(&b.id)));
+        let passed =
+            setup_failures.is_empty() && requirements.iter().all(|r| r.verdict != Verdict::Fail);
+        Report {
+            plugin,
+            config,
+            strict,
+            probe,
+            requirements,
+            cases,
+            skipped,
+            setup_failures,
+            passed,
+            millis,
+        }
+    }
+
+    pub fn count(&self, v: Verdict) -> usize {
+        self.requirements.iter().filter(|r| r.verdict == v).count()
+    }
+
+    pub fn terminal(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "plugin:   {}", self.plugin);
+        let _ = writeln!(s, "config:   {}", self.config);
+        let _ = writeln!(
+            s,
+            "kind:     {}; versions tested: {} (advertised: {})",
+            self.probe.kind,
+            self.probe.versions.join(", "),
+            self.probe.advertised.join(", ")
+        );
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "{:<11} {:<10} {:<7} reason",
+            "requirement", "level", "verdict"
+        );
+        for r in &self.requirements {
+            let verdict = match r.verdict {
+                Verdict::Pass => "pass",
+                Verdict::Fail => "FAIL",
+                Verdict::Warn => "warn",
+                Verdict::Info => "info",
+            };
+            let mut reason = r.reason.replace('\n', " ");
+            if reason.len() > 150 {
+                let mut end = 150;
+                while !reason.is_char_boundary(end) {
+                    end -= 1;
+                }
+                reason.truncate(end);
+                reason.push('…');
+            }
+            let _ = writeln!(s, "{:<11} {:<10} {:<7} {}", r.id, r.level, verdict, reason);
+        }
+        for f in &self.setup_failures {
+            let _ = writeln!(s, "setup      -          FAIL    {f}");
+        }
+        let runs = self.cases.len();
+        let failed_runs = self.cases.iter().filter(|c| !c.passed).count();
+        let _ = writeln!(s);
+        let _ = writeln!(
+            s,
+            "{} requirements: {} pass, {} fail, {} warn, {} info; {} case runs ({} with a failed check), {} cases not applicable; {:.1} s",
+            self.requirements.len(),
+            self.count(Verdict::Pass),
+            self.count(Verdict::Fail),
+            self.count(Verdict::Warn),
+            self.count(Verdict::Info),
+            runs,
+            failed_runs,
+            self.skipped.len(),
+            self.millis as f64 / 1000.0
+        );
+        let _ = writeln!(
+            s,
+            "verdict: {}",
+            if self.passed {
+                "CONFORMANT"
+            } else {
+                "NOT CONFORMANT"
+            }
+        );
+        s
+    }
+
+    pub fn json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("report serializes")
+    }
+
+    /// JUnit XML: one testsuite, one testcase per requirement; FAIL is a failure, warn/info
+    /// appear in system-out.
+    pub fn junit(&self) -> String {
+        let mut s = String::new();
+        let failures = self.count(Verdict::Fail) + self.setup_failures.len();
+        let _ = writeln!(s, r#"<?xml version="1.0" encoding="UTF-8"?>"#);
+        let _ = writeln!(
+            s,
+            r#"<testsuite name="cni-conformance {}" tests="{}" failures="{}" time="{:.3}">"#,
+            xml(&self.plugin),
+            self.requirements.len() + self.setup_failures.len(),
+            failures,
+            self.millis as f64 / 1000.0
+        );
+        for r in &self.requirements {
+            let _ = write!(
+                s,
+                r#"  <testcase classname="{}" name="{} ({})""#,
+                xml(&self.plugin),
+                xml(&r.id),
+                xml(&r.level)
+            );
+            match r.verdict {
+                Verdict::Pass => {
+                    let _ = writeln!(s, "/>");
+                }
+                Verdict::Fail => {
+                    let _ = writeln!(
+                        s,
+                        ">\n    <failure message=\"{}\"/>\n  </testcase>",
+                        xml(&r.reason)
+                    );
+                }
+                Verdict::Warn | Verdict::Info => {
+                    let _ = writeln!(
+                        s,
+                        ">\n    <system-out>{:?}: {}</system-out>\n  </testcase>",
+                        r.verdict,
+                        xml(&r.reason)
+                    );
+                }
+            }
+        }
+        for f in &self.setup_failures {
+            let _ = writeln!(
+                s,
+                "  <testcase classname=\"{}\" name=\"setup\">\n    <failure message=\"{}\"/>\n  </testcase>",
+                xml(&self.plugin),
+                xml(f)
+            );
+        }
+        let _ = writeln!(s, "</testsuite>");
+        s
+    }
+}
+
+fn natural_key(id: &str) -> (String, u32) {
+    let (area, n) = id.split_once('-').unwrap_or((id, "0"));
+    (area.to_string(), n.parse().unwrap_or(0))
+}
+
+fn xml(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_control() || *c == '\n' || *c == '\t')
+        .map(|c| match c {
+            '&' => "&amp;".to_string(),
+            '<' => "&lt;".to_string(),
+            '>' => "&gt;".to_string(),
+            '"' => "&quot;".to_string(),
+            '\'' => "&apos;".to_string(),
+            c => c.to_string(),
+        })
+        .collect()
+}

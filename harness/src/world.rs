@@ -1,0 +1,294 @@
+//! A scenario's world: a node namespace in which the plugin process runs, a container
+//! namespace per attachment, and a private state directory mounted over `/var/lib/cni` for
+//! the plugin's processes only, so IPAM stores and caches of parallel scenarios never meet.
+//! Everything is removed when the world is dropped.
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use netns_sandbox::snapshot::{Snapshot, Watch};
+use netns_sandbox::Netns;
+
+use cni::invoke::{exec_command, InvokeError, RawOutput, Stderr};
+
+/// Where plugins keep state by default; each world mounts its own directory here.
+pub const STATE_MOUNT: &str = "/var/lib/cni";
+
+/// One attachment of a scenario.
+#[derive(Debug)]
+pub struct Attachment {
+    pub container_id: String,
+    pub ifname: String,
+    /// The container namespace; `None` once a case deleted it.
+    pub netns: Option<Netns>,
+    /// The path given as `CNI_NETNS` (kept after the namespace is deleted).
+    pub netns_path: String,
+}
+
+/// The result of one plugin run.
+#[derive(Debug, Clone)]
+pub struct Run {
+    pub output: Result<RawOutput, String>,
+    pub timed_out: bool,
+    pub elapsed: Duration,
+}
+
+/// A scenario's namespaces and state directory.
+pub struct World {
+    pub node: Netns,
+    attachments: BTreeMap<String, Attachment>,
+    state: tempfile::TempDir,
+    label: String,
+}
+
+/// State of the whole world at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorldSnapshot {
+    pub node: Snapshot,
+    pub containers: BTreeMap<String, Snapshot>,
+}
+
+impl WorldSnapshot {
+    pub fn diff(&self, after: &WorldSnapshot) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .node
+            .diff(&after.node)
+            .into_iter()
+            .map(|l| format!("node: {l}"))
+            .collect();
+        for (name, before) in &self.containers {
+            if let Some(now) = after.containers.get(name) {
+                out.extend(
+                    before
+                        .diff(now)
+                        .into_iter()
+                        .map(|l| format!("container {name}: {l}")),
+                );
+            }
+        }
+        out
+    }
+}
+
+impl World {
+    pub fn new(label: &str) -> std::io::Result<World> {
+        std::fs::create_dir_all(STATE_MOUNT)?;
+        let node = Netns::new(&format!("n-{label}")).map_err(std::io::Error::other)?;
+        // Loopback up in the node namespace, as on any host.
+        let _ = node
+            .command("ip")
+            .args(["link", "set", "lo", "up"])
+            .status();
+        Ok(World {
+            node,
+            attachments: BTreeMap::new(),
+            state: tempfile::Builder::new().prefix("cnirs-state-").tempdir()?,
+            label: label.to_string(),
+        })
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        self.state.path()
+    }
+
+    /// The attachment called `name` ("a", "a2", "b", ...), created on first use. "a2" shares
+    /// the container of "a" with another ifname; other names get their own container.
+    pub fn attachment(&mut self, name: &str) -> std::io::Result<&Attachment> {
+        if !self.attachments.contains_key(name) {
+            let (container_id, ifname, netns) = if name == "a2" {
+                self.attachment("a")?;
+                let a = &self.attachments["a"];
+                (a.container_id.clone(), "eth1".to_string(), None)
+            } else {
+                let ns = Netns::new(&format!("c{name}-{}", self.label))
+                    .map_err(std::io::Error::other)?;
+                (
+                    format!("cnirs-{}-{name}", self.label),
+                    "eth0".to_string(),
+                    Some(ns),
+                )
+            };
+            let netns_path = match &netns {
+                Some(ns) => ns.path().to_string_lossy().into_owned(),
+                None => self.attachments["a"].netns_path.clone(),
+            };
+            self.attachments.insert(
+                name.to_string(),
+                Attachment {
+                    container_id,
+                    ifname,
+                    netns,
+                    netns_path,
+                },
+            );
+        }
+        Ok(&self.attachments[name])
+    }
+
+    /// The namespace holding `name`'s interface (for "a2", that of "a").
+    pub fn container_ns(&self, name: &str) -> Option<&Netns> {
+        let owner = if name == "a2" { "a" } else { name };
+        self.attachments.get(owner)?.netns.as_ref()
+    }
+
+    /// Deletes the container namespace of `name`; its path stays in `CNI_NETNS`.
+    pub fn delete_netns(&mut self, name: &str) {
+        let owner = if name == "a2" { "a" } else { name };
+        if let Some(a) = self.attachments.get_mut(owner) {
+            a.netns = None;
+        }
+    }
+
+    pub fn attachment_names(&self) -> Vec<String> {
+        self.attachments.keys().cloned().collect()
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Attachment> {
+        self.attachments.get(name)
+    }
+
+    /// Runs `program` as a plugin inside the node namespace with a private mount namespace in
+    /// which the state directory is mounted at [`STATE_MOUNT`]. The environment is exactly
+    /// `env` plus a standard `PATH`.
+    pub fn run_plugin(
+        &self,
+        program: &Path,
+        env: &[(String, String)],
+        stdin: &[u8],
+        timeout: Duration,
+    ) -> Run {
+        let start = Instant::now();
+        let prepared = self.command(program, env);
+        let output = match prepared {
+            Ok(cmd) => exec_command(cmd, program, stdin, Some(timeout), Stderr::Capture),
+            Err(e) => Err(InvokeError::Spawn {
+                path: program.to_path_buf(),
+                source: e,
+            }),
+        };
+        let timed_out = matches!(output, Err(InvokeError::Timeout { .. }));
+        Run {
+            output: output.map_err(|e| e.to_string()),
+            timed_out,
+            elapsed: start.elapsed(),
+        }
+    }
+
+    fn command(&self, program: &Path, env: &[(String, String)]) -> std::io::Result<Command> {
+        use std::os::unix::process::CommandExt;
+        let node: OwnedFd = std::fs::File::open(self.node.path())?.into();
+        let source = CString::new(self.state.path().as_os_str().as_encoded_bytes())?;
+        let target = CString::new(STATE_MOUNT)?;
+        let mut cmd = Command::new(program);
+        cmd.env_clear()
+            .env(
+                "PATH",
+                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            )
+            .envs(env.iter().map(|(k, v)| (k, v)));
+        // SAFETY: between fork and exec only raw syscalls run, on values prepared beforehand.
+        unsafe {
+            cmd.pre_exec(move || {
+                let fail = |r: libc::c_int| {
+                    if r < 0 {
+                        Err(std::io::Error::last_os_error())
+                    } else {
+                        Ok(())
+                    }
+                };
+                fail(libc::setns(node.as_raw_fd(), libc::CLONE_NEWNET))?;
+                fail(libc::unshare(libc::CLONE_NEWNS))?;
+                fail(libc::mount(
+                    std::ptr::null(),
+                    c"/".as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_REC | libc::MS_PRIVATE,
+                    std::ptr::null(),
+                ))?;
+                fail(libc::mount(
+                    source.as_ptr(),
+                    target.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND,
+                    std::ptr::null(),
+                ))
+            });
+        }
+        Ok(cmd)
+    }
+
+    /// Runs a fixture command (`ip ...`) in the node namespace.
+    pub fn node_cmd(&self, args: &[&str]) -> std::io::Result<()> {
+        run_ok(self.node.command(args[0]).args(&args[1..]))
+    }
+
+    /// Runs a fixture command in the container namespace of `name`.
+    pub fn container_cmd(&self, name: &str, args: &[&str]) -> std::io::Result<()> {
+        let ns = self
+            .container_ns(name)
+            .ok_or_else(|| std::io::Error::other("container namespace is gone"))?;
+        run_ok(ns.command(args[0]).args(&args[1..]))
+    }
+
+    /// Output of a command in the container namespace of `name` (`None` if it is gone).
+    pub fn container_output(&self, name: &str, args: &[&str]) -> Option<String> {
+        let ns = self.container_ns(name)?;
+        let out = ns.command(args[0]).args(&args[1..]).output().ok()?;
+        Some(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Creates master links a config names (`master`) in the node namespace when missing: a
+    /// veth pair, both ends up.
+    pub fn ensure_master(&self, name: &str) -> std::io::Result<()> {
+        if self.node_cmd(&["ip", "link", "show", name]).is_ok() {
+            return Ok(());
+        }
+        let peer = format!("{}p", &name[..name.len().min(14)]);
+        self.node_cmd(&[
+            "ip", "link", "add", name, "type", "veth", "peer", "name", &peer,
+        ])?;
+        self.node_cmd(&["ip", "link", "set", name, "up"])?;
+        self.node_cmd(&["ip", "link", "set", &peer, "up"])
+    }
+
+    /// The state of the node namespace, every live container namespace and the state dir.
+    pub fn snapshot(&self) -> WorldSnapshot {
+        let watch = Watch {
+            dirs: vec![self.state.path().to_path_buf()],
+            // Allocation cursors and lock files are shared, per-network state by design.
+            ignore_files: vec!["lock".into()],
+        };
+        let mut containers = BTreeMap::new();
+        for (name, a) in &self.attachments {
+            if let Some(ns) = &a.netns {
+                containers.insert(name.clone(), Snapshot::take(ns, &Watch::default()));
+            }
+        }
+        WorldSnapshot {
+            node: Snapshot::take(&self.node, &watch),
+            containers,
+        }
+    }
+}
+
+fn run_ok(cmd: &mut Command) -> std::io::Result<()> {
+    let out = cmd.output()?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "{:?} failed: {}",
+            cmd,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )))
+    }
+}
+
+/// A path helper for callers that need the plugin's directory.
+pub fn parent_dir(p: &Path) -> PathBuf {
+    p.parent().map(Path::to_path_buf).unwrap_or_default()
+}
