@@ -49,17 +49,29 @@ pub struct Report {
     pub millis: u128,
 }
 
+/// What was certified, and how.
+#[derive(Debug, Clone)]
+pub struct Subject {
+    pub plugin: String,
+    pub config: String,
+    pub strict: bool,
+    pub probe: Probe,
+}
+
 impl Report {
     pub fn build(
         catalogue: &Catalogue,
-        plugin: String,
-        config: String,
-        strict: bool,
-        probe: Probe,
+        subject: Subject,
         cases: Vec<CaseRun>,
         skipped: Vec<Skipped>,
         millis: u128,
     ) -> Report {
+        let Subject {
+            plugin,
+            config,
+            strict,
+            probe,
+        } = subject;
         struct Acc {
             passed: usize,
             failure: Option<String>,
@@ -119,7 +131,7 @@ impl Report {
                 cases: a.cases,
             });
         }
-        requirements.sort_by(|a, b| natural_key(&a.id).cmp(&natural_key(&b.id)));
+        requirements.sort_by_key(|r| natural_key(&r.id));
         let passed =
             setup_failures.is_empty() && requirements.iter().all(|r| r.verdict != Verdict::Fail);
         Report {

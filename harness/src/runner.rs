@@ -194,6 +194,11 @@ pub fn probe(target: &Target) -> Result<(Vec<SpecVersion>, Vec<String>, Kind), S
             "the plugin advertises no known spec version".into(),
         ));
     }
+    if let Some(master) = target.plugin_conf.get("master").and_then(Value::as_str) {
+        world
+            .ensure_master(master)
+            .map_err(|e| SetupError::Probe(format!("cannot create master link {master}: {e}")))?;
+    }
     let latest = *versions.last().expect("non-empty");
     let mut runner = CaseRunner::new(target, world, latest, Kind::Other);
     let kind = runner.classify();
@@ -202,6 +207,8 @@ pub fn probe(target: &Target) -> Result<(Vec<SpecVersion>, Vec<String>, Kind), S
 
 struct AttachmentState {
     prelude_result: Option<CniResult>,
+    /// Whether the prelude plugins' ADD is in force (a DEL of the list undoes it).
+    prelude_active: bool,
     last_add: Option<CniResult>,
     added: bool,
 }
@@ -292,9 +299,14 @@ impl<'t> CaseRunner<'t> {
         Value::Object(o)
     }
 
-    /// Runs the prelude plugins' ADD for an attachment the first time it is used.
+    /// Runs the prelude plugins' ADD for an attachment the first time it is used, and again
+    /// on ADD after a DEL removed it.
     fn ensure_prelude(&mut self, attachment: &str) {
-        if self.states.contains_key(attachment) {
+        if self
+            .states
+            .get(attachment)
+            .is_some_and(|s| s.prelude_active)
+        {
             return;
         }
         let mut prev: Option<CniResult> = None;
@@ -333,14 +345,45 @@ impl<'t> CaseRunner<'t> {
                 }
             }
         }
-        self.states.insert(
-            attachment.to_string(),
-            AttachmentState {
-                prelude_result: prev,
+        let st = self
+            .states
+            .entry(attachment.to_string())
+            .or_insert(AttachmentState {
+                prelude_result: None,
+                prelude_active: false,
                 last_add: None,
                 added: false,
-            },
-        );
+            });
+        st.prelude_result = prev;
+        st.prelude_active = true;
+    }
+
+    /// DEL of the prelude plugins in reverse order, as a runtime's list DEL continues after
+    /// the tested plugin.
+    fn del_prelude(&mut self, attachment: &str) {
+        let Some(st) = self.states.get(attachment) else {
+            return;
+        };
+        if !st.prelude_active || self.target.prelude.is_empty() {
+            return;
+        }
+        let pr = st.prelude_result.clone();
+        let env = self.env_for("DEL", attachment);
+        for obj in self.target.prelude.clone().iter().rev() {
+            let ty = obj.get("type").and_then(Value::as_str).unwrap_or("");
+            if let Ok(path) = cni::invoke::find_in_path(ty, &self.target.cni_path) {
+                let stdin = self.request(obj, self.version.as_str(), pr.as_ref());
+                self.world.run_plugin(
+                    &path,
+                    &env,
+                    stdin.to_string().as_bytes(),
+                    self.target.timeout,
+                );
+            }
+        }
+        if let Some(st) = self.states.get_mut(attachment) {
+            st.prelude_active = false;
+        }
     }
 
     fn teardown(&mut self) {
@@ -360,19 +403,7 @@ impl<'t> CaseRunner<'t> {
                 stdin.to_string().as_bytes(),
                 self.target.timeout,
             );
-            for obj in self.target.prelude.iter().rev() {
-                let ty = obj.get("type").and_then(Value::as_str).unwrap_or("");
-                if let Ok(path) = cni::invoke::find_in_path(ty, &self.target.cni_path) {
-                    let pr = self.states[&name].prelude_result.clone();
-                    let stdin = self.request(obj, self.version.as_str(), pr.as_ref());
-                    self.world.run_plugin(
-                        &path,
-                        &env,
-                        stdin.to_string().as_bytes(),
-                        self.target.timeout,
-                    );
-                }
-            }
+            self.del_prelude(&name);
         }
     }
 
@@ -441,6 +472,10 @@ impl<'t> CaseRunner<'t> {
     fn run_action(&mut self, idx: usize, step: &Step, action: &Action) {
         let att = step.attachment.clone().unwrap_or_else(|| "a".into());
         let _ = self.world.attachment(&att);
+        let observes = matches!(action, Action::Snapshot(_) | Action::Compare(_));
+        if !observes && !self.states.contains_key(&att) {
+            self.ensure_prelude(&att);
+        }
         let ifname = self
             .world
             .get(&att)
@@ -452,11 +487,17 @@ impl<'t> CaseRunner<'t> {
                 Ok(())
             }
             Action::Compare(name) => {
-                let now = self.world.snapshot();
                 match self.snapshots.get(name) {
                     None => Err(format!("no snapshot named {name:?}")),
                     Some(before) => {
-                        let d = before.diff(&now);
+                        // The kernel tears a deleted namespace down asynchronously (its veth
+                        // peers vanish a moment later): give state up to 3 s to settle.
+                        let deadline = Instant::now() + Duration::from_secs(3);
+                        let mut d = before.diff(&self.world.snapshot());
+                        while !d.is_empty() && Instant::now() < deadline {
+                            std::thread::sleep(Duration::from_millis(100));
+                            d = before.diff(&self.world.snapshot());
+                        }
                         let passed = d.is_empty();
                         let msg = if passed {
                             format!("state equals snapshot {name:?}")
@@ -633,6 +674,14 @@ impl<'t> CaseRunner<'t> {
             st.added = true;
             if parsed.is_some() {
                 st.last_add = parsed;
+            }
+        }
+        // A runtime follows a failed ADD with DEL of the list (RT-4): undo the prelude.
+        let failed_add = !ok && verb == "ADD";
+        if (ok && verb == "DEL" && step.stdin.is_none()) || failed_add {
+            self.del_prelude(&att);
+            if let Some(st) = self.states.get_mut(&att) {
+                st.last_add = None;
             }
         }
         // The expectation.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 
 use harness::catalogue::Catalogue;
-use harness::report::Report;
+use harness::report::{Report, Subject};
 use harness::runner::{self, Probe, Target};
 
 #[derive(Parser)]
@@ -164,16 +164,19 @@ fn main() -> ExitCode {
             };
             let (runs, skipped) =
                 runner::run_all(&target, &cases, &versions, kind, jobs, &progress);
-            let report = Report::build(
-                &catalogue,
-                plugin.display().to_string(),
-                config.display().to_string(),
+            let subject = Subject {
+                plugin: plugin.display().to_string(),
+                config: config.display().to_string(),
                 strict,
-                Probe {
+                probe: Probe {
                     advertised,
                     versions: versions.iter().map(|v| v.as_str().to_string()).collect(),
                     kind: format!("{kind:?}").to_lowercase(),
                 },
+            };
+            let report = Report::build(
+                &catalogue,
+                subject,
                 runs,
                 skipped,
                 start.elapsed().as_millis(),
