@@ -176,20 +176,21 @@ impl Range {
     /// How many addresses of the pool may be handed out.
     pub fn capacity(&self) -> u128 {
         let total = (self.end - self.start).saturating_add(1);
-        let excluded = [
+        let mut excluded = [
             Some(self.network),
             self.v4.then_some(self.last),
             Some(to_num(self.gateway)),
-        ]
-        .iter()
-        .flatten()
-        .filter(|&&n| (self.start..=self.end).contains(&n))
-        .count() as u128;
-        // The gateway may coincide with the subnet address; count it once.
-        let dup = u128::from(
-            to_num(self.gateway) == self.network && (self.start..=self.end).contains(&self.network),
-        );
-        total - (excluded - dup)
+        ];
+        // The gateway may coincide with the subnet or broadcast address; count it once.
+        if excluded[2] == excluded[0] || excluded[2] == excluded[1] {
+            excluded[2] = None;
+        }
+        let inside = excluded
+            .iter()
+            .flatten()
+            .filter(|&&n| (self.start..=self.end).contains(&n))
+            .count() as u128;
+        total - inside
     }
 
     /// The result address: `addr` with the subnet's prefix length.
@@ -442,6 +443,13 @@ mod tests {
             ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"]
         );
         assert_eq!(set.capacity(), 5);
+        // A gateway on the broadcast address is excluded once.
+        let mut r = range("10.0.0.0/29");
+        r.range_end = Some(ip("10.0.0.7"));
+        r.gateway = Some(ip("10.0.0.7"));
+        let set2 = RangeSet::new(&[r]).unwrap();
+        assert_eq!(set2.capacity(), 6);
+        assert_eq!(set2.candidates(None).count(), 6);
         assert_eq!(
             addrs(set.candidates(Some(ip("10.0.0.4")))),
             ["10.0.0.5", "10.0.0.6", "10.0.0.2", "10.0.0.3", "10.0.0.4"]
@@ -475,5 +483,75 @@ mod tests {
         assert_eq!(c.next().unwrap().0, ip("2001:db8::2"));
         let full = RangeSet::new(&[range("::/0")]).unwrap();
         assert_eq!(full.capacity(), u128::MAX - 1);
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// A pool inside a small subnet of either family, with optional start/end/gateway.
+        fn pool() -> impl Strategy<Value = IpRange> {
+            (
+                any::<bool>(),
+                24u8..=30,
+                any::<u32>(),
+                proptest::option::of(any::<u8>()),
+                proptest::option::of(any::<u8>()),
+                proptest::option::of(any::<u8>()),
+            )
+                .prop_map(|(v4, prefix, base, s, e, g)| {
+                    let (max, prefix) = if v4 { (32, prefix) } else { (128, prefix + 96) };
+                    let size = 1u128 << (max - prefix);
+                    let base = u128::from(base) << (max - 32) & !(size - 1);
+                    let subnet = IpNet::new(from_num(base, v4), prefix).unwrap();
+                    let at = |o: Option<u8>| o.map(|o| from_num(base + u128::from(o) % size, v4));
+                    let (mut s, mut e) = (at(s), at(e));
+                    if let (Some(a), Some(b)) = (s, e) {
+                        if to_num(a) > to_num(b) {
+                            (s, e) = (Some(b), Some(a));
+                        }
+                    }
+                    IpRange {
+                        subnet,
+                        range_start: s,
+                        range_end: e,
+                        gateway: at(g),
+                    }
+                })
+        }
+
+        proptest! {
+            #[test]
+            fn candidates_visit_every_usable_address_once(
+                conf in pool(), last in proptest::option::of(any::<u8>())
+            ) {
+                // Only start-after-end (a default end below an explicit start) is refused here.
+                let set = RangeSet::new(std::slice::from_ref(&conf));
+                prop_assume!(!matches!(set, Err(RangeError::StartAfterEnd { .. })));
+                let set = set.unwrap();
+                let r = &set.ranges()[0];
+                let last = last.map(|o| from_num(r.network + u128::from(o) % (r.last - r.network + 1), r.v4));
+                let got: Vec<IpAddr> = set.candidates(last).map(|(a, _)| a).collect();
+                let unique: std::collections::BTreeSet<_> = got.iter().collect();
+                prop_assert_eq!(unique.len(), got.len());
+                prop_assert_eq!(got.len() as u128, set.capacity());
+                for a in &got {
+                    prop_assert!(r.contains(*a));
+                    prop_assert!(r.unusable_reason(*a).is_none());
+                    prop_assert!(*a != r.gateway());
+                    prop_assert!(to_num(*a) != r.network);
+                    prop_assert!(!r.v4 || to_num(*a) != r.last);
+                }
+                // Round-robin: after a last address inside the pool, the first candidate is
+                // the next usable address above it when there is one.
+                if let (Some(l), Some(first)) = (last.filter(|l| r.contains(*l)), got.first()) {
+                    let above: Vec<&IpAddr> = got.iter().filter(|a| to_num(**a) > to_num(l)).collect();
+                    match above.iter().min_by_key(|a| to_num(***a)) {
+                        Some(next) => prop_assert_eq!(*first, **next),
+                        None => prop_assert_eq!(to_num(*first), got.iter().map(|a| to_num(*a)).min().unwrap()),
+                    }
+                }
+            }
+        }
     }
 }
