@@ -10,6 +10,34 @@
 //! ifname or `CNI_ARGS IP`), 5 (store I/O), 7 (bad configuration), 50 (STATUS: cannot serve
 //! ADD), and the plugin codes [`CODE_NO_ADDRESS`], [`CODE_ADDRESS_UNAVAILABLE`],
 //! [`CODE_DUPLICATE`] and [`CODE_NOT_RESERVED`].
+//!
+//! # Where we differ from upstream host-local, on purpose
+//!
+//! The store format, the allocation order and the handling of requested addresses are
+//! upstream's. Otherwise:
+//! - Errors carry spec codes (4, 5, 7, 50) or the plugin codes above; upstream reports 999.
+//! - Unknown `CNI_ARGS` keys are ignored (catalogue E31); upstream refuses them unless
+//!   `IgnoreUnknown` is set.
+//! - Stricter ranges: the gateway must lie in the subnet and be of its family, and `rangeStart`
+//!   may not come after `rangeEnd` (upstream accepts both; the second makes its iterator leave
+//!   the subnet). The subnet address and the IPv4 broadcast address are never handed out, even
+//!   when an explicit `rangeStart`/`rangeEnd` includes them, and cannot be requested.
+//! - The duplicate-allocation check also covers requested addresses (upstream only checks it
+//!   for automatic allocation).
+//! - The lock is held for the whole verb (all range sets of an ADD), not once per range set.
+//! - Only files named by an address are reservations: upstream's id-only fallback could match,
+//!   and release, `last_reserved_ip.<n>` when its content equals a container ID.
+//! - Symbolic links are never followed in the store (see [`store`]).
+//! - DEL, CHECK, GC and STATUS create nothing when the store does not exist (upstream creates
+//!   the directory and the lock file for every verb); DEL and GC only need the network name and
+//!   `dataDir`, so they still work when the ranges of the configuration became invalid.
+//! - CHECK also fails when an address of `prevResult` inside our ranges is not reserved for the
+//!   attachment (upstream only looks for any reservation of it).
+//! - GC and STATUS are implemented (upstream answers success without doing anything).
+//! - If recording `last_reserved_ip` fails, the new reservation is removed again (upstream
+//!   leaves it behind while failing the ADD).
+//! - Requested addresses are matched to range sets in a fixed order (`IP=`, `args.cni.ips`,
+//!   `runtimeConfig.ips`); upstream walks a Go map, so which surplus address it reports varies.
 
 pub mod allocator;
 pub mod config;
