@@ -278,3 +278,40 @@ fn simultaneous_adds_of_one_attachment_reserve_once() {
     assert_eq!(ok, 1);
     assert_eq!(reservations(&store).len(), 1);
 }
+
+/// Concurrent ADDs into a range smaller than the demand: exactly as many succeed as there are
+/// free addresses, every other one fails with "no addresses", and nothing is left half-made.
+#[test]
+fn concurrent_adds_past_exhaustion() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    // /29: .2 to .6 usable.
+    let conf = conf(&data, "10.84.0.0/29");
+    let store = data.join(NET);
+    let bin = ours();
+    let children: Vec<(String, Child)> = (0..24)
+        .map(|i| {
+            let id = format!("ex-{i:02}");
+            let child = spawn(&bin, "ADD", &id, &conf);
+            (id, child)
+        })
+        .collect();
+    let mut expected = BTreeMap::new();
+    for (id, child) in children {
+        let out = child.wait_with_output().unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if out.status.success() {
+            let a = v["ips"][0]["address"].as_str().unwrap();
+            expected.insert(id, a.split('/').next().unwrap().to_string());
+        } else {
+            assert_eq!(v["code"], 100, "{v}");
+            assert!(v["msg"]
+                .as_str()
+                .unwrap()
+                .contains("no IP addresses available"));
+        }
+    }
+    assert_eq!(expected.len(), 5);
+    let ids: BTreeSet<String> = expected.keys().cloned().collect();
+    assert_store(&store, &ids, &expected);
+}
