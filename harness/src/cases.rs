@@ -142,6 +142,11 @@ pub struct Step {
     /// Requirement IDs the error `code` stands for (default: `req`).
     #[serde(default)]
     pub code_req: Vec<String>,
+    /// `compare` only: requirement IDs that leftovers (items present now but not in the
+    /// snapshot) stand for; then `req` stands for the other differences (items gone or
+    /// changed). Default: `req` stands for every difference.
+    #[serde(default)]
+    pub leftover_req: Vec<String>,
     #[serde(default)]
     pub checks: Vec<CheckRef>,
     /// GC only: the attachments listed as valid ("a", "b").
@@ -232,6 +237,7 @@ pub fn load_dir(dir: &Path, known: &dyn Fn(&str) -> bool) -> Result<Vec<Case>, C
                 s.req
                     .iter()
                     .chain(s.code_req.iter())
+                    .chain(s.leftover_req.iter())
                     .chain(s.checks.iter().flat_map(|c| c.req().unwrap_or_default()))
             });
             for id in case.requirements.iter().chain(step_reqs) {

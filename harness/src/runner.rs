@@ -407,10 +407,23 @@ impl<'t> CaseRunner<'t> {
         }
     }
 
+    /// Names of the links in the container namespace of `attachment`.
+    fn container_links(&self, attachment: &str) -> std::collections::BTreeSet<String> {
+        self.world
+            .container_output(attachment, &["ip", "-o", "link", "show"])
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(':').nth(1))
+            .map(|n| n.trim().split('@').next().unwrap_or("").to_string())
+            .collect()
+    }
+
     /// One ADD and DEL at the newest version to find out what kind of plugin this is.
     fn classify(&mut self) -> Kind {
         self.ensure_prelude("a");
         let has_prelude = !self.target.prelude.is_empty();
+        let _ = self.world.attachment("a");
+        let links_before = self.container_links("a");
         let env = self.env_for("ADD", "a");
         let prev = self.states["a"].prelude_result.clone();
         let stdin = self.request(
@@ -429,6 +442,14 @@ impl<'t> CaseRunner<'t> {
             .get("a")
             .map(|a| a.ifname.clone())
             .unwrap_or_default();
+        // A plugin that creates a link in the container is an interface plugin whatever its
+        // result says: one that names the link wrongly or omits `sandbox` must still face the
+        // interface checks (ENV-5, ADD-11), not escape them by looking like something else.
+        let created_link = self
+            .container_links("a")
+            .difference(&links_before)
+            .next()
+            .is_some();
         let kind = match run.output {
             Ok(o) if o.success => match CniResult::parse(&o.stdout, Some(self.version)) {
                 Ok(r) => {
@@ -438,10 +459,11 @@ impl<'t> CaseRunner<'t> {
                         .is_some_and(|p| p.to_v1().interfaces.iter().any(|i| i.name == ifname));
                     if has_prelude && prev_has_if {
                         Kind::Chained
-                    } else if r1
-                        .interfaces
-                        .iter()
-                        .any(|i| i.name == ifname && i.sandbox.is_some())
+                    } else if created_link
+                        || r1
+                            .interfaces
+                            .iter()
+                            .any(|i| i.name == ifname && i.sandbox.is_some())
                     {
                         Kind::Interface
                     } else if r1.interfaces.is_empty() && !r1.ips.is_empty() {
@@ -498,13 +520,28 @@ impl<'t> CaseRunner<'t> {
                             std::thread::sleep(Duration::from_millis(100));
                             d = before.diff(&self.world.snapshot());
                         }
-                        let passed = d.is_empty();
-                        let msg = if passed {
-                            format!("state equals snapshot {name:?}")
+                        // Leftovers ("+" lines) may stand for other rules than items that
+                        // went away or changed: a DEL that leaks its own resources breaks
+                        // DEL-1, one that takes another attachment's breaks DEL-13.
+                        let groups: Vec<(&[String], Vec<String>)> = if step.leftover_req.is_empty()
+                        {
+                            vec![(&step.req, d)]
                         } else {
-                            format!("state differs from snapshot {name:?}: {}", d.join("; "))
+                            let (left, other): (Vec<String>, Vec<String>) =
+                                d.into_iter().partition(|l| {
+                                    l.split_once(": ").is_some_and(|(_, r)| r.starts_with("+ "))
+                                });
+                            vec![(&step.leftover_req, left), (&step.req, other)]
                         };
-                        self.finding(&step.req, passed, format!("step {idx}: {msg}"));
+                        for (reqs, d) in groups {
+                            let passed = d.is_empty();
+                            let msg = if passed {
+                                format!("state equals snapshot {name:?}")
+                            } else {
+                                format!("state differs from snapshot {name:?}: {}", d.join("; "))
+                            };
+                            self.finding(reqs, passed, format!("step {idx}: {msg}"));
+                        }
                         return;
                     }
                 }
