@@ -112,6 +112,11 @@ pub const CHECKS: &[Check] = &[
         req: &["VERSION-2"],
         run: version_echo,
     },
+    Check {
+        name: "outcome",
+        req: &["ADD-2", "ERR-1", "ERR-2"],
+        run: outcome,
+    },
 ];
 
 pub fn find(name: &str) -> Option<&'static Check> {
@@ -474,5 +479,33 @@ fn version_echo(v: &StepView) -> Verdict {
             "VERSION answered cniVersion {got:?} to a request for {:?}",
             v.version
         )),
+    })
+}
+
+/// Either a valid result in the requested version (exit 0) or an error object (non-zero exit);
+/// never a crash or a signal.
+fn outcome(v: &StepView) -> Verdict {
+    if v.exit_ok {
+        if v.verb != "ADD" {
+            return Some(Ok(()));
+        }
+        return Some(one_json(v.stdout).and_then(|j| {
+            match j.get("cniVersion").and_then(Value::as_str) {
+                Some(got) if got == v.version => {}
+                got => {
+                    return Err(format!(
+                        "[ADD-2] result version {got:?} for a {:?} request",
+                        v.version
+                    ))
+                }
+            }
+            CniResult::from_value(j, None)
+                .map(drop)
+                .map_err(|e| format!("[ADD-2] invalid result: {e}"))
+        }));
+    }
+    Some(match error_object(v)? {
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("[ERR-2] {e}")),
     })
 }

@@ -64,6 +64,12 @@ enum Cmd {
         /// Only run cases whose id contains this text.
         #[arg(long)]
         filter: Option<String>,
+        /// Property-based variants of the base config and environment to run.
+        #[arg(long, default_value_t = 8)]
+        generated: usize,
+        /// Seed of the generated variants (the same seed gives the same variants).
+        #[arg(long, default_value_t = 0x5eed)]
+        seed: u64,
     },
     /// List every black-box-testable requirement with the cases that cover it.
     Requirements,
@@ -110,6 +116,8 @@ fn main() -> ExitCode {
             timeout,
             jobs,
             filter,
+            generated,
+            seed,
         } => {
             netns_sandbox::sweep();
             let start = Instant::now();
@@ -134,6 +142,7 @@ fn main() -> ExitCode {
             };
             let cases: Vec<_> = cases
                 .into_iter()
+                .chain(harness::generated::cases(generated, seed, &versions))
                 .filter(|c| filter.as_deref().is_none_or(|f| c.id.contains(f)))
                 .collect();
             let jobs = jobs.unwrap_or_else(|| {
