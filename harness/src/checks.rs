@@ -43,18 +43,19 @@ pub const CHECKS: &[Check] = &[
     Check {
         name: "result",
         req: &[
-            "RES-1", "RES-5", "RES-6", "RES-12", "RES-13", "RES-14", "RES-19",
+            "RES-1", "RES-3", "RES-5", "RES-6", "RES-8", "RES-9", "RES-12", "RES-13", "RES-14",
+            "RES-19",
         ],
         run: result_valid,
     },
     Check {
         name: "result-version",
-        req: &["ADD-6"],
+        req: &["ADD-6", "VER-4"],
         run: result_version,
     },
     Check {
         name: "sandbox",
-        req: &["ADD-11", "RES-4"],
+        req: &["ADD-11", "RES-4", "RES-16"],
         run: sandbox,
     },
     Check {
@@ -249,7 +250,10 @@ fn sandbox(v: &StepView) -> Verdict {
         }
         let ifaces = container_interfaces(&r);
         let Some((_, sb)) = ifaces.iter().find(|(n, _)| n == v.ifname) else {
-            return Err(format!("result lists no interface named {:?}", v.ifname));
+            return Err(format!(
+                "[ADD-11] result lists no interface named {:?}",
+                v.ifname
+            ));
         };
         match sb {
             Some(s) if s == v.netns => Ok(()),

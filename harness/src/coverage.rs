@@ -22,22 +22,45 @@ struct Gap {
     reason: String,
 }
 
-/// Stated reasons for black-box requirements without a case.
-pub fn reasons(root: &Path) -> BTreeMap<String, String> {
-    std::fs::read_to_string(root.join("uncovered.toml"))
-        .ok()
-        .and_then(|t| toml::from_str::<Uncovered>(&t).ok())
-        .map(|u| u.uncovered.into_iter().map(|g| (g.id, g.reason)).collect())
-        .unwrap_or_default()
+/// Stated reasons for black-box requirements without a case (none if the file is absent).
+pub fn reasons(root: &Path) -> Result<BTreeMap<String, String>, String> {
+    let path = root.join("uncovered.toml");
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(BTreeMap::new());
+    };
+    let u: Uncovered = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(u.uncovered.into_iter().map(|g| (g.id, g.reason)).collect())
 }
 
-/// Cases covering each requirement ID.
+/// Cases covering each requirement ID: those the case names, and those of the checks its
+/// steps run (by default); generated variants count as the case "generated-*".
 pub fn coverage(cases: &[Case]) -> BTreeMap<String, Vec<String>> {
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut add = |id: &str, case: &str| {
+        let v = map.entry(id.to_string()).or_default();
+        if !v.iter().any(|c| c == case) {
+            v.push(case.to_string());
+        }
+    };
     for c in cases {
         for id in &c.requirements {
-            map.entry(id.clone()).or_default().push(c.id.clone());
+            add(id, &c.id);
         }
+        for step in &c.steps {
+            for check in &step.checks {
+                if check.req().is_none() {
+                    for id in crate::checks::find(check.name())
+                        .map(|k| k.req)
+                        .unwrap_or_default()
+                    {
+                        add(id, &c.id);
+                    }
+                }
+            }
+        }
+    }
+    for id in crate::generated::REQUIREMENTS {
+        add(id, "generated-*");
     }
     map
 }
@@ -46,7 +69,13 @@ pub fn coverage(cases: &[Case]) -> BTreeMap<String, Vec<String>> {
 /// have neither.
 pub fn print(catalogue: &Catalogue, cases: &[Case], root: &Path) -> usize {
     let cov = coverage(cases);
-    let why = reasons(root);
+    let why = match reasons(root) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("cni-conformance: {e}");
+            BTreeMap::new()
+        }
+    };
     let mut missing = 0;
     for r in catalogue.iter().filter(|r| r.blackbox) {
         match (cov.get(&r.id), why.get(&r.id)) {

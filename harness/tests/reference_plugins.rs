@@ -1,6 +1,7 @@
 //! Runs `cni-conformance certify --strict` over every reference plugin that exists (those with
 //! a binary in reference-plugins/src/bin and a base config in conformance-cases/configs) and
-//! requires a conformant verdict with no failure and no warning.
+//! requires a conformant verdict with no failure and no warning (DE-FACTO/MAY rules, shown as
+//! "info", describe the Go library's habits and may differ on purpose).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -81,7 +82,7 @@ fn every_reference_plugin_certifies_strictly() {
             .as_array()
             .unwrap()
             .iter()
-            .filter(|r| r["verdict"] != "pass")
+            .filter(|r| r["verdict"] == "fail" || r["verdict"] == "warn")
             .collect();
         assert!(not_pass.is_empty(), "{name}: {not_pass:#?}");
         assert!(
