@@ -115,7 +115,9 @@ pub const CHECKS: &[Check] = &[
     },
     Check {
         name: "outcome",
-        req: &["ADD-2", "ERR-1", "ERR-2"],
+        req: &[
+            "ADD-2", "ADD-6", "ERR-1", "ERR-2", "RES-1", "RES-12", "RES-13",
+        ],
         run: outcome,
     },
 ];
@@ -164,16 +166,21 @@ fn single_json(v: &StepView) -> Verdict {
     Some(one_json(v.stdout).map(drop))
 }
 
+/// The requirement that defines the result schema of request version `version`.
+fn schema_req(version: &str) -> &'static str {
+    match SpecVersion::from_exact(version).map(|x| x.family()) {
+        Some(cni::version::ResultFamily::Legacy) => "RES-12",
+        Some(cni::version::ResultFamily::V04) => "RES-13",
+        _ => "RES-1",
+    }
+}
+
 /// Failure messages may start with `[ID] ` to pin the failure on one of the check's IDs.
 fn result_valid(v: &StepView) -> Verdict {
     if !v.exit_ok || v.verb != "ADD" {
         return None;
     }
-    let schema_id = match SpecVersion::from_exact(v.version).map(|x| x.family()) {
-        Some(cni::version::ResultFamily::Legacy) => "RES-12",
-        Some(cni::version::ResultFamily::V04) => "RES-13",
-        _ => "RES-1",
-    };
+    let schema_id = schema_req(v.version);
     let json = match one_json(v.stdout) {
         Ok(j) => j,
         Err(e) => return Some(Err(format!("[{schema_id}] {e}"))),
@@ -498,14 +505,15 @@ fn outcome(v: &StepView) -> Verdict {
                 Some(got) if got == v.version => {}
                 got => {
                     return Err(format!(
-                        "[ADD-2] result version {got:?} for a {:?} request",
+                        "[ADD-6] result version {got:?} for a {:?} request",
                         v.version
                     ))
                 }
             }
+            // Schema failures count against the rule defining the schema, as in `result`.
             CniResult::from_value(j, None)
                 .map(drop)
-                .map_err(|e| format!("[ADD-2] invalid result: {e}"))
+                .map_err(|e| format!("[{}] invalid result: {e}", schema_req(v.version)))
         }));
     }
     Some(match error_object(v)? {
