@@ -24,12 +24,13 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 
 use netlink_packet_core::{
-    NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED,
-    NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST,
+    Emitable, ErrorBuffer, NetlinkBuffer, Parseable, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP,
+    NLMSG_OVERRUN, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP, NLM_F_DUMP_INTR,
+    NLM_F_REQUEST,
 };
 use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{LinkAttribute, LinkFlags, LinkInfo, LinkMessage};
-use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
+use netlink_packet_route::AddressFamily;
 use netlink_sys::{protocols::NETLINK_ROUTE, Socket, SocketAddr};
 
 /// Size of the receive buffer; the kernel caps one dump part at 32 KiB.
@@ -38,6 +39,15 @@ const RECV_BUF: usize = 64 * 1024;
 const DUMP_RETRIES: usize = 5;
 /// `NLMSGERR_ATTR_MSG`: the extended-ack attribute carrying the kernel's error text.
 const NLMSGERR_ATTR_MSG: u16 = 1;
+/// Length of `struct nlmsghdr`.
+const HEADER_LEN: usize = 16;
+// rtnetlink message types (`linux/rtnetlink.h`), a stable kernel ABI. Add DEL/NEW of links,
+// addresses and routes here as operations need them.
+const RTM_NEWLINK: u16 = 16;
+const RTM_GETLINK: u16 = 18;
+const RTM_SETLINK: u16 = 19;
+const RTM_NEWADDR: u16 = 20;
+const RTM_GETADDR: u16 = 22;
 const IFF_UP: u32 = libc::IFF_UP as u32;
 const IFF_LOOPBACK: u32 = libc::IFF_LOOPBACK as u32;
 
@@ -292,13 +302,12 @@ impl Netlink {
             LinkId::Index(i) => msg.header.index = i,
             LinkId::Name(n) => msg.attributes.push(LinkAttribute::IfName(n.to_string())),
         }
-        let replies = self.request(&op, RouteNetlinkMessage::GetLink(msg))?;
-        replies
+        let replies = self.request(&op, RTM_GETLINK, 0, &msg)?;
+        let links: Vec<LinkMessage> = decode_all(&op, &replies, RTM_NEWLINK)?;
+        links
             .into_iter()
-            .find_map(|m| match m {
-                RouteNetlinkMessage::NewLink(l) => Some(link_from(l)),
-                _ => None,
-            })
+            .next()
+            .map(link_from)
             .ok_or_else(|| NetlinkError::Decode {
                 op,
                 reason: "no link in the reply".into(),
@@ -307,17 +316,10 @@ impl Netlink {
 
     /// Every link of the namespace.
     pub fn links(&mut self) -> Result<Vec<Link>> {
-        let replies = self.dump(
-            "list links",
-            RouteNetlinkMessage::GetLink(LinkMessage::default()),
-        )?;
-        Ok(replies
-            .into_iter()
-            .filter_map(|m| match m {
-                RouteNetlinkMessage::NewLink(l) => Some(link_from(l)),
-                _ => None,
-            })
-            .collect())
+        let op = "list links";
+        let replies = self.dump(op, RTM_GETLINK, &LinkMessage::default())?;
+        let links: Vec<LinkMessage> = decode_all(op, &replies, RTM_NEWLINK)?;
+        Ok(links.into_iter().map(link_from).collect())
     }
 
     /// Sets a link administratively up.
@@ -337,8 +339,7 @@ impl Netlink {
         msg.header.flags = LinkFlags::from_bits_retain(flags);
         msg.header.change_mask = LinkFlags::from_bits_retain(mask);
         let op = format!("{what} (index {index})");
-        self.request(&op, RouteNetlinkMessage::SetLink(msg))
-            .map(drop)
+        self.request(&op, RTM_SETLINK, 0, &msg).map(drop)
     }
 
     /// Addresses of the link with index `index`, in the kernel's order, optionally of one
@@ -351,36 +352,33 @@ impl Netlink {
             Some(Family::V6) => AddressFamily::Inet6,
         };
         let op = format!("list addresses (index {index})");
-        let replies = self.dump(&op, RouteNetlinkMessage::GetAddress(msg))?;
-        Ok(replies
+        let replies = self.dump(&op, RTM_GETADDR, &msg)?;
+        let addrs: Vec<AddressMessage> = decode_all(&op, &replies, RTM_NEWADDR)?;
+        Ok(addrs
             .into_iter()
-            .filter_map(|m| match m {
-                RouteNetlinkMessage::NewAddress(a) => address_from(a),
-                _ => None,
-            })
+            .filter_map(address_from)
             .filter(|a| a.index == index && (family.is_none() || family == Some(a.family())))
             .collect())
     }
 
-    /// Sends one request that expects an ack, and returns the messages that came before the
-    /// ack (a GET's answer, say).
-    pub(crate) fn request(
+    /// Sends one request of type `kind` that expects an ack (`extra` adds flags such as
+    /// `NLM_F_CREATE | NLM_F_EXCL`), and returns the messages that came before the ack (a
+    /// GET's answer, say).
+    fn request(
         &mut self,
         op: &str,
-        msg: RouteNetlinkMessage,
-    ) -> Result<Vec<RouteNetlinkMessage>> {
-        self.exchange(op, msg, NLM_F_ACK)
+        kind: u16,
+        extra: u16,
+        msg: &impl Emitable,
+    ) -> Result<Vec<Reply>> {
+        self.exchange(op, kind, NLM_F_ACK | extra, msg)
     }
 
     /// Sends one dump request and collects every part, retrying a dump the kernel reports
     /// as interrupted by a concurrent change.
-    pub(crate) fn dump(
-        &mut self,
-        op: &str,
-        msg: RouteNetlinkMessage,
-    ) -> Result<Vec<RouteNetlinkMessage>> {
+    fn dump(&mut self, op: &str, kind: u16, msg: &impl Emitable) -> Result<Vec<Reply>> {
         for _ in 0..DUMP_RETRIES {
-            match self.exchange(op, msg.clone(), NLM_F_DUMP) {
+            match self.exchange(op, kind, NLM_F_DUMP, msg) {
                 Err(NetlinkError::Kernel { errno, .. }) if errno == libc::EINTR => continue,
                 other => return other,
             }
@@ -388,23 +386,26 @@ impl Netlink {
         Err(NetlinkError::from_kernel(op, libc::EINTR, None))
     }
 
-    /// One request and its complete reply. Messages of other sequence numbers (left over
-    /// from an earlier exchange that failed half-way) are skipped.
+    /// One request and its complete reply, undecoded. Messages of other sequence numbers
+    /// (left over from an earlier exchange that failed half-way) are skipped.
     fn exchange(
         &mut self,
         op: &str,
-        msg: RouteNetlinkMessage,
+        kind: u16,
         flags: u16,
-    ) -> Result<Vec<RouteNetlinkMessage>> {
+        msg: &impl Emitable,
+    ) -> Result<Vec<Reply>> {
         self.seq = self.seq.wrapping_add(1);
         let seq = self.seq;
-        let mut header = NetlinkHeader::default();
-        header.flags = NLM_F_REQUEST | flags;
-        header.sequence_number = seq;
-        let mut packet = NetlinkMessage::new(header, NetlinkPayload::from(msg));
-        packet.finalize();
-        let mut out = vec![0u8; packet.buffer_len()];
-        packet.serialize(&mut out);
+        let mut out = vec![0u8; HEADER_LEN + msg.buffer_len()];
+        {
+            let mut header = NetlinkBuffer::new(&mut out[..]);
+            header.set_length((HEADER_LEN + msg.buffer_len()) as u32);
+            header.set_message_type(kind);
+            header.set_flags(NLM_F_REQUEST | flags);
+            header.set_sequence_number(seq);
+        }
+        msg.emit(&mut out[HEADER_LEN..]);
         self.socket.send(&out, 0).map_err(NetlinkError::Socket)?;
 
         let dump = flags & NLM_F_DUMP == NLM_F_DUMP;
@@ -425,50 +426,83 @@ impl Netlink {
             }
             let mut offset = 0;
             while offset < n {
-                let bytes = &self.buf[offset..n];
-                let reply = NetlinkMessage::<RouteNetlinkMessage>::deserialize(bytes)
+                let reply = NetlinkBuffer::new_checked(&self.buf[offset..n])
                     .map_err(|e| decode(e.to_string()))?;
-                let len = reply.header.length as usize;
-                if len == 0 {
-                    return Err(decode("zero-length message".into()));
-                }
-                offset += (len + 3) & !3;
-                if reply.header.sequence_number != seq {
+                offset += (reply.length() as usize + 3) & !3;
+                if reply.sequence_number() != seq {
                     continue;
                 }
-                if reply.header.flags & NLM_F_DUMP_INTR != 0 {
+                if reply.flags() & NLM_F_DUMP_INTR != 0 {
                     interrupted = true;
                 }
-                match reply.payload {
-                    NetlinkPayload::Done(_) => {
+                let payload = reply.payload();
+                match reply.message_type() {
+                    NLMSG_NOOP | NLMSG_OVERRUN => {}
+                    NLMSG_DONE => {
+                        // A dump can end with an error code in place of the usual 0.
+                        let code = payload
+                            .get(..4)
+                            .map_or(0, |b| i32::from_ne_bytes([b[0], b[1], b[2], b[3]]));
+                        if code < 0 {
+                            return Err(NetlinkError::from_kernel(op, -code, None));
+                        }
                         if interrupted {
                             return Err(NetlinkError::from_kernel(op, libc::EINTR, None));
                         }
                         return Ok(replies);
                     }
-                    NetlinkPayload::Error(e) => match e.code {
-                        None => return Ok(replies),
-                        Some(code) => {
-                            let ext = if reply.header.flags & NLM_F_ACK_TLVS != 0 {
-                                let capped = reply.header.flags & NLM_F_CAPPED != 0;
-                                ext_ack_message(&e.header, capped)
-                            } else {
-                                None
-                            };
-                            return Err(NetlinkError::from_kernel(op, -code.get(), ext));
-                        }
-                    },
-                    NetlinkPayload::InnerMessage(m) => {
-                        replies.push(m);
+                    NLMSG_ERROR => {
+                        let err =
+                            ErrorBuffer::new_checked(payload).map_err(|e| decode(e.to_string()))?;
+                        let Some(code) = err.code() else {
+                            return Ok(replies); // the ack
+                        };
+                        let ext = (reply.flags() & NLM_F_ACK_TLVS != 0)
+                            .then(|| {
+                                ext_ack_message(err.payload(), reply.flags() & NLM_F_CAPPED != 0)
+                            })
+                            .flatten();
+                        return Err(NetlinkError::from_kernel(op, -code.get(), ext));
+                    }
+                    kind => {
+                        replies.push(Reply {
+                            kind,
+                            payload: payload.to_vec(),
+                        });
                         if !dump && flags & NLM_F_ACK == 0 {
                             return Ok(replies);
                         }
                     }
-                    _ => {}
                 }
             }
         }
     }
+}
+
+/// One message of a reply, not yet decoded: its type and its payload.
+struct Reply {
+    kind: u16,
+    payload: Vec<u8>,
+}
+
+/// Decodes every reply of type `kind` as a `T` (a `LinkMessage`, an `AddressMessage`...).
+/// Decoding message by message, rather than through `netlink-packet-route`'s umbrella enum,
+/// links in only the parsers of the message types we ask for.
+fn decode_all<T: for<'a> Parseable<[u8]>>(
+    op: &str,
+    replies: &[Reply],
+    kind: u16,
+) -> Result<Vec<T>> {
+    replies
+        .iter()
+        .filter(|r| r.kind == kind)
+        .map(|r| {
+            T::parse(&r.payload).map_err(|e| NetlinkError::Decode {
+                op: op.to_string(),
+                reason: e.to_string(),
+            })
+        })
+        .collect()
 }
 
 /// Moves the calling thread into the network namespace open at `ns`.
