@@ -366,6 +366,15 @@ mod tests {
     }
 
     #[test]
+    fn huge_numbers_round_trip_exactly() {
+        // Found by the config fuzz target: without serde_json's float_roundtrip this changed.
+        let text = format!(r#"{{"name":"n","type":"t","k":{}}}"#, "3".repeat(87));
+        let c = NetConf::parse(text.as_bytes()).unwrap();
+        let again = NetConf::parse(&serde_json::to_vec(&c).unwrap()).unwrap();
+        assert_eq!(c, again);
+    }
+
+    #[test]
     fn list_flags_accept_strings() {
         let l = NetConfList::parse(
             br#"{"cniVersion":"1.1.0","name":"n","disableCheck":"TRUE","plugins":[{"type":"x"}]}"#,
