@@ -83,6 +83,11 @@ pub enum Action {
     DeleteNetns,
     /// Remove every file under the state directory (IPAM stores).
     WipeState,
+    /// From now on, put `cni-recorder` first on the plugin's `CNI_PATH` under the name of its
+    /// IPAM type: every delegate call is recorded (env, stdin, verb) and then forwarded.
+    RecordDelegate,
+    /// Make the recorded delegate fail the next ADDs (code 11) without forwarding them.
+    FailDelegateAdd,
 }
 
 /// A check run on a step's outcome; a name, optionally with the requirement IDs it stands for
@@ -170,6 +175,9 @@ pub struct Case {
     pub min_version: Option<String>,
     /// Why the case is skipped for some plugins, shown in reports.
     pub note: Option<String>,
+    /// Only for plugins whose config names an IPAM delegate (`ipam.type`).
+    #[serde(default)]
+    pub requires_ipam: bool,
     pub steps: Vec<Step>,
 }
 

@@ -22,6 +22,12 @@ pub struct StepView<'a> {
     pub netns: &'a str,
     pub prev_result: Option<&'a CniResult>,
     pub kind: Kind,
+    /// The environment and stdin the plugin was given, and its stderr.
+    pub env: &'a [(String, String)],
+    pub stdin: &'a [u8],
+    pub stderr: &'a [u8],
+    /// Delegate calls recorded during this step; `None` when recording is off.
+    pub delegate_calls: Option<&'a [Value]>,
 }
 
 /// A check's verdict: `Ok(())` passed, `Err(reason)` failed; `None` when not applicable.
@@ -112,6 +118,31 @@ pub const CHECKS: &[Check] = &[
         name: "version-echo",
         req: &["VERSION-2"],
         run: version_echo,
+    },
+    Check {
+        name: "delegate-env",
+        req: &["ENV-17", "IPAM-4", "IPAM-3"],
+        run: delegate_env,
+    },
+    Check {
+        name: "delegate-stdin",
+        req: &["IPAM-5"],
+        run: delegate_stdin,
+    },
+    Check {
+        name: "delegate-verb",
+        req: &["IPAM-8"],
+        run: delegate_verb,
+    },
+    Check {
+        name: "delegate-stderr",
+        req: &["IPAM-7"],
+        run: delegate_stderr,
+    },
+    Check {
+        name: "delegate-released",
+        req: &["ADD-8", "IPAM-9"],
+        run: delegate_released,
     },
     Check {
         name: "outcome",
@@ -519,5 +550,103 @@ fn outcome(v: &StepView) -> Verdict {
     Some(match error_object(v)? {
         Ok(_) => Ok(()),
         Err(e) => Err(format!("[ERR-2] {e}")),
+    })
+}
+
+fn calls_of<'a>(v: &'a StepView) -> Option<&'a [Value]> {
+    v.delegate_calls
+}
+
+fn delegate_env(v: &StepView) -> Verdict {
+    let calls = calls_of(v)?;
+    if calls.is_empty() {
+        return Some(Err(format!(
+            "[IPAM-3] no delegate call was seen during {}",
+            v.verb
+        )));
+    }
+    for call in calls {
+        for key in [
+            "CNI_CONTAINERID",
+            "CNI_NETNS",
+            "CNI_IFNAME",
+            "CNI_ARGS",
+            "CNI_PATH",
+        ] {
+            let given = v
+                .env
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, x)| x.as_str())
+                .unwrap_or("");
+            let seen = call["env"][key].as_str().unwrap_or("");
+            if given != seen {
+                return Some(Err(format!(
+                    "[ENV-17] the delegate got {key}={seen:?}, the plugin was given {given:?}"
+                )));
+            }
+        }
+    }
+    Some(Ok(()))
+}
+
+fn delegate_stdin(v: &StepView) -> Verdict {
+    let calls = calls_of(v)?;
+    let given: Value = serde_json::from_slice(v.stdin).ok()?;
+    for call in calls {
+        let seen: Option<Value> = call["stdin"]
+            .as_str()
+            .and_then(|s| serde_json::from_str(s).ok());
+        if seen.as_ref() != Some(&given) {
+            return Some(Err(format!(
+                "the delegate's stdin differs from the plugin's: {}",
+                excerpt(call["stdin"].as_str().unwrap_or(""))
+            )));
+        }
+    }
+    if calls.is_empty() {
+        return None;
+    }
+    Some(Ok(()))
+}
+
+fn delegate_verb(v: &StepView) -> Verdict {
+    let calls = calls_of(v)?;
+    if !matches!(v.verb, "ADD" | "CHECK" | "DEL" | "GC") {
+        return None;
+    }
+    Some(if calls.iter().any(|c| c["command"] == v.verb) {
+        Ok(())
+    } else {
+        Err(format!(
+            "the plugin did not run its delegate for {}",
+            v.verb
+        ))
+    })
+}
+
+fn delegate_stderr(v: &StepView) -> Verdict {
+    let calls = calls_of(v)?;
+    if calls.is_empty() {
+        return None;
+    }
+    let marker = "cni-recorder: delegate stderr marker";
+    Some(if String::from_utf8_lossy(v.stderr).contains(marker) {
+        Ok(())
+    } else {
+        Err("the delegate's stderr did not reach the plugin's stderr".into())
+    })
+}
+
+fn delegate_released(v: &StepView) -> Verdict {
+    let calls = calls_of(v)?;
+    if v.exit_ok || v.verb != "ADD" {
+        return None;
+    }
+    let add = calls.iter().position(|c| c["command"] == "ADD")?;
+    Some(if calls[add..].iter().any(|c| c["command"] == "DEL") {
+        Ok(())
+    } else {
+        Err("after the delegate failed ADD, the plugin did not run the delegate's DEL".into())
     })
 }

@@ -109,6 +109,7 @@ pub fn cases(count: usize, seed: u64, versions: &[SpecVersion]) -> Vec<Case> {
                 versions: Versions::Latest,
                 min_version: None,
                 note: None,
+                requires_ipam: false,
                 steps: vec![
                     plain("ADD"),
                     plain("DEL"),

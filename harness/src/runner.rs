@@ -117,6 +117,18 @@ impl Target {
     }
 }
 
+impl Target {
+    /// The IPAM delegate the tested plugin's config names, if any.
+    pub fn ipam_type(&self) -> Option<String> {
+        self.plugin_conf
+            .get("ipam")
+            .and_then(|i| i.get("type"))
+            .and_then(Value::as_str)
+            .filter(|t| !t.is_empty())
+            .map(str::to_string)
+    }
+}
+
 /// One expectation's outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
@@ -222,6 +234,8 @@ struct CaseRunner<'t> {
     snapshots: std::collections::BTreeMap<String, WorldSnapshot>,
     findings: Vec<Finding>,
     calls: Vec<CallLog>,
+    /// `cni-recorder`'s directory when delegate recording is on.
+    recorder: Option<PathBuf>,
 }
 
 fn merge_patch(target: &mut Value, patch: &Value) {
@@ -258,13 +272,14 @@ impl<'t> CaseRunner<'t> {
             snapshots: Default::default(),
             findings: Vec::new(),
             calls: Vec::new(),
+            recorder: None,
         }
     }
 
     fn cni_path_value(&self) -> String {
-        self.target
-            .cni_path
+        self.recorder
             .iter()
+            .chain(self.target.cni_path.iter())
             .map(|p| p.to_string_lossy().into_owned())
             .collect::<Vec<_>>()
             .join(":")
@@ -576,6 +591,15 @@ impl<'t> CaseRunner<'t> {
                 self.world.delete_netns(&att);
                 Ok(())
             }
+            Action::RecordDelegate => match self.target.ipam_type() {
+                None => Err("the config names no IPAM delegate".to_string()),
+                Some(t) => self
+                    .world
+                    .recorder_dir(&t)
+                    .map(|d| self.recorder = Some(d))
+                    .map_err(|e| e.to_string()),
+            },
+            Action::FailDelegateAdd => self.world.fail_delegate_add().map_err(|e| e.to_string()),
             Action::WipeState => {
                 let dir = self.world.state_dir().to_path_buf();
                 let mut r = Ok(());
@@ -662,9 +686,15 @@ impl<'t> CaseRunner<'t> {
             Some(raw) => raw.clone().into_bytes(),
             None => req.to_string().into_bytes(),
         };
+        let recorded_before = self
+            .recorder
+            .as_ref()
+            .map(|_| self.world.recorded_calls().len());
         let run = self
             .world
             .run_plugin(&self.target.plugin, &env, &stdin, self.target.timeout);
+        let delegate_calls: Option<Vec<Value>> =
+            recorded_before.map(|n| self.world.recorded_calls().into_iter().skip(n).collect());
         let (ok, stdout, stderr, exit) = match &run.output {
             Ok(o) => (
                 o.success,
@@ -772,6 +802,10 @@ impl<'t> CaseRunner<'t> {
             netns: &netns,
             prev_result: prev.as_ref(),
             kind: self.kind,
+            env: &env,
+            stdin: &stdin,
+            stderr: &stderr,
+            delegate_calls: delegate_calls.as_deref(),
         };
         let mut results = Vec::new();
         for c in &step.checks {
@@ -819,7 +853,11 @@ pub fn expand(
     case: &Case,
     versions: &[SpecVersion],
     kind: Kind,
+    has_ipam: bool,
 ) -> Result<Vec<SpecVersion>, String> {
+    if case.requires_ipam && !has_ipam {
+        return Err("needs a config that names an IPAM delegate".into());
+    }
     if !case.applies.is_empty() && !case.applies.contains(&kind) {
         return Err(format!(
             "applies to {:?}, the plugin is {kind:?}",
@@ -911,7 +949,7 @@ pub fn run_all(
     let mut work = Vec::new();
     let mut skipped = Vec::new();
     for case in cases {
-        match expand(case, versions, kind) {
+        match expand(case, versions, kind, target.ipam_type().is_some()) {
             Ok(vs) => work.extend(vs.into_iter().map(|v| (case, v))),
             Err(reason) => skipped.push(Skipped {
                 case: case.id.clone(),

@@ -18,6 +18,11 @@ use cni::invoke::{exec_command, InvokeError, RawOutput, Stderr};
 /// Where plugins keep state by default; each world mounts its own directory here.
 pub const STATE_MOUNT: &str = "/var/lib/cni";
 
+/// Files of the delegate recorder inside the state directory (see `cni-recorder`).
+pub const RECORDER_LOG: &str = "cni-recorder.log";
+pub const RECORDER_FAIL_ADD: &str = "cni-recorder.fail-add";
+pub const RECORDER_BIN_DIR: &str = "cni-recorder-bin";
+
 /// One attachment of a scenario.
 #[derive(Debug)]
 pub struct Attachment {
@@ -221,6 +226,40 @@ impl World {
         Ok(cmd)
     }
 
+    /// Sets up the recorder directory holding `cni-recorder` under the name `delegate`, and
+    /// returns the directory to put first on `CNI_PATH`.
+    pub fn recorder_dir(&self, delegate: &str) -> std::io::Result<PathBuf> {
+        let exe = std::env::current_exe()?;
+        let recorder = exe
+            .parent()
+            .map(|d| d.join("cni-recorder"))
+            .filter(|p| p.exists())
+            .ok_or_else(|| {
+                std::io::Error::other("cni-recorder is not installed next to cni-conformance")
+            })?;
+        let dir = self.state.path().join(RECORDER_BIN_DIR);
+        std::fs::create_dir_all(&dir)?;
+        let link = dir.join(delegate);
+        if !link.exists() {
+            std::os::unix::fs::symlink(recorder, &link)?;
+        }
+        Ok(dir)
+    }
+
+    /// The recorded delegate calls so far (one JSON object each).
+    pub fn recorded_calls(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.state.path().join(RECORDER_LOG))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| serde_json::from_str(l).ok())
+            .collect()
+    }
+
+    /// Makes the recorder fail ADD from now on.
+    pub fn fail_delegate_add(&self) -> std::io::Result<()> {
+        std::fs::write(self.state.path().join(RECORDER_FAIL_ADD), b"")
+    }
+
     /// Runs a fixture command (`ip ...`) in the node namespace.
     pub fn node_cmd(&self, args: &[&str]) -> std::io::Result<()> {
         run_ok(self.node.command(args[0]).args(&args[1..]))
@@ -260,7 +299,12 @@ impl World {
         let watch = Watch {
             dirs: vec![self.state.path().to_path_buf()],
             // Allocation cursors and lock files are shared, per-network state by design.
-            ignore_files: vec!["lock".into()],
+            ignore_files: vec![
+                "lock".into(),
+                RECORDER_LOG.into(),
+                RECORDER_FAIL_ADD.into(),
+                RECORDER_BIN_DIR.into(),
+            ],
         };
         let mut containers = BTreeMap::new();
         for (name, a) in &self.attachments {
