@@ -9,6 +9,7 @@ packages=(
   containernetworking-plugins    # the upstream Go plugins, our peers (/usr/lib/cni)
   dnsmasq-base                   # a real DHCP server for the dhcp plugin tests
   procps                         # sysctl
+  time                           # /usr/bin/time: peak RSS in scripts/bench-issue3.sh
 )
 missing=()
 for p in "${packages[@]}"; do
