@@ -94,8 +94,8 @@ pub fn down(netns: Option<&str>) -> Result<(), Error> {
         Err(NetlinkError::NetnsNotFound { .. }) => return Ok(()),
         Err(e) => return Err(internal(e)),
     };
-    let lo = nl.link(LO).map_err(internal)?;
-    nl.set_down(lo.index).map_err(internal)
+    // By name: one request, the kernel resolves `lo` itself.
+    nl.set_down(LO).map_err(internal)
 }
 
 fn to_net(a: &Address) -> Option<IpNet> {
