@@ -1433,7 +1433,6 @@ fn ext_ack_message(payload: &[u8], capped: bool) -> Option<String> {
     None
 }
 
-/// A link message naming one link, by index or by name.
 /// Asks the kernel to leave the statistics out of link replies: they are a third of a link
 /// message, cost the kernel a walk over per-CPU counters, and nothing here reads them.
 fn skip_stats(msg: &mut LinkMessage) {
@@ -1441,6 +1440,7 @@ fn skip_stats(msg: &mut LinkMessage) {
         .push(LinkAttribute::ExtMask(vec![LinkExtentMask::SkipStats]));
 }
 
+/// A link message naming one link, by index or by name.
 fn link_message_for(id: LinkId<'_>) -> LinkMessage {
     let mut msg = LinkMessage::default();
     match id {
