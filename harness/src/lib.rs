@@ -11,6 +11,7 @@ pub mod cases;
 pub mod catalogue;
 pub mod checks;
 pub mod coverage;
+pub mod differential;
 pub mod generated;
 pub mod report;
 pub mod runner;
