@@ -1,10 +1,12 @@
 //! Shared modules of the reference plugins; each binary in `src/bin/` is a thin `Plugin` on
 //! top of them.
 //!
+//! - [`conf`]: the configuration of the interface plugins (bridge, ptp, macvlan, ipvlan, vlan).
 //! - [`netlink`]: the synchronous rtnetlink handle every interface plugin uses.
 //! - [`ipam`]: host-local's configuration, allocator and on-disk store.
 //! - [`loopback`]: the `loopback` plugin's work.
 
+pub mod conf;
 pub mod ipam;
 pub mod loopback;
 pub mod netlink;
