@@ -5,8 +5,10 @@
 //! - [`netlink`]: the synchronous rtnetlink handle every interface plugin uses.
 //! - [`ipam`]: host-local's configuration, allocator and on-disk store.
 //! - [`loopback`]: the `loopback` plugin's work.
+//! - [`firewall`]: ipMasq rules (nftables, or iptables as a fallback) for bridge and ptp.
 
 pub mod conf;
+pub mod firewall;
 pub mod ipam;
 pub mod loopback;
 pub mod netlink;

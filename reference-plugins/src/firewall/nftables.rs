@@ -1,0 +1,335 @@
+//! The nftables backend: one `nft -j -f -` transaction per setup or teardown, built with
+//! serde_json; the rules it replaces or removes are found beforehand over netlink
+//! ([`super::nfnl`]), so a call starts at most one process (none when a teardown finds
+//! nothing to remove). A transaction that fails because a concurrent DEL removed one of
+//! those rules first is built again from a fresh dump.
+
+use std::net::IpAddr;
+
+use serde_json::{json, Value};
+
+use super::{
+    multicast, nfnl, BackendKind, FirewallError, IpNet, MasqSpec, Masquerade, Result, Runner,
+    NFT_BASE_CHAIN,
+};
+
+const NFT: &str = "nft";
+const FAMILY: &str = "inet";
+/// nft's `srcnat` priority.
+const SRCNAT_PRIORITY: i32 = 100;
+/// Attempts at a transaction that deletes rules found by an earlier dump.
+const ATTEMPTS: usize = 3;
+
+/// Masquerade through nftables (see the module documentation of [`super`]).
+#[derive(Debug, Clone, Default)]
+pub struct Nftables {
+    runner: Runner,
+}
+
+impl Nftables {
+    pub fn new(runner: Runner) -> Nftables {
+        Nftables { runner }
+    }
+
+    /// Handles of the rules of `m`'s attachment in its chain.
+    fn own_rules(&self, m: &MasqSpec) -> Result<Vec<u64>> {
+        let prefix = m.nft_comment_prefix();
+        let rules = nfnl::rules(nfnl::FAMILY_INET, m.nft_table(), m.nft_chain())
+            .map_err(FirewallError::Netlink)?;
+        Ok(rules
+            .into_iter()
+            .filter(|r| r.comment.as_deref().is_some_and(|c| c.starts_with(&prefix)))
+            .map(|r| r.handle)
+            .collect())
+    }
+
+    /// Runs the batch `build` makes from the attachment's current rule handles; when
+    /// there were such handles and the run fails, dumps and tries again (another process may
+    /// have removed one of them in between).
+    fn transact(&self, m: &MasqSpec, build: impl Fn(&[u64]) -> Option<Value>) -> Result<()> {
+        let mut attempt = 1;
+        loop {
+            let handles = self.own_rules(m)?;
+            let Some(batch) = build(&handles) else {
+                return Ok(());
+            };
+            match self.run(&batch) {
+                Err(FirewallError::Tool { .. }) if !handles.is_empty() && attempt < ATTEMPTS => {
+                    attempt += 1;
+                }
+                other => return other.map(|_| ()),
+            }
+        }
+    }
+
+    fn run(&self, batch: &Value) -> Result<String> {
+        self.runner
+            .run(NFT, &["-j", "-f", "-"], batch.to_string().as_bytes())
+    }
+}
+
+impl Masquerade for Nftables {
+    fn kind(&self) -> BackendKind {
+        BackendKind::Nftables
+    }
+
+    fn setup(&self, m: &MasqSpec) -> Result<()> {
+        m.validate()?;
+        self.transact(m, |stale| Some(setup_batch(m, stale)))
+    }
+
+    fn teardown(&self, m: &MasqSpec) -> Result<()> {
+        m.validate()?;
+        self.transact(m, |handles| {
+            (!handles.is_empty()).then(|| teardown_batch(m, handles))
+        })
+    }
+
+    fn check(&self, m: &MasqSpec) -> Result<()> {
+        m.validate()?;
+        let missing = |detail: String| FirewallError::Missing {
+            backend: BackendKind::Nftables,
+            what: m.describe(),
+            detail,
+        };
+        let list = json!({"nftables": [
+            {"list": {"table": {"family": FAMILY, "name": m.nft_table()}}}
+        ]});
+        let listing = match self.run(&list) {
+            Ok(out) => out,
+            Err(FirewallError::Tool { stderr, .. }) if stderr.contains("No such file") => {
+                return Err(missing(format!(
+                    "table {FAMILY} {} does not exist",
+                    m.nft_table()
+                )))
+            }
+            Err(e) => return Err(e),
+        };
+        let listing: Value = serde_json::from_str(&listing).map_err(|e| FirewallError::Output {
+            program: NFT.to_string(),
+            reason: e.to_string(),
+        })?;
+        check_listing(m, &listing).map_err(missing)
+    }
+}
+
+fn table(m: &MasqSpec) -> Value {
+    json!({"family": FAMILY, "name": m.nft_table()})
+}
+
+fn chain(m: &MasqSpec, name: &str) -> Value {
+    json!({"family": FAMILY, "table": m.nft_table(), "name": name})
+}
+
+fn rule(m: &MasqSpec, chain: &str, expr: Value) -> Value {
+    json!({"family": FAMILY, "table": m.nft_table(), "chain": chain, "expr": expr})
+}
+
+fn proto(addr: IpAddr) -> &'static str {
+    match addr {
+        IpAddr::V4(_) => "ip",
+        IpAddr::V6(_) => "ip6",
+    }
+}
+
+fn payload(addr: IpAddr, field: &str) -> Value {
+    json!({"payload": {"protocol": proto(addr), "field": field}})
+}
+
+fn prefix(net: IpNet) -> Value {
+    json!({"prefix": {"addr": net.network().to_string(), "len": net.prefix_len()}})
+}
+
+/// The setup transaction: the table and both chains exist, the base chain holds exactly its
+/// three rules (multicast returns, goto the per-address chain), the rules in `stale` are
+/// gone, and one masquerade rule per address of `m` is added.
+pub(super) fn setup_batch(m: &MasqSpec, stale: &[u64]) -> Value {
+    let checks = m.nft_chain();
+    let mut cmds = vec![
+        json!({"add": {"table": table(m)}}),
+        json!({"add": {"chain": chain(m, checks)}}),
+        json!({"add": {"chain": {
+            "family": FAMILY, "table": m.nft_table(), "name": NFT_BASE_CHAIN,
+            "type": "nat", "hook": "postrouting", "prio": SRCNAT_PRIORITY, "policy": "accept",
+        }}}),
+        json!({"flush": {"chain": chain(m, NFT_BASE_CHAIN)}}),
+    ];
+    for addr in [IpAddr::from([0u8; 4]), IpAddr::from([0u16; 8])] {
+        let expr = json!([
+            {"match": {"op": "==", "left": payload(addr, "daddr"), "right": prefix(multicast(addr))}},
+            {"return": null},
+        ]);
+        cmds.push(json!({"add": {"rule": rule(m, NFT_BASE_CHAIN, expr)}}));
+    }
+    let goto = json!([{"goto": {"target": checks}}]);
+    cmds.push(json!({"add": {"rule": rule(m, NFT_BASE_CHAIN, goto)}}));
+    for &handle in stale {
+        cmds.push(json!({"delete": {"rule": handle_ref(m, handle)}}));
+    }
+    let comment = m.nft_comment();
+    for net in &m.ips {
+        let addr = net.addr();
+        let expr = json!([
+            {"match": {"op": "==", "left": payload(addr, "saddr"), "right": addr.to_string()}},
+            {"match": {"op": "!=", "left": payload(addr, "daddr"), "right": prefix(net.trunc())}},
+            {"masquerade": null},
+        ]);
+        let mut add = rule(m, checks, expr);
+        add["comment"] = json!(comment);
+        cmds.push(json!({"add": {"rule": add}}));
+    }
+    json!({"nftables": cmds})
+}
+
+/// The teardown transaction: delete the rules with these handles.
+pub(super) fn teardown_batch(m: &MasqSpec, handles: &[u64]) -> Value {
+    let cmds: Vec<Value> = handles
+        .iter()
+        .map(|&h| json!({"delete": {"rule": handle_ref(m, h)}}))
+        .collect();
+    json!({"nftables": cmds})
+}
+
+fn handle_ref(m: &MasqSpec, handle: u64) -> Value {
+    json!({"family": FAMILY, "table": m.nft_table(), "chain": m.nft_chain(), "handle": handle})
+}
+
+/// Checks an `nft -j list table` output against `m`: the base chain jumps to the
+/// per-address chain, and that chain holds, for every address, a rule with the attachment's
+/// comment that masquerades from the address to outside its subnet.
+pub(super) fn check_listing(m: &MasqSpec, listing: &Value) -> Result<(), String> {
+    let items = listing["nftables"]
+        .as_array()
+        .ok_or("nft output has no \"nftables\" array")?;
+    let rules: Vec<&Value> = items
+        .iter()
+        .filter_map(|item| item.get("rule"))
+        .filter(|r| r["table"] == m.nft_table() && r["family"] == FAMILY)
+        .collect();
+    let in_chain = |name: String| {
+        rules
+            .iter()
+            .copied()
+            .filter(move |r| r["chain"] == name.as_str())
+    };
+    let jumps = in_chain(NFT_BASE_CHAIN.to_string()).any(|r| {
+        r["expr"].as_array().is_some_and(|e| {
+            e.iter().any(|s| {
+                s["goto"]["target"] == m.nft_chain() || s["jump"]["target"] == m.nft_chain()
+            })
+        })
+    });
+    if !jumps {
+        return Err(format!(
+            "chain {NFT_BASE_CHAIN} does not lead to chain {}",
+            m.nft_chain()
+        ));
+    }
+    let prefix = m.nft_comment_prefix();
+    for net in &m.ips {
+        let found = in_chain(m.nft_chain().to_string())
+            .filter(|r| {
+                r["comment"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with(&prefix))
+            })
+            .any(|r| masquerades(r, *net));
+        if !found {
+            return Err(format!("no rule masquerades {net}"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a listed rule is `<proto> saddr ADDR <proto> daddr != NET masquerade` for `net`.
+fn masquerades(rule: &Value, net: IpNet) -> bool {
+    let Some(expr) = rule["expr"].as_array() else {
+        return false;
+    };
+    let addr = net.addr();
+    let field_is = |s: &Value, field: &str| {
+        s["left"]["payload"]["protocol"] == proto(addr) && s["left"]["payload"]["field"] == field
+    };
+    let is_addr = |v: &Value, want: IpAddr| v.as_str().and_then(|s| s.parse().ok()) == Some(want);
+    let is_net = |v: &Value, want: IpNet| {
+        let p = &v["prefix"];
+        match p["addr"].as_str().and_then(|s| s.parse::<IpAddr>().ok()) {
+            Some(a) => a == want.network() && p["len"] == want.prefix_len(),
+            // nft lists a full-length prefix as a plain address.
+            None => want.prefix_len() == want.max_prefix_len() && is_addr(v, want.addr()),
+        }
+    };
+    let source = expr.iter().any(|s| {
+        let s = &s["match"];
+        s["op"] == "==" && field_is(s, "saddr") && is_addr(&s["right"], addr)
+    });
+    let outside = expr.iter().any(|s| {
+        let s = &s["match"];
+        s["op"] == "!=" && field_is(s, "daddr") && is_net(&s["right"], net.trunc())
+    });
+    let masq = expr.iter().any(|s| s.get("masquerade").is_some());
+    source && outside && masq
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> MasqSpec {
+        MasqSpec::new(
+            "net1",
+            "ctr1",
+            "eth0",
+            [
+                "10.1.2.3/24".parse().unwrap(),
+                "fd00:1::3/64".parse().unwrap(),
+            ],
+        )
+    }
+
+    #[test]
+    fn setup_batch_is_one_transaction_with_one_rule_per_address() {
+        let batch = setup_batch(&spec(), &[7]);
+        let cmds = batch["nftables"].as_array().unwrap();
+        let adds_in_checks: Vec<_> = cmds
+            .iter()
+            .filter(|c| c["add"]["rule"]["chain"] == NFT_CHAIN_NAME)
+            .collect();
+        assert_eq!(adds_in_checks.len(), 2);
+        assert_eq!(
+            adds_in_checks[0]["add"]["rule"]["comment"],
+            spec().nft_comment()
+        );
+        assert_eq!(
+            adds_in_checks[1]["add"]["rule"]["expr"][1]["match"]["right"]["prefix"]["addr"],
+            "fd00:1::"
+        );
+        let deletes: Vec<_> = cmds.iter().filter(|c| c.get("delete").is_some()).collect();
+        assert_eq!(deletes.len(), 1);
+        assert_eq!(deletes[0]["delete"]["rule"]["handle"], 7);
+        // Everything the setup adds must then satisfy the check.
+        let listing = json!({"nftables": cmds.iter().filter_map(|c| c.get("add")).cloned().collect::<Vec<_>>()});
+        assert_eq!(check_listing(&spec(), &listing), Ok(()));
+    }
+
+    const NFT_CHAIN_NAME: &str = super::super::NFT_CHAIN;
+
+    #[test]
+    fn check_wants_every_address() {
+        let one = MasqSpec::new("net1", "ctr1", "eth0", ["10.1.2.3/24".parse().unwrap()]);
+        let batch = setup_batch(&one, &[]);
+        let listing = json!({"nftables": batch["nftables"].as_array().unwrap().iter().filter_map(|c| c.get("add")).cloned().collect::<Vec<_>>()});
+        assert!(check_listing(&spec(), &listing)
+            .unwrap_err()
+            .contains("fd00:1::3/64"));
+        let other = MasqSpec::new("net1", "ctr2", "eth0", one.ips.clone());
+        assert!(check_listing(&other, &listing).is_err());
+    }
+
+    #[test]
+    fn teardown_batch_deletes_by_handle() {
+        let batch = teardown_batch(&spec(), &[3, 4]);
+        assert_eq!(batch["nftables"].as_array().unwrap().len(), 2);
+        assert_eq!(batch["nftables"][1]["delete"]["rule"]["handle"], 4);
+    }
+}
