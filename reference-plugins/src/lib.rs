@@ -3,12 +3,15 @@
 //!
 //! - [`conf`]: the configuration of the interface plugins (bridge, ptp, macvlan, ipvlan, vlan).
 //! - [`netlink`]: the synchronous rtnetlink handle every interface plugin uses.
+//! - [`iface`]: plumbing the interface plugins share (namespaces, sysctls, veth pairs,
+//!   applying an IPAM result, MAC addresses).
 //! - [`ipam`]: host-local's configuration, allocator and on-disk store.
 //! - [`loopback`]: the `loopback` plugin's work.
 //! - [`firewall`]: ipMasq rules (nftables, or iptables as a fallback) for bridge and ptp.
 
 pub mod conf;
 pub mod firewall;
+pub mod iface;
 pub mod ipam;
 pub mod loopback;
 pub mod netlink;
