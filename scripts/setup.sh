@@ -10,6 +10,14 @@ packages=(
   dnsmasq-base                   # a real DHCP server for the dhcp plugin tests
   procps                         # sysctl
   time                           # /usr/bin/time: peak RSS in scripts/bench-issue3.sh
+  # The VM lane (scripts/vm/, tests/vm_lane.rs): Debian's kernel booted under qemu for what
+  # this machine's kernel lacks (ipvlan, 802.1q vlan, dummy); the kernel itself is fetched
+  # into target/vm/ by scripts/vm/build-image.sh with apt-get download.
+  qemu-system-x86                # qemu-system-x86_64, and qboot.rom via qemu-system-data
+  busybox-static                 # the initramfs's userland
+  cpio                           # packs the initramfs
+  kmod                           # depmod/modprobe: resolves the kernel modules to load
+  xz-utils                       # unpacks the kernel ELF for a direct (PVH) boot
 )
 missing=()
 for p in "${packages[@]}"; do
