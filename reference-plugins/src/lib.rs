@@ -8,6 +8,7 @@
 //! - [`ipam`]: host-local's configuration, allocator and on-disk store.
 //! - [`loopback`]: the `loopback` plugin's work.
 //! - [`firewall`]: ipMasq rules (nftables, or iptables as a fallback) for bridge and ptp.
+//! - [`ptp`]: the `ptp` plugin's work (routed veth pairs).
 
 pub mod conf;
 pub mod firewall;
@@ -15,3 +16,4 @@ pub mod iface;
 pub mod ipam;
 pub mod loopback;
 pub mod netlink;
+pub mod ptp;
