@@ -83,3 +83,104 @@ fn loopback_matches_upstream() {
 fn host_local_matches_upstream() {
     check("host-local", "host-local.json", "1.0.0", &[]);
 }
+
+#[test]
+fn ptp_matches_upstream() {
+    // Links (veth pair, MTU 1400 on both ends), addresses (the container address, the
+    // gateway /32 on the host end), routes (the gateway /32 and the subnet via the gateway in
+    // the container, the default route, the host route to the container), ip_forward, the
+    // IPAM store and the result all match. The one difference is how ipMasq is written:
+    // Debian's ptp (1.1.1) uses iptables, here iptables-nft, so it shows in the nft ruleset as
+    // `table ip nat`: a per-attachment chain `CNI-<hash>` holding `-d SUBNET -j ACCEPT` and
+    // `! -d 224.0.0.0/4 -j MASQUERADE`, jumped to from POSTROUTING for the container address.
+    // Ours writes the nftables layout of newer upstream releases: table
+    // `inet cni_plugins_masquerade`, a `postrouting` base chain that skips multicast and jumps
+    // to `masq_checks`, and there one commented rule per container address. Same policy:
+    // traffic from 10.97.0.2 leaving 10.97.0.0/24, multicast excepted, is masqueraded.
+    let allowed = [
+        // upstream, iptables-nft
+        "upstream: node firewall table ip nat {",
+        "upstream: node firewall chain POSTROUTING {",
+        "upstream: node firewall chain CNI-",
+        "upstream: node firewall ip saddr 10.97.0.2 jump CNI-",
+        "upstream: node firewall ip daddr 10.97.0.0/24 accept",
+        "upstream: node firewall ip daddr != 224.0.0.0/4 masquerade",
+        // ours, nftables
+        "ours: node firewall table inet cni_plugins_masquerade {",
+        "ours: node firewall chain postrouting {",
+        "ours: node firewall chain masq_checks {",
+        "ours: node firewall goto masq_checks",
+        "ours: node firewall ip daddr 224.0.0.0/4 return",
+        "ours: node firewall ip6 daddr ff00::/8 return",
+        "ours: node firewall ip saddr 10.97.0.2 ip daddr != 10.97.0.0/24 masquerade comment \"",
+    ];
+    // After DEL both sides keep their firewall's shared, attachment-free scaffolding: upstream
+    // the `ip nat` table with its POSTROUTING base chain, ours the masquerade table with its
+    // base chain (multicast exceptions and the jump) and the now empty `masq_checks`. Neither
+    // removes it, since other attachments may be using it (deleting it could race a
+    // concurrent ADD). `check` would count our scaffolding lines as "left more than
+    // upstream", so this test runs the comparison itself with those lines allowed.
+    let allowed_left_after_del = [
+        "node: + firewall table inet cni_plugins_masquerade {",
+        "node: + firewall chain postrouting {",
+        "node: + firewall chain masq_checks {",
+        "node: + firewall goto masq_checks",
+        "node: + firewall ip daddr 224.0.0.0/4 return",
+        "node: + firewall ip6 daddr ff00::/8 return",
+    ];
+    let ours = ours_dir();
+    let cfg = workspace().join("conformance-cases/configs/ptp.json");
+    let c = compare(
+        &upstream("ptp"),
+        &ours.join("ptp"),
+        &cfg,
+        vec![PathBuf::from(UPSTREAM)],
+        vec![ours.clone()],
+        "1.0.0",
+    )
+    .expect("both sides ran");
+    assert!(
+        c.upstream.error.is_none(),
+        "upstream failed: {:?}",
+        c.upstream.error
+    );
+    assert!(c.ours.error.is_none(), "ours failed: {:?}", c.ours.error);
+    assert!(c.ours.result.is_some(), "ours printed no result");
+    let unexplained: Vec<&String> = c
+        .differences
+        .iter()
+        .filter(|d| !allowed.iter().any(|a| d.starts_with(a)))
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "ptp: unexplained differences: {unexplained:#?}"
+    );
+    // Each allowed line must have shown up: the masquerade really was set up on both sides.
+    for a in allowed {
+        assert!(
+            c.differences.iter().any(|d| d.starts_with(a)),
+            "ptp: expected difference {a:?} did not show (masquerade missing?): {:#?}",
+            c.differences
+        );
+    }
+    let extra: Vec<&String> = c
+        .ours
+        .left_after_del
+        .iter()
+        .filter(|l| !c.upstream.left_after_del.contains(l))
+        .filter(|l| !allowed_left_after_del.contains(&l.as_str()))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "ptp: ours left more than upstream after DEL: {extra:?}"
+    );
+    // No rule of the attachment survives DEL on our side.
+    assert!(
+        !c.ours
+            .left_after_del
+            .iter()
+            .any(|l| l.contains("masquerade comment") || l.contains("10.97.0.")),
+        "{:?}",
+        c.ours.left_after_del
+    );
+}
