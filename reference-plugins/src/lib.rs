@@ -9,7 +9,9 @@
 //! - [`loopback`]: the `loopback` plugin's work.
 //! - [`firewall`]: ipMasq rules (nftables, or iptables as a fallback) for bridge and ptp.
 //! - [`ptp`]: the `ptp` plugin's work (routed veth pairs).
+//! - [`bridge`]: the `bridge` plugin's work (veth pairs on a host bridge).
 
+pub mod bridge;
 pub mod conf;
 pub mod firewall;
 pub mod iface;

@@ -1,0 +1,750 @@
+//! The `bridge` plugin's work: a Linux bridge in the host namespace, and per attachment a
+//! veth pair whose host end is a port of the bridge and whose other end is `CNI_IFNAME` in
+//! the container. The kernel state it leaves is upstream's:
+//!
+//! - **ADD**: the bridge is created when missing (MTU, `vlan_filtering` only when VLANs are
+//!   configured; another process creating it at the same moment is no error) or reused (it
+//!   must be a bridge), optionally made promiscuous, `accept_ra` off, set up. A veth pair
+//!   goes between the container (`CNI_IFNAME`, the requested MAC) and the host (`veth` +
+//!   8 hex digits); the host end joins the bridge with hairpin and isolation as configured
+//!   and, with VLANs, its VLAN table set (default VLAN removed unless
+//!   `preserveDefaultVlan`, access `vlan`, trunk VLANs, native VLAN 1 for a trunk without
+//!   `vlan`). With `macspoofchk` the bridge drops frames from the port whose source MAC is
+//!   not the container's ([`spoofcheck`]). With IPAM: the delegate's result, every address
+//!   on interface 2, gateways computed (`isGateway`: the first address of each subnet when
+//!   IPAM names none), a default route per family (`isDefaultGateway`, unless IPAM returned
+//!   one with a gateway), the container's DAD/ARP sysctls, then addresses, link up and
+//!   routes in the container ([`iface::configure_from_result`]); the gateway addresses go
+//!   on the bridge (or on a `<bridge>.<vlan>` port with `vlan`), where another IPv4 address
+//!   (or an overlapping IPv6 prefix) is an error unless `forceAddress` replaces it, and the
+//!   bridge's MAC is pinned; forwarding is turned on per family; `ipMasq` installs
+//!   masquerade rules ([`crate::firewall`]). Without IPAM the container end is only set up
+//!   (not even that with `disableContainerInterface`). The plugin then waits up to ~2.5 s
+//!   for the host port to be operationally up.
+//!   The result lists the bridge, the host veth and the container veth (and the VLAN
+//!   gateway port when made), every address on interface 2; a set `dns` in the
+//!   configuration replaces IPAM's.
+//!   Any failure undoes this attachment's part (masquerade, IPAM reservation with an IPAM
+//!   DEL also after a failed IPAM ADD, spoof check, veth pair) before it is reported; the
+//!   bridge and its gateway addresses are shared and stay.
+//! - **DEL**: the container veth goes (with its peer), IPAM DEL runs, spoof-check and
+//!   masquerade rules of the attachment are removed (found by name and comment, not by
+//!   address, so they go even when the namespace is gone). A missing namespace, link or
+//!   rule is no error; the bridge stays, as upstream leaves it.
+//! - **CHECK**: IPAM CHECK, then `prevResult` against the kernel ([`check`]).
+//! - **STATUS** and **GC**: forwarded to IPAM when there is one.
+
+mod check;
+pub mod spoofcheck;
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use cni::invoke::delegate;
+use cni::result::{Interface, Result100, Route as ResultRoute};
+use cni::{CmdArgs, CniResult, Error, SpecVersion};
+use ipnet::IpNet;
+
+use crate::conf::bridge::BridgeConf;
+use crate::conf::DelConf;
+use crate::firewall::{self, FirewallError, MasqSpec, Masquerade, Runner};
+use crate::iface::{self, IfaceError, INTERNAL};
+use crate::netlink::{
+    AddressSpec, BridgePort, BridgeVlan, Family, Link, LinkSpec, Netlink, NetlinkError, VlanTable,
+};
+
+pub use check::check;
+use spoofcheck::SpoofCheck;
+
+/// How long ADD waits, at most, for the host end of the veth to be operationally up
+/// (upstream sleeps 0, 50, 500, 1000 and 1000 ms between looks).
+const PORT_UP_TIMEOUT: Duration = Duration::from_millis(2550);
+/// How often it looks.
+const PORT_UP_INTERVAL: Duration = Duration::from_millis(10);
+
+/// A failure of the plugin's own (error code 999, as upstream's untyped errors).
+pub(crate) fn fail(msg: impl Into<String>) -> Error {
+    Error::plugin(INTERNAL, msg)
+}
+
+fn fw_error(what: &str, e: FirewallError) -> Error {
+    fail(format!("{what}: {e}"))
+}
+
+fn nl_error(what: impl std::fmt::Display) -> impl FnOnce(NetlinkError) -> Error {
+    move |e| fail(format!("{what}: {e}"))
+}
+
+fn iface_error(what: impl std::fmt::Display) -> impl FnOnce(IfaceError) -> Error {
+    move |e| fail(format!("{what}: {e}"))
+}
+
+fn netns_of(args: &CmdArgs) -> Result<&str, Error> {
+    args.netns
+        .as_deref()
+        .ok_or_else(|| Error::invalid_env("CNI_NETNS is required"))
+}
+
+/// Opens a handle in the container namespace, with upstream's wording on failure.
+pub(crate) fn open_netns(netns: &str) -> Result<Netlink, Error> {
+    Netlink::open_in(netns).map_err(|e| fail(format!("failed to open netns {netns:?}: {e}")))
+}
+
+fn mac_bytes(link: &Link) -> Option<[u8; 6]> {
+    link.mac.as_deref().and_then(|m| m.try_into().ok())
+}
+
+// ----- the bridge --------------------------------------------------------------------------
+
+/// Creates the bridge or reuses the existing one (see the module documentation). Returns
+/// it as read after creation, before any port joined.
+fn ensure_bridge(host: &mut Netlink, conf: &BridgeConf) -> Result<Link, Error> {
+    let name = conf.bridge.as_str();
+    let failed = |e: String| fail(format!("failed to create bridge {name:?}: {e}"));
+    let mut spec = LinkSpec::bridge(name, conf.vlan_filtering().then_some(true));
+    spec.mtu = conf.mtu;
+    match host.create_link(&spec) {
+        Ok(()) => {}
+        // Already there, or created by a concurrent ADD a moment ago: reuse it.
+        Err(e) if e.is_exists() => {}
+        Err(e) => return Err(failed(format!("could not add {name:?}: {e}"))),
+    }
+    if conf.promisc_mode {
+        host.set_promisc(name, true)
+            .map_err(|e| failed(format!("could not set promiscuous mode on {name:?}: {e}")))?;
+    }
+    let br = bridge_by_name(host, name).map_err(|e| failed(e.msg))?;
+    // The plugin owns the bridge's routes; upstream ignores a failure here too.
+    let _ = iface::sysctl_set(
+        host.netns(),
+        &format!("net/ipv6/conf/{name}/accept_ra"),
+        "0",
+    );
+    host.set_up(br.index)
+        .map_err(|e| failed(format!("could not set {name:?} up: {e}")))?;
+    Ok(br)
+}
+
+/// The link `name`, which must be a bridge.
+pub(crate) fn bridge_by_name(nl: &mut Netlink, name: &str) -> Result<Link, Error> {
+    let link = nl
+        .link(name)
+        .map_err(|e| fail(format!("could not look up {name:?}: {e}")))?;
+    if !link.is_kind("bridge") {
+        return Err(fail(format!("{name:?} already exists but is not a bridge")));
+    }
+    Ok(link)
+}
+
+/// How a port joins the bridge.
+struct PortSetup<'a> {
+    hairpin: bool,
+    isolated: bool,
+    vlan: Option<u16>,
+    trunk: &'a [u16],
+    preserve_default_vlan: bool,
+}
+
+/// Makes link `port` (named `name`) a port of bridge `br` with `setup`'s settings.
+fn join_bridge(
+    host: &mut Netlink,
+    port: u32,
+    name: &str,
+    br: &Link,
+    setup: &PortSetup<'_>,
+) -> Result<(), Error> {
+    host.set_master(port, br.index).map_err(nl_error(format!(
+        "failed to connect {name:?} to bridge {:?}",
+        br.name
+    )))?;
+    let opts = BridgePort {
+        hairpin: Some(setup.hairpin),
+        isolated: Some(setup.isolated),
+        ..BridgePort::default()
+    };
+    host.set_bridge_port(port, &opts).map_err(nl_error(format!(
+        "failed to set hairpin mode and isolation of {name:?}"
+    )))?;
+    let vlan_err = |what: &str| nl_error(format!("failed to {what} on interface {name:?}"));
+    if (setup.vlan.is_some() || !setup.trunk.is_empty()) && !setup.preserve_default_vlan {
+        for v in host
+            .bridge_vlans(port)
+            .map_err(vlan_err("list the VLANs"))?
+        {
+            host.bridge_vlan_del(port, v.vid, VlanTable::Port)
+                .map_err(vlan_err("remove the default VLAN"))?;
+        }
+    }
+    if let Some(vid) = setup.vlan {
+        host.bridge_vlan_add(port, BridgeVlan::access(vid), VlanTable::Port)
+            .map_err(vlan_err("set up the VLAN tag"))?;
+    }
+    for &vid in setup.trunk {
+        host.bridge_vlan_add(port, BridgeVlan::tagged(vid), VlanTable::Port)
+            .map_err(vlan_err("set up the trunk VLAN tags"))?;
+    }
+    if setup.vlan.is_none() && !setup.trunk.is_empty() {
+        // A trunk without `vlan` gets native VLAN 1 (upstream's compatibility rule).
+        host.bridge_vlan_add(port, BridgeVlan::access(1), VlanTable::Port)
+            .map_err(vlan_err("set up the native VLAN"))?;
+    }
+    Ok(())
+}
+
+/// The host veth `<bridge>.<vlan>` that carries the gateway addresses with `vlan`: made
+/// (both ends in the host namespace, the peer a port of the bridge on VLAN `vlan`) when
+/// missing.
+fn ensure_vlan_interface(
+    host: &mut Netlink,
+    br: &Link,
+    vlan: u16,
+    preserve_default_vlan: bool,
+) -> Result<Link, Error> {
+    let name = format!("{}.{vlan}", br.name);
+    match host.link(name.as_str()) {
+        Ok(link) => return Ok(link),
+        Err(e) if e.is_not_found() => {}
+        Err(e) => return Err(fail(format!("failed to find interface {name:?}: {e}"))),
+    }
+    let failed = |e: String| fail(format!("failed to create vlan gateway {name:?}: {e}"));
+    let mut other = Netlink::open().map_err(|e| failed(e.to_string()))?;
+    let pair = iface::setup_veth(&mut other, host, &name, None, br.mtu, None)
+        .map_err(|e| failed(e.to_string()))?;
+    let setup = PortSetup {
+        hairpin: false,
+        isolated: false,
+        vlan: Some(vlan),
+        trunk: &[],
+        preserve_default_vlan,
+    };
+    join_bridge(host, pair.host.index, &pair.host.name, br, &setup)?;
+    host.set_up(pair.container.index)
+        .map_err(nl_error(format!("failed to set {name:?} up")))?;
+    host.link(pair.container.index)
+        .map_err(nl_error(format!("failed to look up {name:?}")))
+}
+
+/// Puts gateway address `gw` on `link` (see the module documentation) and pins the link's
+/// MAC to `mac` (the bridge otherwise takes the lowest port MAC, which changes as ports
+/// come and go).
+fn ensure_addr(
+    nl: &mut Netlink,
+    link: &Link,
+    gw: IpNet,
+    force: bool,
+    mac: Option<[u8; 6]>,
+) -> Result<(), Error> {
+    let family = Family::of(&gw.addr());
+    let name = &link.name;
+    let addrs = nl
+        .addresses(link.index, Some(family))
+        .map_err(nl_error("could not get list of IP addresses"))?;
+    for a in addrs {
+        let have = a.net();
+        if have == gw {
+            return Ok(());
+        }
+        // Several IPv6 prefixes may live on the bridge as long as they do not overlap.
+        let conflicts =
+            family == Family::V4 || have.contains(&gw.addr()) || gw.contains(&have.addr());
+        if conflicts {
+            if !force {
+                return Err(fail(format!(
+                    "{name:?} already has an IP address different from {gw}"
+                )));
+            }
+            match nl.delete_address(link.index, have) {
+                Ok(()) => {}
+                Err(e) if e.is_not_found() => {}
+                Err(e) => {
+                    return Err(fail(format!(
+                        "could not remove IP address {have} from {name:?}: {e}"
+                    )))
+                }
+            }
+        }
+    }
+    match nl.add_address(link.index, &AddressSpec::new(gw).with_default_broadcast()) {
+        Ok(()) => {}
+        // A concurrent ADD put the same address there first.
+        Err(e) if e.is_exists() => {}
+        Err(e) => return Err(fail(format!("could not add IP address to {name:?}: {e}"))),
+    }
+    // A bridge whose ports all left has no address (all zero) until the next one joins:
+    // then the one it has now, taken from that port, is pinned instead.
+    let mac = match mac {
+        Some(m) if m != [0; 6] => Some(m),
+        _ => nl
+            .link(link.index)
+            .ok()
+            .as_ref()
+            .and_then(mac_bytes)
+            .filter(|m| *m != [0; 6]),
+    };
+    if let Some(mac) = mac {
+        nl.set_mac(link.index, mac)
+            .map_err(nl_error(format!("could not set the MAC of {name:?}")))?;
+    }
+    Ok(())
+}
+
+// ----- gateways ----------------------------------------------------------------------------
+
+/// The gateway addresses (with their subnet's prefix) to put on the bridge, per family.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Gateways {
+    v4: Vec<IpNet>,
+    v6: Vec<IpNet>,
+}
+
+/// The first address of `net`'s subnet after the network address.
+fn first_host(net: &IpNet) -> IpAddr {
+    match net.network() {
+        IpAddr::V4(a) => IpAddr::from(u32::from(a).wrapping_add(1).to_be_bytes()),
+        IpAddr::V6(a) => IpAddr::from(u128::from(a).wrapping_add(1).to_be_bytes()),
+    }
+}
+
+fn default_net(addr: &IpAddr) -> IpNet {
+    match addr {
+        IpAddr::V4(_) => "0.0.0.0/0".parse().expect("valid"),
+        IpAddr::V6(_) => "::/0".parse().expect("valid"),
+    }
+}
+
+/// Points every address at the container interface (index 2), fills in missing gateways
+/// (`isGateway`), adds a default route per family (`isDefaultGateway`, unless one with a
+/// gateway is there) and collects the bridge's gateway addresses.
+fn calc_gateways(result: &mut Result100, conf: &BridgeConf) -> Gateways {
+    let mut gws = Gateways::default();
+    let (mut default4, mut default6) = (false, false);
+    for i in 0..result.ips.len() {
+        let ip = &mut result.ips[i];
+        ip.interface = Some(2);
+        if ip.gateway.is_none() && conf.is_gateway {
+            ip.gateway = Some(first_host(&ip.address));
+        }
+        let (address, gateway) = (ip.address, ip.gateway);
+        let v4 = address.addr().is_ipv4();
+        let found = if v4 { &mut default4 } else { &mut default6 };
+        if conf.is_default_gateway {
+            let dflt = default_net(&address.addr());
+            if !*found {
+                *found = result
+                    .routes
+                    .iter()
+                    .any(|r| r.gw.is_some() && r.dst == dflt);
+            }
+            if !*found {
+                result.routes.push(ResultRoute::new(dflt, gateway));
+                *found = true;
+            }
+        }
+        if conf.is_gateway {
+            if let Some(gw) = gateway {
+                let net = IpNet::new(gw, address.prefix_len()).expect("same family, same prefix");
+                if v4 {
+                    gws.v4.push(net);
+                } else {
+                    gws.v6.push(net);
+                }
+            }
+        }
+    }
+    gws
+}
+
+// ----- ADD ---------------------------------------------------------------------------------
+
+/// What an ADD has done so far, to undo on failure.
+#[derive(Default)]
+struct Undo {
+    /// The container veth was made.
+    veth: bool,
+    spoofcheck: Option<SpoofCheck>,
+    /// IPAM ADD was run (successfully or not): IPAM DEL is owed.
+    ipam: Option<String>,
+    masq: Option<(Box<dyn Masquerade>, MasqSpec)>,
+}
+
+impl Undo {
+    /// Undoes in reverse order; failures go to stderr (the ADD error is what matters).
+    fn run(self, args: &CmdArgs, cont: Option<&mut Netlink>) {
+        if let Some((backend, spec)) = self.masq {
+            if let Err(e) = backend.teardown(&spec) {
+                eprintln!("bridge: rollback: masquerade teardown failed: {e}");
+            }
+        }
+        if let Some(ipam) = self.ipam {
+            if let Err(e) = delegate::del(&ipam, &args.stdin) {
+                eprintln!("bridge: rollback: IPAM DEL failed: {e}");
+            }
+        }
+        if let Some(sc) = self.spoofcheck {
+            if let Err(e) = sc.teardown() {
+                eprintln!("bridge: rollback: macspoofchk teardown failed: {e}");
+            }
+        }
+        if self.veth {
+            if let Some(cont) = cont {
+                match cont.delete_link(args.ifname.as_str()) {
+                    Ok(()) => {}
+                    Err(e) if e.is_not_found() => {}
+                    Err(e) => eprintln!("bridge: rollback: deleting {:?} failed: {e}", args.ifname),
+                }
+            }
+        }
+    }
+}
+
+/// ADD (see the module documentation).
+pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
+    let conf = BridgeConf::from_cmd(args)?;
+    let netns = netns_of(args)?;
+    let mut host = Netlink::open().map_err(nl_error("cannot open netlink"))?;
+    let br = ensure_bridge(&mut host, &conf)?;
+    let mut cont = open_netns(netns)?;
+    let mut undo = Undo::default();
+    match add_attachment(args, &conf, netns, &mut host, &mut cont, &br, &mut undo) {
+        Ok(result) => Ok(result),
+        Err(e) => {
+            undo.run(args, Some(&mut cont));
+            Err(e)
+        }
+    }
+}
+
+fn add_attachment(
+    args: &CmdArgs,
+    conf: &BridgeConf,
+    netns: &str,
+    host: &mut Netlink,
+    cont: &mut Netlink,
+    br: &Link,
+    undo: &mut Undo,
+) -> Result<CniResult, Error> {
+    let ifname = args.ifname.as_str();
+    let mac = conf.mac.map(|m| m.addr.0);
+    let pair = iface::setup_veth(cont, host, ifname, None, conf.mtu, mac)
+        .map_err(|e| fail(e.to_string()))?;
+    undo.veth = true;
+    let setup = PortSetup {
+        hairpin: conf.hairpin_mode,
+        isolated: conf.port_isolation,
+        vlan: conf.vlan,
+        trunk: conf.trunk_vlans(),
+        preserve_default_vlan: conf.preserve_default_vlan,
+    };
+    join_bridge(host, pair.host.index, &pair.host.name, br, &setup)?;
+
+    let cont_mac = pair.container.mac_string();
+    let mut result = Result100::new(SpecVersion::LATEST);
+    result.interfaces = vec![
+        Interface {
+            name: br.name.clone(),
+            mac: br.mac_string(),
+            ..Interface::default()
+        },
+        Interface {
+            name: pair.host.name.clone(),
+            mac: pair.host.mac_string(),
+            ..Interface::default()
+        },
+        Interface {
+            name: ifname.to_string(),
+            mac: cont_mac.clone(),
+            sandbox: Some(netns.to_string()),
+            ..Interface::default()
+        },
+    ];
+
+    if conf.macspoofchk {
+        let sc = SpoofCheck::new(&args.container_id, ifname);
+        let mac = cont_mac.as_deref().unwrap_or_default();
+        let outcome = sc.setup(&pair.host.name, mac);
+        undo.spoofcheck = Some(sc);
+        outcome.map_err(|e| fw_error("failed to set up macspoofchk", e))?;
+    }
+
+    if let Some(ipam) = &conf.ipam_type {
+        undo.ipam = Some(ipam.clone());
+        let ipam_result = delegate::add(ipam, &args.stdin, args.version)?.to_v1();
+        result.ips = ipam_result.ips;
+        result.routes = ipam_result.routes;
+        result.dns = ipam_result.dns;
+        if result.ips.is_empty() {
+            return Err(fail("IPAM plugin returned missing IP config"));
+        }
+        let gws = calc_gateways(&mut result, conf);
+
+        // Best effort, as upstream: a missing sysctl is not worth failing for.
+        let _ = iface::set_dad(cont.netns(), ifname, conf.enable_dad);
+        let _ = iface::set_arp_notify(cont.netns(), ifname, true);
+        iface::configure_from_result(cont, pair.container.index, &result, ifname)
+            .map_err(iface_error(format!("failed to configure {ifname:?}")))?;
+
+        if conf.is_gateway {
+            let pin = mac_bytes(br);
+            let mut vlan_iface: Option<Link> = None;
+            for (family, list) in [(Family::V4, &gws.v4), (Family::V6, &gws.v6)] {
+                for gw in list {
+                    match conf.vlan {
+                        Some(vlan) => {
+                            let link =
+                                ensure_vlan_interface(host, br, vlan, conf.preserve_default_vlan)?;
+                            if vlan_iface.is_none() {
+                                result.interfaces.push(Interface {
+                                    name: link.name.clone(),
+                                    mac: link.mac_string(),
+                                    ..Interface::default()
+                                });
+                            }
+                            let own = mac_bytes(&link);
+                            ensure_addr(host, &link, *gw, conf.force_address, own).map_err(
+                                |e| {
+                                    fail(format!(
+                                        "failed to set vlan interface for bridge with addr: {}",
+                                        e.msg
+                                    ))
+                                },
+                            )?;
+                            vlan_iface = Some(link);
+                        }
+                        None => ensure_addr(host, br, *gw, conf.force_address, pin)
+                            .map_err(|e| fail(format!("failed to set bridge addr: {}", e.msg)))?,
+                    }
+                }
+                if !list.is_empty() {
+                    iface::enable_ip_forward(host.netns(), family)
+                        .map_err(iface_error("failed to enable forwarding"))?;
+                }
+            }
+        }
+
+        if conf.ip_masq {
+            let backend = firewall::select(conf.ip_masq_backend.map(|b| b.as_str()), Runner::new())
+                .map_err(|e| fw_error("ipMasq", e))?;
+            let spec = MasqSpec::new(
+                &args.conf.name,
+                &args.container_id,
+                ifname,
+                result.ips.iter().map(|ip| ip.address),
+            );
+            let outcome = backend.setup(&spec);
+            undo.masq = Some((backend, spec));
+            outcome.map_err(|e| fw_error("failed to set up ipMasq", e))?;
+        }
+    } else if !conf.disable_container_interface {
+        cont.set_up(pair.container.index)
+            .map_err(nl_error(format!("failed to set {ifname:?} up")))?;
+    }
+
+    let host_veth = if conf.disable_container_interface {
+        host.link(pair.host.index)
+            .map_err(nl_error(format!("failed to look up {:?}", pair.host.name)))?
+    } else {
+        wait_port_up(host, &pair.host)?
+    };
+    // The host end's MAC may have changed; the bridge's changes when its first port joins.
+    result.interfaces[1].mac = host_veth.mac_string();
+    result.interfaces[0].mac = bridge_by_name(host, &conf.bridge)?.mac_string();
+    if let Some(dns) = &conf.dns {
+        result.dns = dns.clone();
+    }
+    let result = CniResult::V1(result);
+    // A result the requested version cannot carry (no address below 0.3.0) fails here, while
+    // this ADD can still be undone, rather than in skel after it.
+    result.convert_to(args.version).map_err(|e| {
+        Error::incompatible_version(format!("cannot express the result in {}", args.version))
+            .with_details(e)
+    })?;
+    Ok(result)
+}
+
+/// Waits until the host end of the veth is operationally up.
+fn wait_port_up(host: &mut Netlink, port: &Link) -> Result<Link, Error> {
+    let deadline = Instant::now() + PORT_UP_TIMEOUT;
+    loop {
+        let link = host
+            .link(port.index)
+            .map_err(nl_error(format!("failed to look up {:?}", port.name)))?;
+        if link.is_oper_up() {
+            return Ok(link);
+        }
+        if Instant::now() >= deadline {
+            return Err(fail(format!(
+                "bridge port {:?} in error state: operational state {}",
+                port.name,
+                link.oper_state
+                    .map_or("unknown".to_string(), |s| s.to_string())
+            )));
+        }
+        std::thread::sleep(PORT_UP_INTERVAL);
+    }
+}
+
+// ----- DEL ---------------------------------------------------------------------------------
+
+/// DEL (see the module documentation). Every step runs; the first failure is reported.
+pub fn del(args: &CmdArgs) -> Result<(), Error> {
+    let conf = DelConf::parse(&args.stdin);
+    let mut first: Option<Error> = None;
+    let mut note = |e: Error| {
+        if first.is_none() {
+            first = Some(e);
+        }
+    };
+    let mut addrs = Vec::new();
+    if let Some(netns) = &args.netns {
+        match Netlink::open_in(netns) {
+            Ok(mut cont) => match iface::delete_link_and_addrs(&mut cont, &args.ifname) {
+                Ok(found) => addrs = found.unwrap_or_default(),
+                Err(e) => note(fail(format!("failed to delete {:?}: {e}", args.ifname))),
+            },
+            // Gone, or not a namespace (any more): the container and its veth are gone.
+            Err(e) if e.is_netns_gone() || e.errno() == Some(libc::EINVAL) => {}
+            Err(e) => note(fail(format!("failed to open netns {netns:?}: {e}"))),
+        }
+    }
+    if let Some(ipam) = &conf.ipam_type {
+        if let Err(e) = delegate::del(ipam, &args.stdin) {
+            note(e);
+        }
+    }
+    if conf.macspoofchk {
+        if let Err(e) = SpoofCheck::new(&args.container_id, &args.ifname).teardown() {
+            note(fw_error("failed to tear down macspoofchk", e));
+        }
+    }
+    if conf.ip_masq && conf.ipam_type.is_some() {
+        let spec = MasqSpec::new(&args.conf.name, &args.container_id, &args.ifname, addrs);
+        if let Err(e) = firewall::teardown_everywhere(&spec, &Runner::new()) {
+            note(fw_error("failed to tear down ipMasq", e));
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
+// ----- STATUS and GC -----------------------------------------------------------------------
+
+/// STATUS: the IPAM plugin's answer, or ready without one.
+pub fn status(args: &CmdArgs) -> Result<(), Error> {
+    match DelConf::parse(&args.stdin).ipam_type {
+        Some(ipam) => delegate::status(&ipam, &args.stdin),
+        None => Ok(()),
+    }
+}
+
+/// GC: forwarded to the IPAM plugin, which drops reservations of attachments not listed.
+pub fn gc(args: &CmdArgs) -> Result<(), Error> {
+    match DelConf::parse(&args.stdin).ipam_type {
+        Some(ipam) => delegate::gc(&ipam, &args.stdin),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cni::args::CniArgs;
+    use cni::result::IpConfig;
+
+    fn conf(extra: &str) -> BridgeConf {
+        let json = format!(
+            r#"{{"cniVersion":"1.0.0","name":"n","type":"bridge","ipam":{{"type":"host-local"}}{extra}}}"#
+        );
+        BridgeConf::parse(json.as_bytes(), &CniArgs::default()).unwrap()
+    }
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    fn result(ips: &[(&str, Option<&str>)], routes: &[(&str, Option<&str>)]) -> Result100 {
+        let mut r = Result100::new(SpecVersion::LATEST);
+        r.ips = ips
+            .iter()
+            .map(|(a, g)| IpConfig {
+                interface: None,
+                address: net(a),
+                gateway: g.map(|g| g.parse().unwrap()),
+            })
+            .collect();
+        r.routes = routes
+            .iter()
+            .map(|(d, g)| ResultRoute::new(net(d), g.map(|g| g.parse().unwrap())))
+            .collect();
+        r
+    }
+
+    #[test]
+    fn first_host_of_subnets() {
+        assert_eq!(first_host(&net("10.1.2.77/24")).to_string(), "10.1.2.1");
+        assert_eq!(first_host(&net("10.1.2.77/16")).to_string(), "10.1.0.1");
+        assert_eq!(first_host(&net("fd00:1::99/64")).to_string(), "fd00:1::1");
+        assert_eq!(first_host(&net("10.0.0.5/32")).to_string(), "10.0.0.6");
+    }
+
+    #[test]
+    fn gateways_without_is_gateway() {
+        let mut r = result(&[("10.1.0.5/24", None)], &[]);
+        let gws = calc_gateways(&mut r, &conf(""));
+        assert_eq!(gws, Gateways::default());
+        assert_eq!(r.ips[0].interface, Some(2));
+        assert_eq!(r.ips[0].gateway, None);
+        assert!(r.routes.is_empty());
+    }
+
+    #[test]
+    fn gateways_filled_in_and_collected() {
+        let mut r = result(
+            &[
+                ("10.1.0.5/24", None),
+                ("10.2.0.5/16", Some("10.2.0.254")),
+                ("fd00::5/64", None),
+            ],
+            &[],
+        );
+        let gws = calc_gateways(&mut r, &conf(r#","isGateway":true"#));
+        assert_eq!(gws.v4, vec![net("10.1.0.1/24"), net("10.2.0.254/16")]);
+        assert_eq!(gws.v6, vec![net("fd00::1/64")]);
+        assert_eq!(r.ips[0].gateway, Some("10.1.0.1".parse().unwrap()));
+        assert!(r.ips.iter().all(|ip| ip.interface == Some(2)));
+        assert!(r.routes.is_empty(), "isGateway alone adds no route");
+    }
+
+    #[test]
+    fn default_routes_once_per_family_unless_ipam_has_one() {
+        let mut r = result(
+            &[
+                ("10.1.0.5/24", None),
+                ("10.2.0.5/24", None),
+                ("fd00::5/64", None),
+            ],
+            &[("10.9.0.0/16", Some("10.1.0.7"))],
+        );
+        calc_gateways(&mut r, &conf(r#","isDefaultGateway":true"#));
+        let defaults: Vec<(String, Option<String>)> = r
+            .routes
+            .iter()
+            .filter(|x| x.dst.prefix_len() == 0)
+            .map(|x| (x.dst.to_string(), x.gw.map(|g| g.to_string())))
+            .collect();
+        assert_eq!(
+            defaults,
+            vec![
+                ("0.0.0.0/0".to_string(), Some("10.1.0.1".to_string())),
+                ("::/0".to_string(), Some("fd00::1".to_string())),
+            ]
+        );
+
+        // IPAM's own default route with a gateway wins; one without a gateway does not.
+        let mut r = result(&[("10.1.0.5/24", None)], &[("0.0.0.0/0", Some("10.1.0.9"))]);
+        calc_gateways(&mut r, &conf(r#","isDefaultGateway":true"#));
+        assert_eq!(r.routes.len(), 1);
+        let mut r = result(&[("10.1.0.5/24", None)], &[("0.0.0.0/0", None)]);
+        calc_gateways(&mut r, &conf(r#","isDefaultGateway":true"#));
+        assert_eq!(r.routes.len(), 2);
+        assert_eq!(r.routes[1].gw, Some("10.1.0.1".parse().unwrap()));
+    }
+}
