@@ -1,0 +1,6 @@
+//! `vlan`: see [`reference_plugins::vlan`] for what each verb does and
+//! [`reference_plugins::sublink`] for the shared work.
+
+fn main() {
+    cni::skel::plugin_main(reference_plugins::vlan::Vlan)
+}

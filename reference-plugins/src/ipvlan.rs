@@ -1,0 +1,102 @@
+//! The `ipvlan` plugin: an ipvlan link on a master becomes `CNI_IFNAME` in the container. The
+//! link shares the master's MAC address.
+//!
+//! Keys and defaults: [`crate::conf::ipvlan`]. The work, and where it differs from upstream:
+//! [`crate::sublink`].
+//!
+//! - ADD: the master is `master`; else, chained, the one interface of `prevResult`; else the
+//!   interface of the default route (in the container's namespace with `linkInContainer`).
+//!   Addresses come from the IPAM plugin, or, chained without `ipam`, from `prevResult` (they
+//!   move to the ipvlan link; the earlier interfaces stay in the result, unlike upstream).
+//! - CHECK: IPAM's CHECK, then the link: type ipvlan, `mode`, on `master` when the
+//!   configuration names one, MAC as in `prevResult`, `mtu` when configured, addresses, routes.
+//! - DEL: IPAM's DEL, then the link; success when anything is gone already (the master is
+//!   never looked up, unlike upstream).
+//! - STATUS, GC: forwarded to the IPAM plugin, if any.
+
+use cni::skel::{CmdArgs, Plugin};
+use cni::{CniResult, Error};
+
+use crate::conf::ipvlan::{
+    AddressSource, IpvlanConf, IpvlanFlag as ConfFlag, IpvlanMode as ConfMode,
+};
+use crate::conf::Master;
+use crate::netlink::{IpvlanFlag, IpvlanMode};
+use crate::sublink::{self, Addresses, LinkExpect, LinkPlan, SubKind};
+
+/// The plugin, for [`cni::skel::plugin_main`].
+pub struct Ipvlan;
+
+fn kind(conf: &IpvlanConf) -> SubKind {
+    SubKind::Ipvlan {
+        mode: match conf.mode {
+            ConfMode::L2 => IpvlanMode::L2,
+            ConfMode::L3 => IpvlanMode::L3,
+            ConfMode::L3s => IpvlanMode::L3s,
+        },
+        flag: conf.flag.map(|f| match f {
+            ConfFlag::Bridge => IpvlanFlag::Bridge,
+            ConfFlag::Private => IpvlanFlag::Private,
+            ConfFlag::Vepa => IpvlanFlag::Vepa,
+        }),
+    }
+}
+
+/// What ADD does for this request (codes 6 and 7 for an unusable `prevResult` or no address
+/// source, before anything changes).
+pub fn plan(args: &CmdArgs) -> Result<LinkPlan, Error> {
+    let conf = IpvlanConf::from_cmd(args)?;
+    let master = conf.resolve_master()?;
+    let addresses = match conf.address_source()? {
+        AddressSource::Ipam(t) => Addresses::Ipam(t),
+        AddressSource::PrevResult => Addresses::PrevResult,
+    };
+    Ok(LinkPlan {
+        kind: kind(&conf),
+        master,
+        link_in_container: conf.link_in_container,
+        mtu: conf.mtu,
+        mac: None,
+        addresses,
+        dns: conf.dns,
+        prev: conf.prev_result,
+    })
+}
+
+/// What CHECK expects for this request.
+pub fn expect(args: &CmdArgs) -> Result<LinkExpect, Error> {
+    let conf = IpvlanConf::from_cmd(args)?;
+    Ok(LinkExpect {
+        kind: kind(&conf),
+        master: conf.master.clone().map(Master::Named),
+        link_in_container: conf.link_in_container,
+        mtu: conf.mtu,
+        ipam_type: conf.ipam_type,
+    })
+}
+
+impl Plugin for Ipvlan {
+    fn about(&self) -> String {
+        format!("CNI ipvlan plugin (cni-rs {})", env!("CARGO_PKG_VERSION"))
+    }
+
+    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
+        sublink::add(args, &plan(args)?)
+    }
+
+    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
+        sublink::check(args, &expect(args)?)
+    }
+
+    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
+        sublink::del(args)
+    }
+
+    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
+        sublink::status(args)
+    }
+
+    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
+        sublink::gc(args)
+    }
+}

@@ -1,0 +1,92 @@
+//! The `macvlan` plugin: a macvlan link on a master (by default the interface of the default
+//! route) becomes `CNI_IFNAME` in the container, with IPAM's addresses, or none at all when the
+//! configuration has no `ipam` (the link is only set up).
+//!
+//! Keys and defaults: [`crate::conf::macvlan`]. The work, and where it differs from upstream:
+//! [`crate::sublink`].
+//!
+//! - ADD: master looked up in the plugin's namespace (in the container's with
+//!   `linkInContainer`), `mtu` at most the master's; link created with `mode`, `mtu`, `mac`
+//!   (config `mac` < `CNI_ARGS` `MAC=` < `runtimeConfig.mac`) and `bcqueuelen`.
+//! - CHECK: IPAM's CHECK, then the link: type macvlan, `mode`, on the master, MAC as in
+//!   `prevResult`, `mtu` when configured, `prevResult`'s addresses and routes.
+//! - DEL: IPAM's DEL, then the link; success when anything is gone already.
+//! - STATUS, GC: forwarded to the IPAM plugin, if any.
+
+use cni::skel::{CmdArgs, Plugin};
+use cni::{CniResult, Error};
+
+use crate::conf::macvlan::{MacvlanConf, MacvlanMode as ConfMode};
+use crate::netlink::MacvlanMode;
+use crate::sublink::{self, Addresses, LinkExpect, LinkPlan, SubKind};
+
+/// The plugin, for [`cni::skel::plugin_main`].
+pub struct Macvlan;
+
+fn kind(conf: &MacvlanConf) -> SubKind {
+    SubKind::Macvlan {
+        mode: match conf.mode {
+            ConfMode::Bridge => MacvlanMode::Bridge,
+            ConfMode::Private => MacvlanMode::Private,
+            ConfMode::Vepa => MacvlanMode::Vepa,
+            ConfMode::Passthru => MacvlanMode::Passthru,
+        },
+        bcqueuelen: conf.bcqueuelen,
+    }
+}
+
+/// What ADD does for this request.
+pub fn plan(args: &CmdArgs) -> Result<LinkPlan, Error> {
+    let conf = MacvlanConf::from_cmd(args)?;
+    Ok(LinkPlan {
+        kind: kind(&conf),
+        master: conf.master.clone(),
+        link_in_container: conf.link_in_container,
+        mtu: conf.mtu,
+        mac: conf.mac.map(|m| m.addr.0),
+        addresses: match &conf.ipam_type {
+            Some(t) => Addresses::Ipam(t.clone()),
+            None => Addresses::None,
+        },
+        dns: conf.dns,
+        prev: args.prev_result()?.map(|r| r.to_v1()),
+    })
+}
+
+/// What CHECK expects for this request.
+pub fn expect(args: &CmdArgs) -> Result<LinkExpect, Error> {
+    let conf = MacvlanConf::from_cmd(args)?;
+    Ok(LinkExpect {
+        kind: kind(&conf),
+        master: Some(conf.master),
+        link_in_container: conf.link_in_container,
+        mtu: conf.mtu,
+        ipam_type: conf.ipam_type,
+    })
+}
+
+impl Plugin for Macvlan {
+    fn about(&self) -> String {
+        format!("CNI macvlan plugin (cni-rs {})", env!("CARGO_PKG_VERSION"))
+    }
+
+    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
+        sublink::add(args, &plan(args)?)
+    }
+
+    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
+        sublink::check(args, &expect(args)?)
+    }
+
+    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
+        sublink::del(args)
+    }
+
+    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
+        sublink::status(args)
+    }
+
+    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
+        sublink::gc(args)
+    }
+}

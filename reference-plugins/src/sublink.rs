@@ -1,0 +1,853 @@
+//! What macvlan, ipvlan and vlan share: a link on a lower device (the *master*) that ends up in
+//! the container as `CNI_IFNAME`, addresses from an IPAM plugin (or, for ipvlan, from
+//! `prevResult`), and the CHECK, DEL, STATUS and GC around it. The plugins only turn their
+//! checked configuration ([`crate::conf`]) into a [`LinkPlan`] or a [`LinkExpect`].
+//!
+//! # ADD ([`add`])
+//!
+//! 1. Open the container's namespace (`CNI_NETNS`) and the plugin's own.
+//! 2. Find the master: by name, or as the interface of the first default route of the main
+//!    table; in the plugin's namespace, or in the container's with `linkInContainer`. macvlan
+//!    and vlan also refuse an `mtu` above the master's.
+//! 3. Create the link under a temporary `veth` + 8 hex digits name directly inside the
+//!    container's namespace (a name that exists in one namespace but not the other cannot
+//!    collide), then rename it to `CNI_IFNAME`. A taken `CNI_IFNAME` fails the rename, and the
+//!    temporary link is removed. macvlan's `bcqueuelen` is applied right after creation.
+//! 4. From here on every failure removes the link again and, once the IPAM plugin was
+//!    called, runs its DEL (also when its ADD failed, as the spec asks: ADD-8, IPAM-9).
+//! 5. Addresses: the IPAM plugin's ADD (an empty `ips` list is an error), or `prevResult`'s
+//!    addresses (ipvlan chained without `ipam`), or none (macvlan without `ipam`: the link is
+//!    only set up). With addresses, `arp_notify` and `ndisc_notify` are set (macvlan and ipvlan)
+//!    and [`iface::configure_from_result`] applies addresses, routes and the link state.
+//! 6. The result: the link (`name`, `mac`, `sandbox`), the addresses with `interface` pointing
+//!    at it, IPAM's routes, and the configuration's `dns`.
+//!
+//! # Where this differs from upstream, on purpose
+//!
+//! - A `prevResult` given to ADD is kept (CHAIN-4): its interfaces stay, the new link is
+//!   appended, new addresses and routes are appended. Upstream replaces the whole result (for
+//!   ipvlan chained on `prevResult` addresses this drops the earlier interfaces, catalogue
+//!   E48); here those addresses move to the ipvlan link, with the earlier interfaces kept. The
+//!   result's `dns` is the configuration's when it has one, else `prevResult`'s; IPAM's `dns`
+//!   is never used (as upstream, catalogue E49).
+//! - The IPAM plugin's DEL also runs when its ADD failed (ADD-8, IPAM-9; upstream only runs
+//!   it when a later step fails).
+//! - ipvlan and vlan remove the link when IPAM fails (upstream leaves it, catalogue E41), and
+//!   all three remove the temporary link when the rename fails.
+//! - A request in 0.1.0/0.2.0 that would end without any address (macvlan without `ipam`)
+//!   fails with code 1 before anything is created: those versions cannot express such a
+//!   result. Upstream creates the link and then fails to print the result, leaving the link.
+//! - DEL reads only `ipam.type` ([`crate::conf::DelConf`]); it never resolves the master, so
+//!   it succeeds when the master, the default route, the namespace or the link is gone
+//!   (upstream vlan and ipvlan resolve the master on DEL and fail, catalogue E7).
+//! - GC is forwarded to the IPAM plugin (upstream has no GC at all, catalogue E37).
+//! - CHECK also verifies that the link still sits on the configured master and has the
+//!   configured MTU, and checks only the addresses that `prevResult` assigns to this link.
+//!
+//! Failures that are not configuration errors carry code [`iface::INTERNAL`] (999), as
+//! upstream's.
+
+use std::net::IpAddr;
+use std::os::fd::{AsRawFd, BorrowedFd};
+
+use cni::invoke::delegate;
+use cni::result::{CniResult, Dns, Interface, Result100};
+use cni::version::ResultFamily;
+use cni::{CmdArgs, Error, SpecVersion};
+use ipnet::IpNet;
+
+use crate::conf::{check_mtu_against_master, Master};
+use crate::iface::{self, INTERNAL};
+use crate::netlink::{
+    Family, IpvlanFlag, IpvlanMode, Link, LinkData, LinkSpec, MacvlanMode, Netlink, NetlinkError,
+    RT_TABLE_MAIN,
+};
+
+/// How many temporary names ADD tries before giving up.
+const TEMP_NAME_TRIES: usize = 10;
+
+/// The kind of link and its kind-specific settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubKind {
+    Macvlan {
+        mode: MacvlanMode,
+        /// `IFLA_MACVLAN_BC_QUEUE_LEN`; `None` keeps the kernel's default.
+        bcqueuelen: Option<u32>,
+    },
+    Ipvlan {
+        mode: IpvlanMode,
+        /// `None` creates the kernel's default (`bridge`).
+        flag: Option<IpvlanFlag>,
+    },
+    Vlan {
+        id: u16,
+    },
+}
+
+impl SubKind {
+    /// The kernel's `IFLA_INFO_KIND`.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            SubKind::Macvlan { .. } => "macvlan",
+            SubKind::Ipvlan { .. } => "ipvlan",
+            SubKind::Vlan { .. } => "vlan",
+        }
+    }
+
+    /// The plugin's name, for messages.
+    fn plugin(&self) -> &'static str {
+        self.kind_name()
+    }
+
+    fn spec<'a>(&self, name: &'a str, master: u32) -> LinkSpec<'a> {
+        match *self {
+            SubKind::Macvlan { mode, .. } => LinkSpec::macvlan(name, master, mode),
+            SubKind::Ipvlan { mode, flag } => {
+                LinkSpec::ipvlan(name, master, mode, flag.unwrap_or_default())
+            }
+            SubKind::Vlan { id } => LinkSpec::vlan(name, master, id),
+        }
+    }
+
+    /// Whether `mtu` must not exceed the master's (macvlan and vlan, as upstream).
+    fn mtu_bounded_by_master(&self) -> bool {
+        !matches!(self, SubKind::Ipvlan { .. })
+    }
+
+    /// Whether ADD sets `arp_notify`/`ndisc_notify` on the link (macvlan and ipvlan, as
+    /// upstream; its vlan does not).
+    fn notifies(&self) -> bool {
+        !matches!(self, SubKind::Vlan { .. })
+    }
+}
+
+/// Where ADD takes the link's addresses from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Addresses {
+    /// None: the link is only set up (macvlan without `ipam`).
+    None,
+    /// This IPAM plugin's ADD.
+    Ipam(String),
+    /// The `ips` and `routes` of `prevResult` (ipvlan chained without `ipam`).
+    PrevResult,
+}
+
+/// Everything ADD needs, from a plugin's checked configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkPlan {
+    pub kind: SubKind,
+    pub master: Master,
+    /// The master lives in the container's namespace.
+    pub link_in_container: bool,
+    pub mtu: Option<u32>,
+    pub mac: Option<[u8; 6]>,
+    pub addresses: Addresses,
+    /// The configuration's `dns`.
+    pub dns: Dns,
+    /// The request's `prevResult` in the 1.x layout.
+    pub prev: Option<Result100>,
+}
+
+/// What CHECK compares the container's link with, from a plugin's checked configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkExpect {
+    pub kind: SubKind,
+    /// `None`: the master cannot be named from the configuration alone (ipvlan chained
+    /// without `master`, where ADD took it from a `prevResult` CHECK does not see); only the
+    /// link is checked then.
+    pub master: Option<Master>,
+    pub link_in_container: bool,
+    pub mtu: Option<u32>,
+    /// The IPAM plugin whose CHECK runs first.
+    pub ipam_type: Option<String>,
+}
+
+fn internal(msg: impl Into<String>) -> Error {
+    Error::plugin(INTERNAL, msg)
+}
+
+fn nl_err(what: impl std::fmt::Display) -> impl FnOnce(NetlinkError) -> Error {
+    move |e| internal(format!("{what}: {e}"))
+}
+
+fn netns_arg(args: &CmdArgs) -> Result<&str, Error> {
+    args.netns
+        .as_deref()
+        .ok_or_else(|| Error::invalid_env("CNI_NETNS is required"))
+}
+
+fn open_container(netns: &str) -> Result<Netlink, Error> {
+    Netlink::open_in(netns).map_err(nl_err(format!("failed to open netns {netns:?}")))
+}
+
+fn open_own() -> Result<Netlink, Error> {
+    Netlink::open().map_err(nl_err("cannot open a netlink socket"))
+}
+
+/// The interface of the first default route (`0.0.0.0/0`, then `::/0`) of the main table.
+pub fn default_route_interface(nl: &mut Netlink) -> Result<Link, Error> {
+    let routes = nl.routes(None).map_err(nl_err("cannot list routes"))?;
+    let oif = routes
+        .iter()
+        .filter(|r| r.table.unwrap_or(RT_TABLE_MAIN) == RT_TABLE_MAIN && r.is_default())
+        .find_map(|r| r.oif)
+        .ok_or_else(|| internal("no default route interface found (and no master given)"))?;
+    nl.link(oif).map_err(nl_err(format!(
+        "cannot look up default route interface {oif}"
+    )))
+}
+
+/// The master link in `nl`'s namespace.
+pub fn find_master(nl: &mut Netlink, master: &Master) -> Result<Link, Error> {
+    match master {
+        Master::Named(name) => nl
+            .link(name.as_str())
+            .map_err(nl_err(format!("failed to lookup master {name:?}"))),
+        Master::DefaultRoute => default_route_interface(nl),
+    }
+}
+
+/// Keeps what a failed ADD must undo.
+struct Rollback<'a> {
+    cont: &'a mut Netlink,
+    link: Option<u32>,
+    ipam: Option<(&'a str, &'a [u8])>,
+}
+
+impl Rollback<'_> {
+    fn disarm(&mut self) {
+        self.link = None;
+        self.ipam = None;
+    }
+}
+
+impl Drop for Rollback<'_> {
+    fn drop(&mut self) {
+        if let Some((ipam_type, stdin)) = self.ipam.take() {
+            let _ = delegate::del(ipam_type, stdin);
+        }
+        if let Some(index) = self.link.take() {
+            let _ = self.cont.delete_link(index);
+        }
+    }
+}
+
+/// ADD (see the module documentation).
+pub fn add(args: &CmdArgs, plan: &LinkPlan) -> Result<CniResult, Error> {
+    let plugin = plan.kind.plugin();
+    let netns = netns_arg(args)?;
+    let will_have_ip = match &plan.addresses {
+        Addresses::None => plan.prev.as_ref().is_some_and(|p| !p.ips.is_empty()),
+        Addresses::Ipam(_) | Addresses::PrevResult => true,
+    };
+    if args.version.family() == ResultFamily::Legacy && !will_have_ip {
+        return Err(Error::incompatible_version(format!(
+            "{plugin}: without ipam the result has no IP address, which a {} result cannot \
+             express",
+            args.version
+        )));
+    }
+
+    let mut cont = open_container(netns)?;
+    let mut own = if plan.link_in_container {
+        None
+    } else {
+        Some(open_own()?)
+    };
+    let master = {
+        let nl = own.as_mut().unwrap_or(&mut cont);
+        find_master(nl, &plan.master)?
+    };
+    if plan.kind.mtu_bounded_by_master() {
+        check_mtu_against_master(plan.mtu, &master.name, master.mtu.unwrap_or(u32::MAX))?;
+    }
+
+    let index = create_renamed(&mut cont, own.as_mut(), plan, master.index, &args.ifname)?;
+    let mut rollback = Rollback {
+        cont: &mut cont,
+        link: Some(index),
+        ipam: None,
+    };
+    let cont = &mut *rollback.cont;
+    if let SubKind::Macvlan {
+        bcqueuelen: Some(len),
+        ..
+    } = plan.kind
+    {
+        set_macvlan_bc_queue_len(cont.netns(), index, len)
+            .map_err(|e| internal(format!("macvlan: cannot set bcqueuelen {len}: {e}")))?;
+    }
+    let link = cont.link(index).map_err(nl_err(format!(
+        "failed to refetch {plugin} {:?}",
+        args.ifname
+    )))?;
+    let iface = Interface {
+        name: args.ifname.clone(),
+        mac: link.mac_string(),
+        sandbox: Some(netns.to_string()),
+        ..Interface::default()
+    };
+
+    // The link's own part of the result: its interface at index 0.
+    let mut mine = Result100::new(SpecVersion::LATEST);
+    mine.interfaces.push(iface);
+    let moved_prev_ips = match &plan.addresses {
+        Addresses::None => false,
+        Addresses::Ipam(ipam_type) => {
+            // Armed before the call: a delegate that fails ADD gets its DEL too (ADD-8).
+            rollback.ipam = Some((ipam_type.as_str(), args.stdin.as_slice()));
+            let got = delegate::add(ipam_type, &args.stdin, args.version)?;
+            let got = got.to_v1();
+            if got.ips.is_empty() {
+                return Err(internal("IPAM plugin returned missing IP config"));
+            }
+            mine.ips = got.ips;
+            mine.routes = got.routes;
+            false
+        }
+        Addresses::PrevResult => {
+            let prev = plan.prev.as_ref().ok_or_else(|| {
+                Error::invalid_config(format!("{plugin}: no prevResult to take addresses from"))
+            })?;
+            mine.ips = prev.ips.clone();
+            mine.routes = prev.routes.clone();
+            true
+        }
+    };
+    let cont = &mut *rollback.cont;
+    if mine.ips.is_empty() {
+        cont.set_up(index)
+            .map_err(nl_err(format!("failed to set {:?} up", args.ifname)))?;
+    } else {
+        for ip in &mut mine.ips {
+            ip.interface = Some(0);
+        }
+        if plan.kind.notifies() {
+            // Best effort, as upstream.
+            let _ = iface::set_arp_notify(cont.netns(), &args.ifname, true);
+            let _ = iface::set_ndisc_notify(cont.netns(), &args.ifname, true);
+        }
+        iface::configure_from_result(cont, index, &mine, &args.ifname)?;
+    }
+    rollback.disarm();
+    drop(rollback);
+    Ok(CniResult::V1(merge(
+        plan.prev.clone(),
+        mine,
+        moved_prev_ips,
+        &plan.dns,
+    )))
+}
+
+/// The final result: `mine` alone, or `prev` with `mine`'s interface appended (see the module
+/// documentation). `moved`: `mine`'s addresses are `prev`'s own, now on the new link.
+fn merge(prev: Option<Result100>, mut mine: Result100, moved: bool, dns: &Dns) -> Result100 {
+    let Some(mut out) = prev else {
+        mine.dns = dns.clone();
+        return mine;
+    };
+    let at = out.interfaces.len();
+    out.interfaces.extend(mine.interfaces);
+    if moved {
+        for ip in &mut out.ips {
+            ip.interface = Some(at);
+        }
+    } else {
+        out.ips.extend(mine.ips.into_iter().map(|mut ip| {
+            ip.interface = Some(at);
+            ip
+        }));
+        out.routes.extend(mine.routes);
+    }
+    if !dns.is_empty() {
+        out.dns = dns.clone();
+    }
+    out.cni_version = SpecVersion::LATEST;
+    out
+}
+
+/// Creates the link under a temporary name inside `cont`'s namespace (through `own` when the
+/// master lives there, else through `cont`), renames it to `ifname` and returns its index.
+fn create_renamed(
+    cont: &mut Netlink,
+    own: Option<&mut Netlink>,
+    plan: &LinkPlan,
+    master: u32,
+    ifname: &str,
+) -> Result<u32, Error> {
+    let plugin = plan.kind.plugin();
+    let mut own = own;
+    let mut created = None;
+    for _ in 0..TEMP_NAME_TRIES {
+        let tmp = iface::random_veth_name();
+        let mut spec = plan.kind.spec(&tmp, master);
+        spec.mtu = plan.mtu;
+        spec.mac = plan.mac;
+        let outcome = match own.as_deref_mut() {
+            Some(host) => host.create_link(&spec.in_netns(cont.netns())),
+            None => cont.create_link(&spec),
+        };
+        match outcome {
+            Ok(()) => {
+                created = Some(tmp);
+                break;
+            }
+            Err(e) if e.is_exists() => continue,
+            Err(e) if e.is_not_supported() => {
+                return Err(internal(format!(
+                    "failed to create {plugin}: the kernel has no {} links ({e})",
+                    plan.kind.kind_name()
+                )))
+            }
+            Err(e) => return Err(internal(format!("failed to create {plugin}: {e}"))),
+        }
+    }
+    let tmp = created.ok_or_else(|| {
+        internal(format!(
+            "failed to create {plugin}: no free temporary name after {TEMP_NAME_TRIES} tries"
+        ))
+    })?;
+    let index = cont
+        .link(tmp.as_str())
+        .map_err(nl_err(format!("cannot find the new {plugin} link {tmp:?}")))?
+        .index;
+    if let Err(e) = cont.rename(index, ifname) {
+        let _ = cont.delete_link(index);
+        return Err(if e.is_exists() {
+            internal(format!(
+                "failed to rename {plugin} to {ifname:?}: the container already has an interface \
+                 of that name"
+            ))
+        } else {
+            internal(format!("failed to rename {plugin} to {ifname:?}: {e}"))
+        });
+    }
+    Ok(index)
+}
+
+/// CHECK (see the module documentation).
+pub fn check(args: &CmdArgs, expect: &LinkExpect) -> Result<(), Error> {
+    let plugin = expect.kind.plugin();
+    let netns = netns_arg(args)?;
+    let mut cont = open_container(netns)?;
+    if let Some(ipam_type) = &expect.ipam_type {
+        delegate::check(ipam_type, &args.stdin)?;
+    }
+    let prev = args
+        .prev_result()?
+        .ok_or_else(|| Error::invalid_config(format!("{plugin}: required prevResult missing")))?
+        .to_v1();
+    let at = prev
+        .interfaces
+        .iter()
+        .position(|i| i.name == args.ifname && i.sandbox.as_deref() == Some(netns))
+        .ok_or_else(|| {
+            internal(format!(
+                "{plugin}: prevResult has no interface {:?} with sandbox {netns:?}",
+                args.ifname
+            ))
+        })?;
+    let want = &prev.interfaces[at];
+
+    let master = match &expect.master {
+        None => None,
+        Some(m) => Some(if expect.link_in_container {
+            find_master(&mut cont, m)?
+        } else {
+            find_master(&mut open_own()?, m)?
+        }),
+    };
+
+    let link = cont.link(args.ifname.as_str()).map_err(|e| {
+        internal(format!(
+            "{plugin}: container interface {:?} not found: {e}",
+            args.ifname
+        ))
+    })?;
+    check_link(&expect.kind, &link, want, master.as_ref(), expect.mtu)?;
+
+    let mine: Vec<IpNet> = prev
+        .ips
+        .iter()
+        .filter(|ip| ip.interface.is_none_or(|i| i == at))
+        .map(|ip| ip.address)
+        .collect();
+    check_addresses(&mut cont, &link, &mine)?;
+    let routes: Vec<(IpNet, Option<IpAddr>, Option<u32>)> =
+        prev.routes.iter().map(|r| (r.dst, r.gw, r.table)).collect();
+    check_routes(&mut cont, &routes)
+}
+
+/// The link's kind, settings, master, MAC and MTU against what was configured and reported.
+fn check_link(
+    kind: &SubKind,
+    link: &Link,
+    want: &Interface,
+    master: Option<&Link>,
+    mtu: Option<u32>,
+) -> Result<(), Error> {
+    let plugin = kind.plugin();
+    let name = &link.name;
+    if !link.is_kind(kind.kind_name()) {
+        return Err(internal(format!(
+            "{plugin}: container interface {name:?} is not of type {}",
+            kind.kind_name()
+        )));
+    }
+    match (kind, link.data) {
+        (
+            SubKind::Macvlan { mode, .. },
+            Some(LinkData::Macvlan {
+                mode: Some(current),
+            }),
+        ) if current != *mode => {
+            return Err(internal(format!(
+                "{plugin}: container macvlan mode {current} does not match expected value {mode}"
+            )))
+        }
+        (
+            SubKind::Ipvlan { mode, .. },
+            Some(LinkData::Ipvlan {
+                mode: Some(current),
+                ..
+            }),
+        ) if current != *mode => {
+            return Err(internal(format!(
+                "{plugin}: container ipvlan mode {current} does not match expected value {mode}"
+            )))
+        }
+        (SubKind::Vlan { id }, Some(LinkData::Vlan { id: current })) if current != *id => {
+            return Err(internal(format!(
+                "{plugin}: container interface {name:?} has VLAN id {current}, expected {id}"
+            )))
+        }
+        _ => {}
+    }
+    if let Some(m) = master {
+        if link.parent != Some(m.index) {
+            return Err(internal(format!(
+                "{plugin}: container interface {name:?} is not on master {:?}",
+                m.name
+            )));
+        }
+    }
+    if let Some(mac) = want.mac.as_deref().filter(|m| !m.is_empty()) {
+        let current = link.mac_string().unwrap_or_default();
+        if !mac.eq_ignore_ascii_case(&current) {
+            return Err(internal(format!(
+                "{plugin}: interface {name:?} has MAC {current}, prevResult says {mac}"
+            )));
+        }
+    }
+    if let (Some(want), Some(current)) = (mtu, link.mtu) {
+        if want != current {
+            return Err(internal(format!(
+                "{plugin}: interface {name:?} has MTU {current}, configured {want}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every address is on the link, with its prefix route in the main table.
+fn check_addresses(nl: &mut Netlink, link: &Link, addrs: &[IpNet]) -> Result<(), Error> {
+    if addrs.is_empty() {
+        return Ok(());
+    }
+    let have = nl
+        .addresses(link.index, None)
+        .map_err(nl_err(format!("cannot list addresses of {:?}", link.name)))?;
+    let routes = nl.routes(None).map_err(nl_err("cannot list routes"))?;
+    for want in addrs {
+        if !have.iter().any(|a| a.net() == *want) {
+            return Err(internal(format!(
+                "failed to match address {want} on interface {:?}",
+                link.name
+            )));
+        }
+        let prefix = want.trunc();
+        if !routes
+            .iter()
+            .any(|r| r.table == Some(RT_TABLE_MAIN) && r.dst.trunc() == prefix)
+        {
+            return Err(internal(format!(
+                "no route to {prefix} for address {want} of interface {:?}",
+                link.name
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every route (destination, gateway if given, table or main) is in the namespace.
+fn check_routes(
+    nl: &mut Netlink,
+    want: &[(IpNet, Option<IpAddr>, Option<u32>)],
+) -> Result<(), Error> {
+    if want.is_empty() {
+        return Ok(());
+    }
+    let have = nl.routes(None).map_err(nl_err("cannot list routes"))?;
+    for (dst, gw, table) in want {
+        let table = table.unwrap_or(RT_TABLE_MAIN);
+        let family = Family::of(&dst.addr());
+        let found = have.iter().any(|r| {
+            r.family() == family
+                && r.table == Some(table)
+                && r.dst.trunc() == dst.trunc()
+                && (gw.is_none() || r.gateway == *gw)
+        });
+        if !found {
+            let via = gw.map(|g| format!(" via {g}")).unwrap_or_default();
+            return Err(internal(format!(
+                "expected route {dst}{via} not found in the routing table"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// DEL: the IPAM plugin's DEL (when the configuration names one), then the link; success when
+/// `CNI_NETNS` is unset, the namespace is gone or the link is gone.
+pub fn del(args: &CmdArgs) -> Result<(), Error> {
+    let conf = crate::conf::DelConf::parse(&args.stdin);
+    if let Some(ipam_type) = &conf.ipam_type {
+        delegate::del(ipam_type, &args.stdin)?;
+    }
+    let Some(netns) = args.netns.as_deref() else {
+        return Ok(());
+    };
+    let mut cont = match Netlink::open_in(netns) {
+        Ok(nl) => nl,
+        Err(e) if e.is_netns_gone() => return Ok(()),
+        Err(e) => return Err(internal(format!("failed to open netns {netns:?}: {e}"))),
+    };
+    match cont.delete_link(args.ifname.as_str()) {
+        Ok(()) => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
+        Err(e) => Err(internal(format!("failed to delete {:?}: {e}", args.ifname))),
+    }
+}
+
+/// STATUS: the IPAM plugin's answer when there is one, else available.
+pub fn status(args: &CmdArgs) -> Result<(), Error> {
+    match crate::conf::DelConf::parse(&args.stdin).ipam_type {
+        Some(t) => delegate::status(&t, &args.stdin),
+        None => Ok(()),
+    }
+}
+
+/// GC: forwarded to the IPAM plugin when there is one (it holds the only state).
+pub fn gc(args: &CmdArgs) -> Result<(), Error> {
+    match crate::conf::DelConf::parse(&args.stdin).ipam_type {
+        Some(t) => delegate::gc(&t, &args.stdin),
+        None => Ok(()),
+    }
+}
+
+// ----- macvlan broadcast queue length ------------------------------------------------------
+
+/// `IFLA_LINKINFO`, `IFLA_INFO_KIND`, `IFLA_INFO_DATA`, `IFLA_MACVLAN_BC_QUEUE_LEN`.
+const IFLA_LINKINFO: u16 = 18;
+const IFLA_INFO_KIND: u16 = 1;
+const IFLA_INFO_DATA: u16 = 2;
+const IFLA_MACVLAN_BC_QUEUE_LEN: u16 = 7;
+const NLA_F_NESTED: u16 = 1 << 15;
+const RTM_NEWLINK: u16 = 16;
+const NLMSG_ERROR: u16 = 2;
+const NLM_F_REQUEST: u16 = 1;
+const NLM_F_ACK: u16 = 4;
+
+/// Appends one netlink attribute (padded to 4 bytes).
+fn push_attr(buf: &mut Vec<u8>, kind: u16, payload: &[u8]) {
+    let len = 4 + payload.len();
+    buf.extend_from_slice(&(len as u16).to_ne_bytes());
+    buf.extend_from_slice(&kind.to_ne_bytes());
+    buf.extend_from_slice(payload);
+    buf.resize(buf.len() + (4 - len % 4) % 4, 0);
+}
+
+/// The `RTM_NEWLINK` request changing a macvlan's broadcast queue length.
+fn bc_queue_len_request(index: u32, len: u32) -> Vec<u8> {
+    let mut data = Vec::new();
+    push_attr(&mut data, IFLA_MACVLAN_BC_QUEUE_LEN, &len.to_ne_bytes());
+    let mut info = Vec::new();
+    push_attr(&mut info, IFLA_INFO_KIND, b"macvlan\0");
+    push_attr(&mut info, IFLA_INFO_DATA | NLA_F_NESTED, &data);
+    // struct ifinfomsg: family, pad, type, index, flags, change.
+    let mut body = vec![0u8; 16];
+    body[4..8].copy_from_slice(&(index as i32).to_ne_bytes());
+    push_attr(&mut body, IFLA_LINKINFO | NLA_F_NESTED, &info);
+    let mut msg = Vec::with_capacity(16 + body.len());
+    msg.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
+    msg.extend_from_slice(&RTM_NEWLINK.to_ne_bytes());
+    msg.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
+    msg.extend_from_slice(&1u32.to_ne_bytes()); // sequence number
+    msg.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it in
+    msg.extend(body);
+    msg
+}
+
+/// Sets `IFLA_MACVLAN_BC_QUEUE_LEN` on macvlan `index` of the namespace open at `netns`
+/// (what upstream passes at creation; the kernel takes it as a change just as well). The
+/// shared netlink handle has no request for it, so this one exchange is done here, on a
+/// socket made inside the namespace.
+fn set_macvlan_bc_queue_len(netns: BorrowedFd<'_>, index: u32, len: u32) -> std::io::Result<()> {
+    let request = bc_queue_len_request(index, len);
+    let fd = netns.as_raw_fd();
+    // SAFETY (in the closure): `fd` stays open for the duration (borrowed).
+    let outcome = iface::run_in_netns(unsafe { BorrowedFd::borrow_raw(fd) }, move || {
+        let socket = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)?;
+        socket.send(&request, 0)?;
+        let mut buf = vec![0u8; 8192];
+        loop {
+            let n = socket.recv(&mut &mut buf[..], 0)?;
+            let mut off = 0;
+            while off + 16 <= n {
+                let len = u32::from_ne_bytes(buf[off..off + 4].try_into().expect("4 bytes"));
+                let kind = u16::from_ne_bytes(buf[off + 4..off + 6].try_into().expect("2 bytes"));
+                let seq = u32::from_ne_bytes(buf[off + 8..off + 12].try_into().expect("4 bytes"));
+                if kind == NLMSG_ERROR && seq == 1 && off + 20 <= n {
+                    let code =
+                        i32::from_ne_bytes(buf[off + 16..off + 20].try_into().expect("4 bytes"));
+                    return if code == 0 {
+                        Ok(())
+                    } else {
+                        Err(std::io::Error::from_raw_os_error(-code))
+                    };
+                }
+                if len < 16 {
+                    break;
+                }
+                off += (len as usize + 3) & !3;
+            }
+        }
+    });
+    match outcome {
+        Ok(r) => r,
+        Err(e) => Err(std::io::Error::other(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cni::result::{IpConfig, Route};
+
+    fn net(s: &str) -> IpNet {
+        s.parse().unwrap()
+    }
+
+    fn iface(name: &str) -> Interface {
+        Interface {
+            name: name.into(),
+            sandbox: Some("/run/netns/x".into()),
+            ..Interface::default()
+        }
+    }
+
+    fn with_ips(ifaces: &[&str], ips: &[(&str, usize)]) -> Result100 {
+        let mut r = Result100::new(SpecVersion::V1_0_0);
+        r.interfaces = ifaces.iter().map(|n| iface(n)).collect();
+        r.ips = ips
+            .iter()
+            .map(|(a, i)| IpConfig {
+                interface: Some(*i),
+                address: net(a),
+                gateway: None,
+            })
+            .collect();
+        r
+    }
+
+    #[test]
+    fn merge_without_prev_takes_config_dns() {
+        let mine = with_ips(&["eth0"], &[("10.0.0.2/24", 0)]);
+        let dns = Dns {
+            nameservers: vec!["10.0.0.1".into()],
+            ..Dns::default()
+        };
+        let out = merge(None, mine.clone(), false, &dns);
+        assert_eq!(out.interfaces, mine.interfaces);
+        assert_eq!(out.dns, dns);
+        // IPAM's dns is replaced even by an empty config dns (upstream, catalogue E49).
+        let mut with_dns = mine;
+        with_dns.dns.domain = Some("ipam".into());
+        assert!(merge(None, with_dns, false, &Dns::default()).dns.is_empty());
+    }
+
+    #[test]
+    fn merge_appends_to_prev() {
+        let mut prev = with_ips(&["host0", "net0"], &[("10.9.0.2/24", 1)]);
+        prev.routes.push(Route::new(net("10.50.0.0/16"), None));
+        prev.dns.domain = Some("prev".into());
+        let mut mine = with_ips(&["eth1"], &[("10.0.0.2/24", 0)]);
+        mine.routes.push(Route::new(net("0.0.0.0/0"), None));
+        let out = merge(Some(prev), mine, false, &Dns::default());
+        let names: Vec<&str> = out.interfaces.iter().map(|i| i.name.as_str()).collect();
+        assert_eq!(names, ["host0", "net0", "eth1"]);
+        let idx: Vec<Option<usize>> = out.ips.iter().map(|i| i.interface).collect();
+        assert_eq!(idx, [Some(1), Some(2)]);
+        assert_eq!(out.routes.len(), 2);
+        assert_eq!(out.dns.domain.as_deref(), Some("prev"));
+        assert_eq!(out.cni_version, SpecVersion::LATEST);
+        assert!(CniResult::V1(out).validate().is_ok());
+    }
+
+    #[test]
+    fn merge_moves_prev_addresses() {
+        let prev = with_ips(&["net0"], &[("10.9.0.2/24", 0), ("fd00::2/64", 0)]);
+        let mine = with_ips(&["eth1"], &[("10.9.0.2/24", 0), ("fd00::2/64", 0)]);
+        let dns = Dns {
+            domain: Some("conf".into()),
+            ..Dns::default()
+        };
+        let out = merge(Some(prev), mine, true, &dns);
+        assert_eq!(out.interfaces.len(), 2);
+        assert_eq!(out.ips.len(), 2, "moved, not duplicated");
+        assert!(out.ips.iter().all(|i| i.interface == Some(1)));
+        assert_eq!(out.dns, dns);
+    }
+
+    #[test]
+    fn bc_queue_len_message_layout() {
+        let m = bc_queue_len_request(7, 2000);
+        assert_eq!(m.len() % 4, 0);
+        assert_eq!(
+            u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize,
+            m.len()
+        );
+        assert_eq!(u16::from_ne_bytes(m[4..6].try_into().unwrap()), RTM_NEWLINK);
+        assert_eq!(i32::from_ne_bytes(m[20..24].try_into().unwrap()), 7);
+        // linkinfo(nested) { kind "macvlan\0", data(nested) { bc_queue_len u32 } }
+        assert_eq!(
+            u16::from_ne_bytes(m[34..36].try_into().unwrap()),
+            IFLA_LINKINFO | NLA_F_NESTED
+        );
+        assert_eq!(&m[40..48], b"macvlan\0");
+        assert_eq!(
+            u32::from_ne_bytes(m[m.len() - 4..].try_into().unwrap()),
+            2000
+        );
+    }
+
+    #[test]
+    fn kinds() {
+        let m = SubKind::Macvlan {
+            mode: MacvlanMode::Bridge,
+            bcqueuelen: None,
+        };
+        let i = SubKind::Ipvlan {
+            mode: IpvlanMode::L2,
+            flag: None,
+        };
+        let v = SubKind::Vlan { id: 5 };
+        assert_eq!(
+            [m.kind_name(), i.kind_name(), v.kind_name()],
+            ["macvlan", "ipvlan", "vlan"]
+        );
+        assert!(m.mtu_bounded_by_master() && v.mtu_bounded_by_master());
+        assert!(!i.mtu_bounded_by_master());
+        assert!(m.notifies() && i.notifies() && !v.notifies());
+    }
+}
