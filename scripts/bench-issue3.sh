@@ -192,7 +192,9 @@ for p in "${measured[@]}"; do
   echo "| $p | $o | $u | $floor_ms | $of | $uf | $ro / $ru |"
   t=$(awk -v r="$of" 'BEGIN { print (r <= 1.3) ? "met" : "MISSED" }')
   m=$(awk -v a="$ro" -v b="$ru" 'BEGIN { print (a * 2 <= b) ? "met" : "MISSED" }')
-  verdicts+=("$p: time (<= 1.3x floor) $t; peak RSS (<= half of upstream) $m")
+  o10=$(ratio "$(col "$p/ours" 3)" "$(col nothing-rust 3)")
+  u10=$(ratio "$(col "$p/upstream" 3)" "$(col nothing-rust 3)")
+  verdicts+=("$p: time (<= 1.3x floor) $t; peak RSS (<= half of upstream) $m; at p10 (less sensitive to load): ours/floor $o10, upstream/floor $u10")
 done
 echo
 echo "| variant | median ms | p10 ms | p90 ms | min ms | peak RSS KiB |"
