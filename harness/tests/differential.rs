@@ -184,3 +184,50 @@ fn ptp_matches_upstream() {
         c.ours.left_after_del
     );
 }
+
+#[test]
+fn macvlan_matches_upstream() {
+    // The base configuration (master `cnirs-up0`, a veth the harness makes in the node
+    // namespace; mode bridge; host-local) and variants: without `ipam` (L2 only: the link is
+    // only set up, the result lists just the interface), mode private with an MTU, mode vepa
+    // with a 0.4.0 request. Links (kind, MTU, flags), addresses, routes, sysctls, the IPAM
+    // store, the results and what DEL leaves match once the random MAC addresses are
+    // normalized: no allowed difference.
+    //
+    // What only shows off this path, and is documented in `reference_plugins::sublink`: a
+    // prevResult given to ADD is kept (upstream drops it), a failed IPAM ADD is followed by
+    // IPAM DEL (ADD-8), 0.1.0/0.2.0 requests without ipam fail before creating the link.
+    check("macvlan", "macvlan.json", "1.0.0", &[]);
+    let base: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(workspace().join("conformance-cases/configs/macvlan.json")).unwrap(),
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("cnirs-diff-macvlan-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // (label, version, keys to set; null removes the key)
+    let variants = [
+        ("l2-only", "1.0.0", serde_json::json!({"ipam": null})),
+        (
+            "private-mtu",
+            "1.0.0",
+            serde_json::json!({"mode": "private", "mtu": 1400}),
+        ),
+        ("vepa-040", "0.4.0", serde_json::json!({"mode": "vepa"})),
+    ];
+    for (label, version, patch) in variants {
+        let mut conf = base.as_object().unwrap().clone();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                conf.remove(k);
+            } else {
+                conf.insert(k.clone(), v.clone());
+            }
+        }
+        let conf = serde_json::Value::Object(conf);
+        let path = dir.join(format!("{label}.json"));
+        std::fs::write(&path, conf.to_string()).unwrap();
+        // An absolute path replaces the configs directory in `check`'s join.
+        check("macvlan", path.to_str().unwrap(), version, &[]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
