@@ -45,7 +45,7 @@ use ipnet::IpNet;
 
 use crate::conf::{DelConf, PtpConf};
 use crate::firewall::{self, FirewallError, MasqSpec, Masquerade, Runner};
-use crate::iface::{self, INTERNAL};
+use crate::iface::{self, IfaceError, INTERNAL};
 use crate::netlink::{
     AddressSpec, Netlink, NetlinkError, Route, RouteAdd, RT_SCOPE_HOST, RT_SCOPE_LINK,
     RT_TABLE_MAIN,
@@ -91,9 +91,11 @@ fn host_net(addr: IpAddr) -> IpNet {
 /// What ADD has done so far, for undoing it when a later step fails.
 #[derive(Default)]
 struct Undo {
+    /// The IPAM reservation exists.
     ipam: bool,
-    /// The container namespace handle holds the link; `true` once the veth pair exists.
+    /// The veth pair (may) exist.
     veth: bool,
+    /// Masquerade rules (may) exist for this spec.
     masq: Option<MasqSpec>,
 }
 
@@ -189,8 +191,15 @@ fn add_after_ipam(
     iface::enable_forward_for(host.netns(), &result)
         .map_err(|e| internal(format!("ptp: could not enable IP forwarding: {e}")))?;
 
-    let pair = iface::setup_veth(cont, host, &args.ifname, None, conf.mtu, None)
-        .map_err(|e| internal(format!("ptp: {e}")))?;
+    let pair = match iface::setup_veth(cont, host, &args.ifname, None, conf.mtu, None) {
+        Ok(pair) => pair,
+        Err(e) => {
+            // A name that turned out to be taken belongs to someone else; after any other
+            // failure the pair may exist half set up, and goes.
+            undo.veth = !matches!(e, IfaceError::Exists(_));
+            return Err(internal(format!("ptp: {e}")));
+        }
+    };
     undo.veth = true;
 
     result.interfaces = vec![
