@@ -32,11 +32,14 @@
 //!   address, so they go even when the namespace is gone). A missing namespace, link or
 //!   rule is no error; the bridge stays, as upstream leaves it.
 //! - **CHECK**: IPAM CHECK, then `prevResult` against the kernel ([`check`]).
-//! - **STATUS** and **GC**: forwarded to IPAM when there is one.
+//! - **STATUS**: forwarded to IPAM when there is one.
+//! - **GC**: forwarded to IPAM when there is one; with `ipMasq`, nftables masquerade rules of
+//!   the network whose attachment is not listed as valid are removed ([`gc`]).
 
 mod check;
 pub mod spoofcheck;
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -635,12 +638,93 @@ pub fn status(args: &CmdArgs) -> Result<(), Error> {
     }
 }
 
-/// GC: forwarded to the IPAM plugin, which drops reservations of attachments not listed.
+/// GC: forwarded to the IPAM plugin, which drops reservations of attachments not listed;
+/// with `ipMasq`, the nftables masquerade rules of this network that belong to no listed
+/// attachment are removed (upstream bridge has no GC). Only the nftables layout names the
+/// interface in its rules; iptables chains of a stale attachment go with its DEL. Spoof-check
+/// chains carry no network name, so they are left to DEL as well.
 pub fn gc(args: &CmdArgs) -> Result<(), Error> {
-    match DelConf::parse(&args.stdin).ipam_type {
-        Some(ipam) => delegate::gc(&ipam, &args.stdin),
-        None => Ok(()),
+    let conf = DelConf::parse(&args.stdin);
+    let mut first: Option<Error> = None;
+    if let Some(ipam) = &conf.ipam_type {
+        if let Err(e) = delegate::gc(ipam, &args.stdin) {
+            first.get_or_insert(e);
+        }
     }
+    if conf.ip_masq {
+        if let Err(e) = gc_masquerade(args) {
+            first.get_or_insert(e);
+        }
+    }
+    first.map_or(Ok(()), Err)
+}
+
+fn gc_masquerade(args: &CmdArgs) -> Result<(), Error> {
+    let Some(valid) = args.conf.gc_valid_attachments() else {
+        return Ok(());
+    };
+    if !firewall::nftables_available() {
+        return Ok(());
+    }
+    let network = args.conf.name.as_str();
+    let spec = |id: &str, ifname: &str| MasqSpec::new(network, id, ifname, []);
+    let keep: HashSet<String> = valid
+        .iter()
+        .map(|a| spec(&a.container_id, &a.ifname).nft_comment_prefix())
+        .collect();
+    let probe = spec("", "");
+    let listing = match Runner::new().run(
+        "nft",
+        &[
+            "-j",
+            "list",
+            "chain",
+            "inet",
+            probe.nft_table(),
+            probe.nft_chain(),
+        ],
+        b"",
+    ) {
+        Ok(out) => out,
+        // No table or chain: no rules.
+        Err(FirewallError::Tool { .. }) => return Ok(()),
+        Err(e) => return Err(fw_error("cannot list the ipMasq rules", e)),
+    };
+    let listing: serde_json::Value =
+        serde_json::from_str(&listing).map_err(|e| fail(format!("unreadable nft listing: {e}")))?;
+    let mut stale: Vec<MasqSpec> = Vec::new();
+    let rules = listing["nftables"].as_array().into_iter().flatten();
+    for comment in rules.filter_map(|item| item["rule"]["comment"].as_str()) {
+        if let Some(m) = stale_attachment(comment, &keep, &spec) {
+            if !stale.contains(&m) {
+                stale.push(m);
+            }
+        }
+    }
+    let nft = firewall::backend(firewall::BackendKind::Nftables, Runner::new());
+    for m in stale {
+        nft.teardown(&m)
+            .map_err(|e| fw_error("cannot remove stale ipMasq rules", e))?;
+    }
+    Ok(())
+}
+
+/// The attachment a masquerade rule comment (`<hash>, net: N, if: I, id: C`) names, when
+/// it is of this network (the names reproduce the hash; a comment cut at nft's length
+/// limit does not and is left alone) and not in `keep`.
+fn stale_attachment(
+    comment: &str,
+    keep: &HashSet<String>,
+    spec: &dyn Fn(&str, &str) -> MasqSpec,
+) -> Option<MasqSpec> {
+    let (hash, rest) = comment.split_once(", net: ")?;
+    if keep.contains(hash) {
+        return None;
+    }
+    let (_, rest) = rest.rsplit_once(", if: ")?;
+    let (ifname, id) = rest.split_once(", id: ")?;
+    let m = spec(id, ifname);
+    (m.nft_comment_prefix() == hash).then_some(m)
 }
 
 #[cfg(test)]
@@ -675,6 +759,25 @@ mod tests {
             .map(|(d, g)| ResultRoute::new(net(d), g.map(|g| g.parse().unwrap())))
             .collect();
         r
+    }
+
+    #[test]
+    fn stale_masquerade_comments() {
+        let spec = |id: &str, ifname: &str| MasqSpec::new("net1", id, ifname, []);
+        let live = spec("live", "eth0");
+        let keep = HashSet::from([live.nft_comment_prefix()]);
+        let dead = spec("dead-1", "eth0");
+        assert_eq!(
+            stale_attachment(&dead.nft_comment(), &keep, &spec),
+            Some(dead)
+        );
+        assert_eq!(stale_attachment(&live.nft_comment(), &keep, &spec), None);
+        // Another network's rule, a cut comment, something else.
+        let other = MasqSpec::new("net2", "dead-1", "eth0", []);
+        assert_eq!(stale_attachment(&other.nft_comment(), &keep, &spec), None);
+        let long = spec(&"x".repeat(120), "eth0");
+        assert_eq!(stale_attachment(&long.nft_comment(), &keep, &spec), None);
+        assert_eq!(stale_attachment("hand-made rule", &keep, &spec), None);
     }
 
     #[test]

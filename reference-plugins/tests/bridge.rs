@@ -625,19 +625,30 @@ fn failures_roll_back_and_force_address() {
 fn status_and_gc_go_to_ipam() {
     let node = Node::new("br-gc");
     let c = Netns::new("br-gc-c").unwrap();
-    let mut conf = node.conf("cni-t7", "10.79.0.0/24", json!({}));
+    let c2 = Netns::new("br-gc-c2").unwrap();
+    let mut conf = node.conf("cni-t7", "10.79.0.0/24", json!({"ipMasq": true}));
     conf["cniVersion"] = json!("1.1.0");
     node.add("ctr", &c, &conf);
-    assert_eq!(node.reservations().len(), 1);
+    node.add("ctr2", &c2, &conf);
+    assert_eq!(node.reservations().len(), 2);
     ok(node.run("STATUS", "", None, &conf), "STATUS");
     let mut gc = conf.clone();
-    gc["cni.dev/valid-attachments"] = json!([{"containerID": "ctr", "ifname": "eth0"}]);
-    ok(node.run("GC", "", None, &gc), "GC keeping ctr");
-    assert_eq!(node.reservations().len(), 1);
-    gc["cni.dev/valid-attachments"] = json!([]);
+    gc["cni.dev/valid-attachments"] = json!([
+        {"containerID": "ctr", "ifname": "eth0"},
+        {"containerID": "ctr2", "ifname": "eth0"},
+    ]);
+    ok(node.run("GC", "", None, &gc), "GC keeping both");
+    assert_eq!(node.reservations().len(), 2);
+    assert_eq!(node.ruleset().matches("masquerade comment").count(), 2);
+    gc["cni.dev/valid-attachments"] = json!([{"containerID": "ctr2", "ifname": "eth0"}]);
     ok(node.run("GC", "", None, &gc), "GC");
-    assert!(node.reservations().is_empty());
+    assert_eq!(node.reservations(), BTreeSet::from(["10.79.0.3".into()]));
+    let rules = node.ruleset();
+    assert!(!rules.contains("saddr 10.79.0.2 "), "{rules}");
+    assert!(rules.contains("saddr 10.79.0.3 "), "{rules}");
     node.del("ctr", Some(c.path()), &conf);
+    node.del("ctr2", Some(c2.path()), &conf);
+    assert!(!node.ruleset().contains("saddr"));
 }
 
 /// What a DEL may leave behind that an ADD made: the shared bridge, its gateway address
