@@ -47,10 +47,52 @@ fn reference_plugins() -> Vec<(String, PathBuf)> {
     out
 }
 
+/// The link kind a plugin needs from the kernel, if this kernel might lack it.
+fn needed_link_kind(plugin: &str) -> Option<&'static str> {
+    match plugin {
+        "ipvlan" => Some("ipvlan"),
+        "vlan" => Some("vlan"),
+        _ => None,
+    }
+}
+
+/// Whether this kernel can create a `kind` link on a veth (probed in a throwaway namespace).
+fn kernel_has(kind: &str) -> bool {
+    let ns = netns_sandbox::Netns::new("probe").expect("namespace");
+    let ip = |args: &[&str]| {
+        ns.command("ip")
+            .args(args)
+            .output()
+            .map(|o| o.status.success())
+            .unwrap_or(false)
+    };
+    assert!(ip(&[
+        "link", "add", "p0", "type", "veth", "peer", "name", "p1"
+    ]));
+    match kind {
+        "ipvlan" => ip(&[
+            "link", "add", "link", "p0", "name", "x0", "type", "ipvlan", "mode", "l2",
+        ]),
+        "vlan" => ip(&[
+            "link", "add", "link", "p0", "name", "x0", "type", "vlan", "id", "5",
+        ]),
+        _ => true,
+    }
+}
+
 #[test]
 fn every_reference_plugin_certifies_strictly() {
     let dir = build_plugins();
-    let plugins = reference_plugins();
+    let mut plugins = reference_plugins();
+    // Plugins whose link kind this kernel lacks are certified in the VM lane instead; say so
+    // by name, and do not count them here.
+    plugins.retain(|(name, _)| match needed_link_kind(name) {
+        Some(kind) if !kernel_has(kind) => {
+            println!("SKIPPED {name}: this kernel has no {kind} links (tested in the VM lane, scripts/vm/)");
+            false
+        }
+        _ => true,
+    });
     assert!(
         plugins.iter().any(|(n, _)| n == "host-local")
             && plugins.iter().any(|(n, _)| n == "loopback"),
