@@ -10,8 +10,22 @@ cargo build --release --workspace
 out=target/certification
 mkdir -p "$out"
 
+# Plugins whose link kind this kernel may lack: probe in a throwaway namespace.
+kernel_has() {
+  local ns="cnirs-mainjob-probe-$$" ok=1
+  ip netns add "$ns"
+  ip -n "$ns" link add p0 type veth peer name p1
+  case "$1" in
+    ipvlan) ip -n "$ns" link add link p0 name x0 type ipvlan mode l2 2>/dev/null || ok=0 ;;
+    vlan) ip -n "$ns" link add link p0 name x0 type vlan id 5 2>/dev/null || ok=0 ;;
+  esac
+  ip netns del "$ns"
+  [ "$ok" = 1 ]
+}
+
 status=0
 certified=0
+skipped=0
 for bin in target/release/*; do
   name=$(basename "$bin")
   [ -f "reference-plugins/src/bin/$name.rs" ] || continue
@@ -19,6 +33,11 @@ for bin in target/release/*; do
   for ext in json conflist; do
     [ -f "conformance-cases/configs/$name.$ext" ] && config="conformance-cases/configs/$name.$ext"
   done
+  if { [ "$name" = ipvlan ] || [ "$name" = vlan ]; } && ! kernel_has "$name"; then
+    echo "=== SKIPPED $name: this kernel has no $name links (its tests run in the VM lane, scripts/vm/)"
+    skipped=$((skipped + 1))
+    continue
+  fi
   if [ -z "$config" ]; then
     echo "main-job: no base config for $name in conformance-cases/configs/" >&2
     status=1
@@ -34,5 +53,5 @@ for bin in target/release/*; do
     status=1
   fi
 done
-echo "=== $certified reference plugin(s) certified conformant (--strict); reports in $out/"
+echo "=== $certified reference plugin(s) certified conformant (--strict), $skipped skipped for missing kernel features; reports in $out/"
 exit $status
