@@ -231,3 +231,145 @@ fn macvlan_matches_upstream() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn bridge_matches_upstream() {
+    // Variants without ipMasq match upstream exactly (links with kind, MTU, master and
+    // flags; addresses, including the gateway on the bridge; routes; forwarding; the IPAM
+    // store; the result; what DEL leaves, the bridge and its address): L2 only, a default
+    // gateway on a dual-stack network with hairpin and an MTU, a promiscuous bridge at 0.4.0.
+    let base: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(workspace().join("conformance-cases/configs/bridge.json")).unwrap(),
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("cnirs-diff-bridge-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // (label, version, keys to set; null removes the key)
+    let variants = [
+        (
+            "l2-only",
+            "1.0.0",
+            serde_json::json!({"ipam": null, "isGateway": null, "ipMasq": null}),
+        ),
+        (
+            "default-gw-dual-stack",
+            "1.0.0",
+            serde_json::json!({"ipMasq": null, "isDefaultGateway": true, "hairpinMode": true,
+                "mtu": 1400, "ipam": {"type": "host-local", "ranges": [
+                    [{"subnet": "10.98.0.0/24"}], [{"subnet": "fd98::/64"}]]}}),
+        ),
+        (
+            "promisc-040",
+            "0.4.0",
+            serde_json::json!({"ipMasq": null, "promiscMode": true}),
+        ),
+    ];
+    for (label, version, patch) in variants {
+        let mut conf = base.as_object().unwrap().clone();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                conf.remove(k);
+            } else {
+                conf.insert(k.clone(), v.clone());
+            }
+        }
+        let path = dir.join(format!("{label}.json"));
+        std::fs::write(&path, serde_json::Value::Object(conf).to_string()).unwrap();
+        // An absolute path replaces the configs directory in `check`'s join.
+        check("bridge", path.to_str().unwrap(), version, &[]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // The base configuration (isGateway, ipMasq): everything but the masquerade matches.
+    // Debian's bridge (1.1.1) writes ipMasq with iptables, here iptables-nft, so the nft
+    // ruleset shows `table ip nat` with a per-attachment chain `CNI-<hash>` (`-d SUBNET -j
+    // ACCEPT`, `! -d 224.0.0.0/4 -j MASQUERADE`) jumped to from POSTROUTING for the
+    // container address. Ours writes the nftables layout of newer upstream releases: table
+    // `inet cni_plugins_masquerade`, a `postrouting` base chain that skips multicast and
+    // goes to `masq_checks`, and there one commented rule per container address. The policy
+    // is the same: traffic from 10.98.0.2 leaving 10.98.0.0/24, multicast excepted, is
+    // masqueraded.
+    let allowed = [
+        // upstream, iptables-nft
+        "upstream: node firewall table ip nat {",
+        "upstream: node firewall chain POSTROUTING {",
+        "upstream: node firewall chain CNI-",
+        "upstream: node firewall ip saddr 10.98.0.2 jump CNI-",
+        "upstream: node firewall ip daddr 10.98.0.0/24 accept",
+        "upstream: node firewall ip daddr != 224.0.0.0/4 masquerade",
+        // ours, nftables
+        "ours: node firewall table inet cni_plugins_masquerade {",
+        "ours: node firewall chain postrouting {",
+        "ours: node firewall chain masq_checks {",
+        "ours: node firewall goto masq_checks",
+        "ours: node firewall ip daddr 224.0.0.0/4 return",
+        "ours: node firewall ip6 daddr ff00::/8 return",
+        "ours: node firewall ip saddr 10.98.0.2 ip daddr != 10.98.0.0/24 masquerade comment \"",
+    ];
+    // After DEL both sides keep what is shared: the bridge with its gateway address (and
+    // the kernel's routes for it) and forwarding, as upstream does, and each firewall's
+    // attachment-free scaffolding: upstream the `ip nat` table with its POSTROUTING chain,
+    // ours the masquerade table with its base chain and the now empty `masq_checks`
+    // (removing it could race a concurrent ADD). `check` would count our scaffolding as
+    // "left more than upstream", so the comparison runs here with those lines allowed.
+    let allowed_left_after_del = [
+        "node: + firewall table inet cni_plugins_masquerade {",
+        "node: + firewall chain postrouting {",
+        "node: + firewall chain masq_checks {",
+        "node: + firewall goto masq_checks",
+        "node: + firewall ip daddr 224.0.0.0/4 return",
+        "node: + firewall ip6 daddr ff00::/8 return",
+    ];
+    let ours = ours_dir();
+    let c = compare(
+        &upstream("bridge"),
+        &ours.join("bridge"),
+        &workspace().join("conformance-cases/configs/bridge.json"),
+        vec![PathBuf::from(UPSTREAM)],
+        vec![ours.clone()],
+        "1.0.0",
+    )
+    .expect("both sides ran");
+    assert!(
+        c.upstream.error.is_none(),
+        "upstream failed: {:?}",
+        c.upstream.error
+    );
+    assert!(c.ours.error.is_none(), "ours failed: {:?}", c.ours.error);
+    assert!(c.ours.result.is_some(), "ours printed no result");
+    let unexplained: Vec<&String> = c
+        .differences
+        .iter()
+        .filter(|d| !allowed.iter().any(|a| d.starts_with(a)))
+        .collect();
+    assert!(
+        unexplained.is_empty(),
+        "bridge: unexplained differences: {unexplained:#?}"
+    );
+    for a in allowed {
+        assert!(
+            c.differences.iter().any(|d| d.starts_with(a)),
+            "bridge: expected difference {a:?} did not show (masquerade missing?): {:#?}",
+            c.differences
+        );
+    }
+    let extra: Vec<&String> = c
+        .ours
+        .left_after_del
+        .iter()
+        .filter(|l| !c.upstream.left_after_del.contains(l))
+        .filter(|l| !allowed_left_after_del.contains(&l.as_str()))
+        .collect();
+    assert!(
+        extra.is_empty(),
+        "bridge: ours left more than upstream after DEL: {extra:?}"
+    );
+    assert!(
+        !c.ours
+            .left_after_del
+            .iter()
+            .any(|l| l.contains("masquerade comment") || l.contains("veth")),
+        "{:?}",
+        c.ours.left_after_del
+    );
+}
