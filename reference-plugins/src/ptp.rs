@@ -556,64 +556,65 @@ fn gc_masquerade(args: &CmdArgs) -> Result<(), Error> {
         return Ok(());
     };
     let network = &args.conf.name;
-    let keep: HashSet<String> = valid
+    let valid: Vec<(&str, &str)> = valid
         .iter()
-        .map(|a| {
-            MasqSpec::new(
-                network.clone(),
-                a.container_id.clone(),
-                a.ifname.clone(),
-                [],
-            )
-        })
-        .map(|m| m.nft_comment_prefix())
+        .map(|a| (a.ifname.as_str(), a.container_id.as_str()))
         .collect();
-    let probe = MasqSpec::new(network.clone(), "", "", []);
-    let network_hash = probe.nft_comment_prefix();
-    let network_hash = network_hash.split('-').next().unwrap_or_default();
-    for (ifname, container_id) in stale_nft_attachments(&probe, network_hash, &keep)? {
-        let spec = MasqSpec::new(network.clone(), container_id, ifname, []);
-        firewall::backend(firewall::BackendKind::Nftables, Runner::new())
-            .teardown(&spec)
+    let comments = nft_chain_comments(&MasqSpec::new(network.clone(), "", "", []))?;
+    let nft = firewall::backend(firewall::BackendKind::Nftables, Runner::new());
+    for (ifname, container_id) in stale_attachments(network, &comments, &valid) {
+        nft.teardown(&MasqSpec::new(network.clone(), container_id, ifname, []))
             .map_err(|e| fw_error("removing stale ipMasq rules", e))?;
     }
     Ok(())
 }
 
-/// (ifname, container ID) of the rules in the masquerade chain whose comment starts with
-/// `network_hash` and whose attachment is not in `keep`, read from the comments' plain-text
-/// part. A rule whose comment was cut short is left alone.
-fn stale_nft_attachments(
-    probe: &MasqSpec,
-    network_hash: &str,
-    keep: &HashSet<String>,
-) -> Result<Vec<(String, String)>, Error> {
-    let listing = match Runner::new().run(
-        "nft",
-        &[
-            "-j",
-            "list",
-            "chain",
-            "inet",
-            probe.nft_table(),
-            probe.nft_chain(),
-        ],
-        b"",
-    ) {
+/// The comments of the rules in the nftables masquerade chain (none when there is no
+/// such table or chain).
+fn nft_chain_comments(probe: &MasqSpec) -> Result<Vec<String>, Error> {
+    let args = [
+        "-j",
+        "list",
+        "chain",
+        "inet",
+        probe.nft_table(),
+        probe.nft_chain(),
+    ];
+    let listing = match Runner::new().run("nft", &args, b"") {
         Ok(out) => out,
-        // No table or chain: nothing to collect.
         Err(FirewallError::Tool { .. }) => return Ok(Vec::new()),
         Err(e) => return Err(fw_error("listing ipMasq rules", e)),
     };
     let listing: serde_json::Value = serde_json::from_str(&listing)
         .map_err(|e| internal(format!("ptp: unreadable nft listing: {e}")))?;
+    Ok(listing["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|item| item["rule"]["comment"].as_str().map(str::to_string))
+        .collect())
+}
+
+/// The attachments (ifname, container ID) of `network` named by masquerade rule `comments`
+/// that are not in `valid`, read from the comments' plain-text part and kept only when they
+/// reproduce the comment's hash (a comment cut at nft's length limit, or names with `"`,
+/// do not; such rules are left alone).
+fn stale_attachments(
+    network: &str,
+    comments: &[String],
+    valid: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let prefix_of =
+        |ifname: &str, id: &str| MasqSpec::new(network, id, ifname, []).nft_comment_prefix();
+    let keep: HashSet<String> = valid.iter().map(|(i, c)| prefix_of(i, c)).collect();
+    let network_hash = prefix_of("", "");
+    let network_hash = network_hash.split('-').next().unwrap_or_default();
     let mut stale = Vec::new();
-    let rules = listing["nftables"].as_array().into_iter().flatten();
-    for comment in rules.filter_map(|item| item["rule"]["comment"].as_str()) {
+    for comment in comments {
         let Some((prefix, rest)) = comment.split_once(", net: ") else {
             continue;
         };
-        if !prefix.starts_with(network_hash) || keep.contains(prefix) {
+        if prefix.split('-').next() != Some(network_hash) || keep.contains(prefix) {
             continue;
         }
         let Some((_, rest)) = rest.rsplit_once(", if: ") else {
@@ -622,14 +623,53 @@ fn stale_nft_attachments(
         let Some((ifname, container_id)) = rest.split_once(", id: ") else {
             continue;
         };
-        let candidate = MasqSpec::new(probe.network.clone(), container_id, ifname, []);
-        // Only when the names reproduce the hash: a comment cut at nft's limit does not.
-        if candidate.nft_comment_prefix() == prefix {
-            let entry = (ifname.to_string(), container_id.to_string());
-            if !stale.contains(&entry) {
-                stale.push(entry);
-            }
+        let entry = (ifname.to_string(), container_id.to_string());
+        if prefix_of(ifname, container_id) == prefix && !stale.contains(&entry) {
+            stale.push(entry);
         }
     }
-    Ok(stale)
+    stale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comment(network: &str, ifname: &str, id: &str) -> String {
+        MasqSpec::new(network, id, ifname, []).nft_comment()
+    }
+
+    #[test]
+    fn stale_attachments_of_one_network_only() {
+        let comments = vec![
+            comment("net", "eth0", "a"),
+            comment("net", "eth0", "a"), // IPv6 rule of the same attachment
+            comment("net", "eth1", "a"),
+            comment("net", "eth0", "b"),
+            comment("other", "eth0", "c"),
+            "unrelated rule".to_string(),
+            comment("net", "eth0", &"x".repeat(200)), // cut at 128 bytes
+        ];
+        let stale = stale_attachments("net", &comments, &[("eth0", "b")]);
+        assert_eq!(
+            stale,
+            [
+                ("eth0".to_string(), "a".to_string()),
+                ("eth1".to_string(), "a".to_string())
+            ]
+        );
+        assert!(stale_attachments(
+            "net",
+            &comments[..4],
+            &[("eth0", "a"), ("eth1", "a"), ("eth0", "b")]
+        )
+        .is_empty());
+        // Separators inside the names: the interface is the part after the last ", if: ",
+        // which an interface name cannot contain.
+        let odd = vec![comment("n, if: x", "eth0", "id, id: y")];
+        assert_eq!(
+            stale_attachments("n, if: x", &odd, &[]),
+            [("eth0".to_string(), "id, id: y".to_string())]
+        );
+    }
 }
