@@ -211,8 +211,12 @@ fn ensure_vlan_interface(
     }
     let failed = |e: String| fail(format!("failed to create vlan gateway {name:?}: {e}"));
     let mut other = Netlink::open().map_err(|e| failed(e.to_string()))?;
-    let pair = iface::setup_veth(&mut other, host, &name, None, br.mtu, None)
-        .map_err(|e| failed(e.to_string()))?;
+    let pair = match iface::setup_veth(&mut other, host, &name, None, br.mtu, None) {
+        Ok(pair) => pair,
+        // A concurrent ADD made it a moment ago: use that one.
+        Err(IfaceError::Exists(e)) => return host.link(name.as_str()).map_err(|_| failed(e)),
+        Err(e) => return Err(failed(e.to_string())),
+    };
     let setup = PortSetup {
         hairpin: false,
         isolated: false,
@@ -488,14 +492,15 @@ fn add_attachment(
 
         if conf.is_gateway {
             let pin = mac_bytes(br);
-            let mut vlan_iface: Option<Link> = None;
+            let mut vlan_listed = false;
             for (family, list) in [(Family::V4, &gws.v4), (Family::V6, &gws.v6)] {
                 for gw in list {
                     match conf.vlan {
                         Some(vlan) => {
                             let link =
                                 ensure_vlan_interface(host, br, vlan, conf.preserve_default_vlan)?;
-                            if vlan_iface.is_none() {
+                            if !vlan_listed {
+                                vlan_listed = true;
                                 result.interfaces.push(Interface {
                                     name: link.name.clone(),
                                     mac: link.mac_string(),
@@ -511,7 +516,6 @@ fn add_attachment(
                                     ))
                                 },
                             )?;
-                            vlan_iface = Some(link);
                         }
                         None => ensure_addr(host, br, *gw, conf.force_address, pin)
                             .map_err(|e| fail(format!("failed to set bridge addr: {}", e.msg)))?,

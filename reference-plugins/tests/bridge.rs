@@ -734,3 +734,72 @@ fn fifty_parallel_adds_then_dels_leave_nothing() {
     let second = round("ADD (second round)");
     assert!(second.is_empty(), "left after DEL: {second:#?}");
 }
+
+/// Whether this kernel can make VLAN-filtering bridges (the VM lane's can; this machine's
+/// lacks CONFIG_BRIDGE_VLAN_FILTERING).
+fn vlan_filtering_supported() -> bool {
+    let probe = Netns::new("br-vlan-probe").unwrap();
+    let mut nl = Netlink::open_in(probe.path()).unwrap();
+    nl.create_link(&reference_plugins::netlink::LinkSpec::bridge(
+        "probe0",
+        Some(true),
+    ))
+    .is_ok()
+}
+
+/// `vlan` with `vlanTrunk` and `isGateway`: where the kernel filters VLANs, the host port
+/// is an access port of VLAN 100 carrying trunk VLANs 200 and 300-302 without VLAN 1, and
+/// the gateway address sits on the `<bridge>.100` port; elsewhere ADD fails cleanly (the
+/// bridge cannot be made) and leaves nothing.
+#[test]
+fn vlans_or_a_clean_failure() {
+    use reference_plugins::netlink::{BridgeVlan, LinkData};
+    let node = Node::new("br-vlan");
+    let c = Netns::new("br-vlan-c").unwrap();
+    let conf = node.conf(
+        "cni-t8",
+        "10.83.0.0/24",
+        json!({"vlan": 100, "vlanTrunk": [{"id": 200}, {"minID": 300, "maxID": 302}],
+               "isGateway": true}),
+    );
+    if !vlan_filtering_supported() {
+        let out = node.run("ADD", "ctr", Some(c.path()), &conf);
+        assert!(!out.status.success());
+        let e: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert!(e["msg"].as_str().unwrap().contains("not supported"), "{e}");
+        assert!(node.link("cni-t8").is_none());
+        assert!(container_link(&c, "eth0").is_none());
+        assert!(node.reservations().is_empty());
+        return;
+    }
+    let r = node.add("ctr", &c, &conf);
+    let br = node.link("cni-t8").unwrap();
+    assert_eq!(
+        br.data,
+        Some(LinkData::Bridge {
+            vlan_filtering: Some(true)
+        })
+    );
+    let ifs = r["interfaces"].as_array().unwrap();
+    assert_eq!(ifs.len(), 4, "{r}");
+    assert_eq!(ifs[3]["name"], "cni-t8.100");
+    assert_eq!(node.addrs("cni-t8.100"), vec!["10.83.0.1/24"]);
+    assert!(node.addrs("cni-t8").is_empty());
+    let hv = node.link(ifs[1]["name"].as_str().unwrap()).unwrap();
+    let mut vlans = node.nl().bridge_vlans(hv.index).unwrap();
+    vlans.sort_by_key(|v| v.vid);
+    assert_eq!(
+        vlans,
+        vec![
+            BridgeVlan::access(100),
+            BridgeVlan::tagged(200),
+            BridgeVlan::tagged(300),
+            BridgeVlan::tagged(301),
+            BridgeVlan::tagged(302),
+        ]
+    );
+    ok(node.check("ctr", &c, &conf, &r), "CHECK");
+    node.del("ctr", Some(c.path()), &conf);
+    assert!(container_link(&c, "eth0").is_none());
+    assert!(node.reservations().is_empty());
+}
