@@ -33,9 +33,9 @@ pub struct LoopbackAddrs {
 /// on `lo` is not a loopback address.
 pub fn up(netns: &str) -> Result<LoopbackAddrs, Error> {
     let mut nl = Netlink::open_in(netns).map_err(internal)?;
-    let lo = nl.link(LO).map_err(internal)?;
-    nl.set_up(lo.index).map_err(internal)?;
-    let addrs = nl.addresses(lo.index, None).map_err(internal)?;
+    let lo = nl.index_of(LO).map_err(internal)?;
+    nl.set_up(lo).map_err(internal)?;
+    let addrs = nl.addresses(lo, None).map_err(internal)?;
     if let Some(bad) = addrs.iter().find(|a| !a.addr.is_loopback()) {
         return Err(Error::plugin(
             INTERNAL,

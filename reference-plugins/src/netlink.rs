@@ -889,7 +889,7 @@ impl std::fmt::Debug for Netlink {
 impl Netlink {
     /// A handle on the calling thread's current network namespace.
     pub fn open() -> Result<Netlink> {
-        let netns = File::open("/proc/thread-self/ns/net").map_err(NetlinkError::Socket)?;
+        let netns = own_netns().map_err(NetlinkError::Socket)?;
         Netlink::with_socket(netns)
     }
 
@@ -928,13 +928,7 @@ impl Netlink {
                 }
             }
         })?;
-        Netlink::open_fd(target.as_fd()).map_err(|e| match e {
-            NetlinkError::EnterNetns { source, .. } => NetlinkError::EnterNetns {
-                path: path.to_path_buf(),
-                source,
-            },
-            e => e,
-        })
+        Netlink::enter_for_socket(target, || path.to_path_buf())
     }
 
     /// A handle on the namespace open at `netns` (a namespace file descriptor, which is
@@ -945,11 +939,48 @@ impl Netlink {
             source,
         };
         let target = File::from(netns.try_clone_to_owned().map_err(enter)?);
-        let original = File::open("/proc/thread-self/ns/net").map_err(enter)?;
+        Netlink::enter_for_socket(target, || {
+            PathBuf::from(format!("fd {}", netns.as_raw_fd()))
+        })
+    }
+
+    /// Enters `target` just long enough to create the socket, then returns the thread to
+    /// its own namespace (on every path). `what` names the target in errors.
+    fn enter_for_socket(target: File, what: impl Fn() -> PathBuf) -> Result<Netlink> {
+        let enter = |source| NetlinkError::EnterNetns {
+            path: what(),
+            source,
+        };
+        let original = own_netns().map_err(enter)?;
         setns(target.as_fd()).map_err(enter)?;
         let opened = Netlink::with_socket(target);
         setns(original.as_fd()).map_err(NetlinkError::RestoreNetns)?;
         opened
+    }
+
+    /// The index of the link named `name`, without a netlink round trip: `SIOCGIFINDEX` on
+    /// this handle's socket, which the kernel answers in the socket's namespace. A missing
+    /// link is [`NetlinkError::NotFound`], as with [`Netlink::link`].
+    pub fn index_of(&self, name: &str) -> Result<u32> {
+        let op = format!("get index of {name:?}");
+        // SAFETY: ifreq is plain data; all zeroes is a valid value.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        if name.is_empty() || name.len() >= req.ifr_name.len() || name.contains('\0') {
+            return Err(NetlinkError::from_kernel(&op, libc::EINVAL, None));
+        }
+        for (dst, src) in req.ifr_name.iter_mut().zip(name.bytes()) {
+            *dst = src as libc::c_char;
+        }
+        // SAFETY: SIOCGIFINDEX reads ifr_name and writes ifr_ifindex of the ifreq it is given.
+        let rc = unsafe { libc::ioctl(self.socket.as_raw_fd(), libc::SIOCGIFINDEX as _, &mut req) };
+        if rc < 0 {
+            let errno = io::Error::last_os_error()
+                .raw_os_error()
+                .unwrap_or(libc::EIO);
+            return Err(NetlinkError::from_kernel(&op, errno, None));
+        }
+        // SAFETY: on success the kernel has set the ifindex member of the union.
+        Ok(unsafe { req.ifr_ifru.ifru_ifindex } as u32)
     }
 
     /// The namespace this handle works in, as an open file descriptor (to place a veth peer
@@ -1396,6 +1427,19 @@ fn decode_all<T: for<'a> Parseable<[u8]>>(
             })
         })
         .collect()
+}
+
+/// The calling thread's own network namespace. On the main thread `/proc/self/ns/net` names
+/// the same one and is cheaper: skel has just looked that path up, so it is cached, while
+/// `thread-self` goes through `task/<tid>` entries made afresh for every process.
+fn own_netns() -> io::Result<File> {
+    // SAFETY: system calls without arguments.
+    let main_thread = unsafe { libc::gettid() == libc::getpid() };
+    File::open(if main_thread {
+        "/proc/self/ns/net"
+    } else {
+        "/proc/thread-self/ns/net"
+    })
 }
 
 /// Moves the calling thread into the network namespace open at `ns`.
@@ -1895,6 +1939,10 @@ mod tests {
             assert_eq!(e.errno(), Some(libc::ENODEV));
             let e = nl.link(9999).unwrap_err();
             assert!(e.is_not_found(), "{e:?}");
+            let e = nl.index_of("nosuch0").unwrap_err();
+            assert!(e.is_not_found(), "{e:?}");
+            assert_eq!(nl.index_of("lo").unwrap(), nl.link("lo").unwrap().index);
+            assert!(nl.index_of("a-name-longer-than-ifnamsiz").is_err());
             let e = nl.set_up(9999).unwrap_err();
             assert!(e.is_not_found(), "{e:?}");
             // The handle stays usable after errors.
