@@ -170,7 +170,7 @@ echo "bench: $((${#variants[@]} / 4)) variants, $runs runs + $warmup warm-up, in
 nice -n -20 "$driver" --runs "$runs" --warmup "$warmup" "${variants[@]}" >"$work/times.txt" \
   || die "timing run failed"
 
-# times.txt: name median p10 p90 min (ms), one line per variant.
+# times.txt: name median p10 p90 min cpu-median (ms), one line per variant.
 col() { awk -v n="$1" -v c="$2" '$1 == n { print $c }' "$work/times.txt"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
@@ -194,13 +194,15 @@ for p in "${measured[@]}"; do
   m=$(awk -v a="$ro" -v b="$ru" 'BEGIN { print (a * 2 <= b) ? "met" : "MISSED" }')
   o10=$(ratio "$(col "$p/ours" 3)" "$(col nothing-rust 3)")
   u10=$(ratio "$(col "$p/upstream" 3)" "$(col nothing-rust 3)")
-  verdicts+=("$p: time (<= 1.3x floor) $t; peak RSS (<= half of upstream) $m; at p10 (less sensitive to load): ours/floor $o10, upstream/floor $u10")
+  ocpu=$(ratio "$(col "$p/ours" 6)" "$(col nothing-rust 6)")
+  ucpu=$(ratio "$(col "$p/upstream" 6)" "$(col nothing-rust 6)")
+  verdicts+=("$p: time (<= 1.3x floor) $t; peak RSS (<= half of upstream) $m; less sensitive to load: p10 ours/floor $o10, upstream/floor $u10; CPU time ours/floor $ocpu, upstream/floor $ucpu")
 done
 echo
-echo "| variant | median ms | p10 ms | p90 ms | min ms | peak RSS KiB |"
-echo "|---|---|---|---|---|---|"
-while read -r name med p10 p90 min; do
-  echo "| $name | $med | $p10 | $p90 | $min | ${rss[$name]} |"
+echo "| variant | median ms | p10 ms | p90 ms | min ms | CPU median ms | peak RSS KiB |"
+echo "|---|---|---|---|---|---|---|"
+while read -r name med p10 p90 min cpu; do
+  echo "| $name | $med | $p10 | $p90 | $min | $cpu | ${rss[$name]} |"
 done <"$work/times.txt"
 echo
 echo "floor = nothing-rust (fn main() {} built like the plugins, LINK=$link);" \

@@ -7,7 +7,9 @@
 //! stdin from `CONF` and stdout/stderr discarded; the sample is the wall time from the first
 //! spawn to the second exit. Variants are interleaved round-robin (the order rotates every
 //! round), so a change in the machine's load during the run hits all of them alike.
-//! Prints one line per variant on stdout: `name median_ms p10_ms p90_ms min_ms`.
+//! Alongside wall time it records the CPU time the two processes used (user + system, from
+//! `getrusage(RUSAGE_CHILDREN)`), which time spent waiting for a CPU does not inflate.
+//! Prints one line per variant on stdout: `name median_ms p10_ms p90_ms min_ms cpu_median_ms`.
 
 use std::fs::File;
 use std::process::{Command, Stdio};
@@ -18,6 +20,16 @@ struct Variant {
     bin: String,
     conf: String,
     samples: Vec<f64>,
+    cpu: Vec<f64>,
+}
+
+/// CPU time (user + system, ms) used so far by all waited-for children.
+fn children_cpu_ms() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+    unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut r) };
+    let ms = |t: libc::timeval| t.tv_sec as f64 * 1000.0 + t.tv_usec as f64 / 1000.0;
+    ms(r.ru_utime) + ms(r.ru_stime)
 }
 
 fn run_once(v: &Variant, verb: &str) -> Result<(), String> {
@@ -36,11 +48,14 @@ fn run_once(v: &Variant, verb: &str) -> Result<(), String> {
     }
 }
 
-fn sample(v: &Variant) -> Result<f64, String> {
+/// (wall ms, CPU ms) of one ADD+DEL.
+fn sample(v: &Variant) -> Result<(f64, f64), String> {
+    let cpu = children_cpu_ms();
     let start = Instant::now();
     run_once(v, "ADD")?;
     run_once(v, "DEL")?;
-    Ok(start.elapsed().as_secs_f64() * 1000.0)
+    let wall = start.elapsed().as_secs_f64() * 1000.0;
+    Ok((wall, children_cpu_ms() - cpu))
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -68,6 +83,7 @@ fn main() {
                     bin,
                     conf,
                     samples: Vec::with_capacity(runs),
+                    cpu: Vec::with_capacity(runs),
                 });
             }
             // `cargo bench` passes --bench to every bench target.
@@ -82,25 +98,28 @@ fn main() {
     for round in 0..warmup + runs {
         for k in 0..n {
             let v = &mut variants[(round + k) % n];
-            let ms = sample(v).unwrap_or_else(|e| {
+            let (ms, cpu) = sample(v).unwrap_or_else(|e| {
                 eprintln!("issue3: {e}");
                 std::process::exit(1)
             });
             if round >= warmup {
                 v.samples.push(ms);
+                v.cpu.push(cpu);
             }
         }
     }
     for v in &mut variants {
         v.samples.sort_by(f64::total_cmp);
+        v.cpu.sort_by(f64::total_cmp);
         let s = &v.samples;
         println!(
-            "{} {:.3} {:.3} {:.3} {:.3}",
+            "{} {:.3} {:.3} {:.3} {:.3} {:.3}",
             v.name,
             percentile(s, 0.5),
             percentile(s, 0.1),
             percentile(s, 0.9),
-            s[0]
+            s[0],
+            percentile(&v.cpu, 0.5)
         );
     }
 }
