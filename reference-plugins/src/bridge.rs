@@ -39,7 +39,6 @@
 mod check;
 pub mod spoofcheck;
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -667,68 +666,13 @@ fn gc_masquerade(args: &CmdArgs) -> Result<(), Error> {
     let Some(valid) = args.conf.gc_valid_attachments() else {
         return Ok(());
     };
-    if !firewall::nftables_available() {
-        return Ok(());
-    }
-    let network = args.conf.name.as_str();
-    let spec = |id: &str, ifname: &str| MasqSpec::new(network, id, ifname, []);
-    let keep: HashSet<String> = valid
+    let valid: Vec<(&str, &str)> = valid
         .iter()
-        .map(|a| spec(&a.container_id, &a.ifname).nft_comment_prefix())
+        .map(|a| (a.container_id.as_str(), a.ifname.as_str()))
         .collect();
-    let probe = spec("", "");
-    let listing = match Runner::new().run(
-        "nft",
-        &[
-            "-j",
-            "list",
-            "chain",
-            "inet",
-            probe.nft_table(),
-            probe.nft_chain(),
-        ],
-        b"",
-    ) {
-        Ok(out) => out,
-        // No table or chain: no rules.
-        Err(FirewallError::Tool { .. }) => return Ok(()),
-        Err(e) => return Err(fw_error("cannot list the ipMasq rules", e)),
-    };
-    let listing: serde_json::Value =
-        serde_json::from_str(&listing).map_err(|e| fail(format!("unreadable nft listing: {e}")))?;
-    let mut stale: Vec<MasqSpec> = Vec::new();
-    let rules = listing["nftables"].as_array().into_iter().flatten();
-    for comment in rules.filter_map(|item| item["rule"]["comment"].as_str()) {
-        if let Some(m) = stale_attachment(comment, &keep, &spec) {
-            if !stale.contains(&m) {
-                stale.push(m);
-            }
-        }
-    }
-    let nft = firewall::backend(firewall::BackendKind::Nftables, Runner::new());
-    for m in stale {
-        nft.teardown(&m)
-            .map_err(|e| fw_error("cannot remove stale ipMasq rules", e))?;
-    }
-    Ok(())
-}
-
-/// The attachment a masquerade rule comment (`<hash>, net: N, if: I, id: C`) names, when
-/// it is of this network (the names reproduce the hash; a comment cut at nft's length
-/// limit does not and is left alone) and not in `keep`.
-fn stale_attachment(
-    comment: &str,
-    keep: &HashSet<String>,
-    spec: &dyn Fn(&str, &str) -> MasqSpec,
-) -> Option<MasqSpec> {
-    let (hash, rest) = comment.split_once(", net: ")?;
-    if keep.contains(hash) {
-        return None;
-    }
-    let (_, rest) = rest.rsplit_once(", if: ")?;
-    let (ifname, id) = rest.split_once(", id: ")?;
-    let m = spec(id, ifname);
-    (m.nft_comment_prefix() == hash).then_some(m)
+    firewall::gc_masquerade(&args.conf.name, &valid, Runner::new())
+        .map(drop)
+        .map_err(|e| fw_error("cannot remove stale ipMasq rules", e))
 }
 
 #[cfg(test)]
@@ -763,25 +707,6 @@ mod tests {
             .map(|(d, g)| ResultRoute::new(net(d), g.map(|g| g.parse().unwrap())))
             .collect();
         r
-    }
-
-    #[test]
-    fn stale_masquerade_comments() {
-        let spec = |id: &str, ifname: &str| MasqSpec::new("net1", id, ifname, []);
-        let live = spec("live", "eth0");
-        let keep = HashSet::from([live.nft_comment_prefix()]);
-        let dead = spec("dead-1", "eth0");
-        assert_eq!(
-            stale_attachment(&dead.nft_comment(), &keep, &spec),
-            Some(dead)
-        );
-        assert_eq!(stale_attachment(&live.nft_comment(), &keep, &spec), None);
-        // Another network's rule, a cut comment, something else.
-        let other = MasqSpec::new("net2", "dead-1", "eth0", []);
-        assert_eq!(stale_attachment(&other.nft_comment(), &keep, &spec), None);
-        let long = spec(&"x".repeat(120), "eth0");
-        assert_eq!(stale_attachment(&long.nft_comment(), &keep, &spec), None);
-        assert_eq!(stale_attachment("hand-made rule", &keep, &spec), None);
     }
 
     #[test]

@@ -35,7 +35,6 @@
 //! - GC is forwarded to IPAM, and masquerade rules of this network whose attachment is not
 //!   in the valid list are removed (upstream ptp has no GC).
 
-use std::collections::HashSet;
 use std::net::IpAddr;
 
 use cni::invoke::delegate;
@@ -545,131 +544,17 @@ pub fn gc(args: &CmdArgs) -> Result<(), Error> {
     first.map_or(Ok(()), Err)
 }
 
-/// Removes the nftables masquerade rules of this network that belong to no valid
-/// attachment. Only the nftables layout carries the interface in its rules; iptables chains
-/// of a stale attachment are removed by its DEL.
+/// Removes the nftables masquerade rules of this network whose attachment is not valid any
+/// more (see [`firewall::gc_masquerade`]).
 fn gc_masquerade(args: &CmdArgs) -> Result<(), Error> {
-    if !firewall::nftables_available() {
-        return Ok(());
-    }
     let Some(valid) = args.conf.gc_valid_attachments() else {
         return Ok(());
     };
-    let network = &args.conf.name;
     let valid: Vec<(&str, &str)> = valid
         .iter()
-        .map(|a| (a.ifname.as_str(), a.container_id.as_str()))
+        .map(|a| (a.container_id.as_str(), a.ifname.as_str()))
         .collect();
-    let comments = nft_chain_comments(&MasqSpec::new(network.clone(), "", "", []))?;
-    let nft = firewall::backend(firewall::BackendKind::Nftables, Runner::new());
-    for (ifname, container_id) in stale_attachments(network, &comments, &valid) {
-        nft.teardown(&MasqSpec::new(network.clone(), container_id, ifname, []))
-            .map_err(|e| fw_error("removing stale ipMasq rules", e))?;
-    }
-    Ok(())
-}
-
-/// The comments of the rules in the nftables masquerade chain (none when there is no
-/// such table or chain).
-fn nft_chain_comments(probe: &MasqSpec) -> Result<Vec<String>, Error> {
-    let args = [
-        "-j",
-        "list",
-        "chain",
-        "inet",
-        probe.nft_table(),
-        probe.nft_chain(),
-    ];
-    let listing = match Runner::new().run("nft", &args, b"") {
-        Ok(out) => out,
-        Err(FirewallError::Tool { .. }) => return Ok(Vec::new()),
-        Err(e) => return Err(fw_error("listing ipMasq rules", e)),
-    };
-    let listing: serde_json::Value = serde_json::from_str(&listing)
-        .map_err(|e| internal(format!("ptp: unreadable nft listing: {e}")))?;
-    Ok(listing["nftables"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|item| item["rule"]["comment"].as_str().map(str::to_string))
-        .collect())
-}
-
-/// The attachments (ifname, container ID) of `network` named by masquerade rule `comments`
-/// that are not in `valid`, read from the comments' plain-text part and kept only when they
-/// reproduce the comment's hash (a comment cut at nft's length limit, or names with `"`,
-/// do not; such rules are left alone).
-fn stale_attachments(
-    network: &str,
-    comments: &[String],
-    valid: &[(&str, &str)],
-) -> Vec<(String, String)> {
-    let prefix_of =
-        |ifname: &str, id: &str| MasqSpec::new(network, id, ifname, []).nft_comment_prefix();
-    let keep: HashSet<String> = valid.iter().map(|(i, c)| prefix_of(i, c)).collect();
-    let network_hash = prefix_of("", "");
-    let network_hash = network_hash.split('-').next().unwrap_or_default();
-    let mut stale = Vec::new();
-    for comment in comments {
-        let Some((prefix, rest)) = comment.split_once(", net: ") else {
-            continue;
-        };
-        if prefix.split('-').next() != Some(network_hash) || keep.contains(prefix) {
-            continue;
-        }
-        let Some((_, rest)) = rest.rsplit_once(", if: ") else {
-            continue;
-        };
-        let Some((ifname, container_id)) = rest.split_once(", id: ") else {
-            continue;
-        };
-        let entry = (ifname.to_string(), container_id.to_string());
-        if prefix_of(ifname, container_id) == prefix && !stale.contains(&entry) {
-            stale.push(entry);
-        }
-    }
-    stale
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn comment(network: &str, ifname: &str, id: &str) -> String {
-        MasqSpec::new(network, id, ifname, []).nft_comment()
-    }
-
-    #[test]
-    fn stale_attachments_of_one_network_only() {
-        let comments = vec![
-            comment("net", "eth0", "a"),
-            comment("net", "eth0", "a"), // IPv6 rule of the same attachment
-            comment("net", "eth1", "a"),
-            comment("net", "eth0", "b"),
-            comment("other", "eth0", "c"),
-            "unrelated rule".to_string(),
-            comment("net", "eth0", &"x".repeat(200)), // cut at 128 bytes
-        ];
-        let stale = stale_attachments("net", &comments, &[("eth0", "b")]);
-        assert_eq!(
-            stale,
-            [
-                ("eth0".to_string(), "a".to_string()),
-                ("eth1".to_string(), "a".to_string())
-            ]
-        );
-        assert!(stale_attachments(
-            "net",
-            &comments[..4],
-            &[("eth0", "a"), ("eth1", "a"), ("eth0", "b")]
-        )
-        .is_empty());
-        // Separators inside the names: the interface is the part after the last ", if: ",
-        // which an interface name cannot contain.
-        let odd = vec![comment("n, if: x", "eth0", "id, id: y")];
-        assert_eq!(
-            stale_attachments("n, if: x", &odd, &[]),
-            [("eth0".to_string(), "id, id: y".to_string())]
-        );
-    }
+    firewall::gc_masquerade(&args.conf.name, &valid, Runner::new())
+        .map(drop)
+        .map_err(|e| fw_error("removing stale ipMasq rules", e))
 }

@@ -502,6 +502,65 @@ fn multicast(addr: IpAddr) -> IpNet {
     }
 }
 
+/// GC of masquerade rules (GC-3): removes the nftables masquerade rules of `network` whose
+/// attachment (container ID, ifname) is not in `valid`, and returns how many attachments were
+/// cleaned. Only the nftables layout names the interface in its rules; iptables chains of a
+/// stale attachment go with its DEL. Nothing happens where nf_tables does not answer.
+pub fn gc_masquerade(network: &str, valid: &[(&str, &str)], runner: Runner) -> Result<usize> {
+    if !nftables_available() {
+        return Ok(0);
+    }
+    let probe = MasqSpec::new(network, "", "", []);
+    let comments: Vec<String> =
+        nfnl::rules(nfnl::FAMILY_INET, probe.nft_table(), probe.nft_chain())
+            .map_err(FirewallError::Netlink)?
+            .into_iter()
+            .filter_map(|r| r.comment)
+            .collect();
+    let stale = stale_attachments(network, &comments, valid);
+    let nft = backend(BackendKind::Nftables, runner);
+    for m in &stale {
+        nft.teardown(m)?;
+    }
+    Ok(stale.len())
+}
+
+/// The attachments of `network` named by masquerade rule `comments`
+/// (`<hash>, net: N, if: I, id: C`) that are not in `valid` (container ID, ifname). A comment
+/// counts only when its names reproduce its hash: one cut at nft's length limit, or of another
+/// network, is left alone.
+pub fn stale_attachments(
+    network: &str,
+    comments: &[String],
+    valid: &[(&str, &str)],
+) -> Vec<MasqSpec> {
+    let spec = |id: &str, ifname: &str| MasqSpec::new(network, id, ifname, []);
+    let keep: std::collections::HashSet<String> = valid
+        .iter()
+        .map(|(id, ifname)| spec(id, ifname).nft_comment_prefix())
+        .collect();
+    let mut stale: Vec<MasqSpec> = Vec::new();
+    for comment in comments {
+        let Some((hash, rest)) = comment.split_once(", net: ") else {
+            continue;
+        };
+        if keep.contains(hash) {
+            continue;
+        }
+        let Some((_, rest)) = rest.rsplit_once(", if: ") else {
+            continue;
+        };
+        let Some((ifname, id)) = rest.split_once(", id: ") else {
+            continue;
+        };
+        let m = spec(id, ifname);
+        if m.nft_comment_prefix() == hash && !stale.contains(&m) {
+            stale.push(m);
+        }
+    }
+    stale
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -592,5 +651,24 @@ mod tests {
             ..Naming::default()
         })
         .is_err());
+    }
+
+    #[test]
+    fn stale_attachments_of_one_network_only() {
+        let c =
+            |net: &str, id: &str, ifname: &str| MasqSpec::new(net, id, ifname, []).nft_comment();
+        let comments = vec![
+            c("net", "a", "eth0"),
+            c("net", "b", "eth0"),
+            c("other", "z", "eth0"),
+            "garbage".to_string(),
+        ];
+        let stale = stale_attachments("net", &comments, &[("b", "eth0")]);
+        assert_eq!(stale, vec![MasqSpec::new("net", "a", "eth0", [])]);
+        assert!(stale_attachments("net", &comments, &[("a", "eth0"), ("b", "eth0")]).is_empty());
+        // a cut comment does not reproduce its hash and is left alone
+        let mut cut = c("net", "a", "eth0");
+        cut.truncate(cut.len() - 2);
+        assert!(stale_attachments("net", &[cut], &[]).is_empty());
     }
 }
