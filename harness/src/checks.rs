@@ -199,6 +199,7 @@ fn single_json(v: &StepView) -> Verdict {
 
 /// The requirement that defines the result schema of request version `version`.
 fn schema_req(version: &str) -> &'static str {
+    let version = if version.is_empty() { "0.1.0" } else { version };
     match SpecVersion::from_exact(version).map(|x| x.family()) {
         Some(cni::version::ResultFamily::Legacy) => "RES-12",
         Some(cni::version::ResultFamily::V04) => "RES-13",
@@ -531,9 +532,15 @@ fn outcome(v: &StepView) -> Verdict {
         if v.verb != "ADD" {
             return Some(Ok(()));
         }
+        // A request without cniVersion is read as 0.1.0 (VER-5), so its result says 0.1.0.
+        let expected = if v.version.is_empty() {
+            "0.1.0"
+        } else {
+            v.version
+        };
         return Some(one_json(v.stdout).and_then(|j| {
             match j.get("cniVersion").and_then(Value::as_str) {
-                Some(got) if got == v.version => {}
+                Some(got) if got == expected => {}
                 got => {
                     return Err(format!(
                         "[ADD-6] result version {got:?} for a {:?} request",
@@ -544,7 +551,7 @@ fn outcome(v: &StepView) -> Verdict {
             // Schema failures count against the rule defining the schema, as in `result`.
             CniResult::from_value(j, None)
                 .map(drop)
-                .map_err(|e| format!("[{}] invalid result: {e}", schema_req(v.version)))
+                .map_err(|e| format!("[{}] invalid result: {e}", schema_req(expected)))
         }));
     }
     Some(match error_object(v)? {
