@@ -262,7 +262,7 @@ pub fn add(args: &CmdArgs, plan: &LinkPlan) -> Result<CniResult, Error> {
         check_mtu_against_master(plan.mtu, &master.name, master.mtu.unwrap_or(u32::MAX))?;
     }
 
-    let index = create_renamed(&mut cont, own.as_mut(), plan, master.index, &args.ifname)?;
+    let index = create_renamed(&mut cont, own.as_mut(), plan, &master, &args.ifname)?;
     let mut rollback = Rollback {
         cont: &mut cont,
         link: Some(index),
@@ -372,15 +372,16 @@ fn create_renamed(
     cont: &mut Netlink,
     own: Option<&mut Netlink>,
     plan: &LinkPlan,
-    master: u32,
+    master: &Link,
     ifname: &str,
 ) -> Result<u32, Error> {
     let plugin = plan.kind.plugin();
+    let master_name = &master.name;
     let mut own = own;
     let mut created = None;
     for _ in 0..TEMP_NAME_TRIES {
         let tmp = iface::random_veth_name();
-        let mut spec = plan.kind.spec(&tmp, master);
+        let mut spec = plan.kind.spec(&tmp, master.index);
         spec.mtu = plan.mtu;
         spec.mac = plan.mac;
         let outcome = match own.as_deref_mut() {
@@ -392,7 +393,16 @@ fn create_renamed(
                 created = Some(tmp);
                 break;
             }
-            Err(e) if e.is_exists() => continue,
+            // The temporary name is taken in the container: try another.
+            Err(e) if e.is_exists() && cont.link(tmp.as_str()).is_ok() => continue,
+            // Something else exists: for vlan, a link with this id on the master.
+            Err(e) if e.is_exists() => {
+                let what = match plan.kind {
+                    SubKind::Vlan { id } => format!(" (master {master_name:?} has VLAN {id})"),
+                    _ => String::new(),
+                };
+                return Err(internal(format!("failed to create {plugin}{what}: {e}")));
+            }
             Err(e) if e.is_not_supported() => {
                 return Err(internal(format!(
                     "failed to create {plugin}: the kernel has no {} links ({e})",

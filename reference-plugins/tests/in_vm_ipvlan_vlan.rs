@@ -652,7 +652,8 @@ fn vlan_add_check_del() {
     // The same (master, id) for a second container: the kernel refuses; nothing is left
     // behind and the address is released (E52).
     let out = node.run("ADD", "ctr-2", Some(c2.path()), &conf);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_eq!(error_code(&out), 999);
+    assert!(text(&out).contains("has VLAN 100"), "{}", text(&out));
     assert!(link_names(&c2).is_empty());
     assert_eq!(node.reserved(), ["10.95.0.2"]);
     // Another id works.
