@@ -7,6 +7,11 @@
 //! first IPv6 address the kernel lists for it (`127.0.0.1/8`, and `::1/128` only when the
 //! namespace has IPv6); DEL succeeds when there is no namespace any more. Failures are
 //! reported with the plugins' internal-error code, 999, as upstream does.
+//!
+//! One deliberate difference: Debian's upstream 1.1.1 prints its 1.0.0-layout result under
+//! the requested label (a `0.2.0` result with `interfaces` and `ips`, a `0.4.0` one without
+//! `version` on its IPs). We convert to the requested version's layout, as the spec asks
+//! (`ip4`/`ip6` for 0.2.0).
 
 use ipnet::IpNet;
 
