@@ -283,15 +283,11 @@ impl World {
     /// Creates master links a config names (`master`) in the node namespace when missing: a
     /// veth pair, both ends up.
     pub fn ensure_master(&self, name: &str) -> std::io::Result<()> {
-        if self.node_cmd(&["ip", "link", "show", name]).is_ok() {
+        if netns_sandbox::fixtures::link_exists(&self.node, name) {
             return Ok(());
         }
         let peer = format!("{}p", &name[..name.len().min(14)]);
-        self.node_cmd(&[
-            "ip", "link", "add", name, "type", "veth", "peer", "name", &peer,
-        ])?;
-        self.node_cmd(&["ip", "link", "set", name, "up"])?;
-        self.node_cmd(&["ip", "link", "set", &peer, "up"])
+        netns_sandbox::fixtures::veth_pair(&self.node, name, &peer).map_err(std::io::Error::other)
     }
 
     /// The state of the node namespace, every live container namespace and the state dir.

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicU32, Ordering};
 
+pub mod fixtures;
 pub mod snapshot;
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};

@@ -7,7 +7,8 @@
 //! that are inherently per-call (random MACs, counters) are left out so that "equal" means
 //! "nothing leaked".
 //!
-//! The namespace is read by running `ip -j`, `nft` and `sysctl` inside it.
+//! Links, addresses and routes are read over rtnetlink (the `cni-netlink` crate), sysctls from
+//! `/proc/sys` on a thread inside the namespace, and the ruleset by running `nft` inside it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -41,19 +42,64 @@ pub struct Watch {
     pub ignore_files: Vec<String>,
 }
 
-fn run_json(ns: &Netns, args: &[&str]) -> Vec<serde_json::Value> {
-    let out = ns.command("ip").args(args).output();
-    match out {
-        Ok(o) if o.status.success() => serde_json::from_slice(&o.stdout).unwrap_or_default(),
-        _ => Vec::new(),
-    }
-}
+/// `IFF_UP` and `IFF_PROMISC`.
+const IFF_UP: u32 = 0x1;
+const IFF_PROMISC: u32 = 0x100;
+/// The kernel's `local` routing table: per-address routes, not configuration.
+const RT_TABLE_LOCAL: u32 = 255;
 
-fn s(v: &serde_json::Value, k: &str) -> String {
-    match v.get(k) {
-        Some(serde_json::Value::String(x)) => x.clone(),
-        Some(serde_json::Value::Null) | None => String::new(),
-        Some(other) => other.to_string(),
+/// Links, addresses and routes of `ns`, read over rtnetlink (empty if the namespace is gone).
+fn read_netlink(ns: &Netns, snap: &mut Snapshot) {
+    let Ok(mut nl) = cni_netlink::Netlink::open_in(ns.path()) else {
+        return;
+    };
+    let links = nl.links().unwrap_or_default();
+    let name_of = |index: u32| {
+        links
+            .iter()
+            .find(|l| l.index == index)
+            .map(|l| l.name.clone())
+            .unwrap_or_else(|| format!("#{index}"))
+    };
+    for l in &links {
+        let mut flags = Vec::new();
+        if l.flags & IFF_PROMISC != 0 {
+            flags.push("PROMISC");
+        }
+        if l.flags & IFF_UP != 0 {
+            flags.push("UP");
+        }
+        snap.links.insert(format!(
+            "{} kind={} mtu={} master={} flags={}",
+            l.name,
+            l.kind.as_deref().unwrap_or(""),
+            l.mtu.map(|m| m.to_string()).unwrap_or_default(),
+            l.master.map(name_of).unwrap_or_default(),
+            flags.join(",")
+        ));
+        for a in nl.addresses(l.index, None).unwrap_or_default() {
+            // Link-local IPv6 addresses derive from random MACs: per-call noise.
+            if a.addr.is_ipv6() && a.scope == 253 {
+                continue;
+            }
+            snap.addresses
+                .insert(format!("{} {}/{}", l.name, a.addr, a.prefix_len));
+        }
+    }
+    for r in nl.routes(None).unwrap_or_default() {
+        let v6_link_local = matches!(r.dst, ipnet::IpNet::V6(n) if n.addr().segments()[0] & 0xffc0 == 0xfe80);
+        let multicast = matches!(r.dst, ipnet::IpNet::V6(n) if n.addr().segments()[0] & 0xff00 == 0xff00);
+        if r.table == Some(RT_TABLE_LOCAL) || v6_link_local || multicast {
+            continue;
+        }
+        snap.routes.insert(format!(
+            "{} via={} dev={} table={} proto={}",
+            r.dst,
+            r.gateway.map(|g| g.to_string()).unwrap_or_default(),
+            r.oif.map(name_of).unwrap_or_default(),
+            r.table.map(|t| t.to_string()).unwrap_or_default(),
+            r.protocol.map(|p| p.to_string()).unwrap_or_default()
+        ));
     }
 }
 
@@ -61,77 +107,20 @@ impl Snapshot {
     /// Reads the state of `ns` and of the watched directories.
     pub fn take(ns: &Netns, watch: &Watch) -> Snapshot {
         let mut snap = Snapshot::default();
-        for l in run_json(ns, &["-j", "-d", "link", "show"]) {
-            let kind = l
-                .get("linkinfo")
-                .and_then(|i| i.get("info_kind"))
-                .and_then(|k| k.as_str())
-                .unwrap_or("");
-            let mut flags: Vec<String> = l
-                .get("flags")
-                .and_then(|f| f.as_array())
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str())
-                        .filter(|f| *f == "UP" || *f == "PROMISC")
-                        .map(str::to_string)
-                        .collect()
-                })
-                .unwrap_or_default();
-            flags.sort();
-            snap.links.insert(format!(
-                "{} kind={} mtu={} master={} flags={}",
-                s(&l, "ifname"),
-                kind,
-                s(&l, "mtu"),
-                s(&l, "master"),
-                flags.join(",")
-            ));
-        }
-        for a in run_json(ns, &["-j", "addr", "show"]) {
-            let dev = s(&a, "ifname");
-            for info in a
-                .get("addr_info")
-                .and_then(|x| x.as_array())
-                .into_iter()
-                .flatten()
-            {
-                // Link-local IPv6 addresses are derived from random MACs: per-call noise.
-                if s(info, "scope") == "link" && s(info, "family") == "inet6" {
-                    continue;
-                }
-                snap.addresses.insert(format!(
-                    "{dev} {}/{}",
-                    s(info, "local"),
-                    s(info, "prefixlen")
-                ));
-            }
-        }
-        for family in ["-4", "-6"] {
-            for r in run_json(ns, &[family, "-j", "route", "show", "table", "all"]) {
-                if s(&r, "type") == "local" || s(&r, "type") == "multicast" {
-                    continue;
-                }
-                let dst = s(&r, "dst");
-                if family == "-6" && dst.starts_with("fe80::") {
-                    continue;
-                }
-                snap.routes.insert(format!(
-                    "{dst} via={} dev={} table={} proto={}",
-                    s(&r, "gateway"),
-                    s(&r, "dev"),
-                    s(&r, "table"),
-                    s(&r, "protocol")
-                ));
-            }
-        }
-        for key in SYSCTLS {
-            let path = format!("/proc/sys/{}", key.replace('.', "/"));
-            if let Ok(o) = ns.command("cat").arg(&path).output() {
-                let v = String::from_utf8_lossy(&o.stdout).trim().to_string();
-                snap.sysctls.insert(format!("{key}={v}"));
-            }
-        }
+        read_netlink(ns, &mut snap);
+        let values = ns
+            .run(|| {
+                SYSCTLS
+                    .iter()
+                    .map(|key| {
+                        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+                        let v = std::fs::read_to_string(path).unwrap_or_default();
+                        format!("{key}={}", v.trim())
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .unwrap_or_default();
+        snap.sysctls.extend(values);
         if let Ok(o) = ns.command("nft").args(["list", "ruleset"]).output() {
             for line in String::from_utf8_lossy(&o.stdout).lines() {
                 let line = line.trim();

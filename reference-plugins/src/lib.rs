@@ -22,7 +22,8 @@ pub mod ipam;
 pub mod ipvlan;
 pub mod loopback;
 pub mod macvlan;
-pub mod netlink;
+/// The rtnetlink handle lives in its own crate (`netlink/`), shared with netns-sandbox.
+pub use cni_netlink as netlink;
 pub mod ptp;
 pub mod sublink;
 pub mod vlan;

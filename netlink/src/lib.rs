@@ -19,7 +19,7 @@
 //! vlan) need: links (create veth/bridge/macvlan/ipvlan/vlan, delete, rename, move to another
 //! namespace, up/down, MTU, MAC, promiscuous mode, master), bridge ports (hairpin, learning,
 //! isolation, VLANs), addresses and routes (add, replace, delete, dump). What to do with them
-//! (which sysctls, in which order, with which names) lives in [`crate::iface`] and the plugins.
+//! (which sysctls, in which order, with which names) lives in the `iface` module of reference-plugins and the plugins.
 //!
 //! Operations are blocking and cheap: a plugin opens one handle per namespace it works in
 //! and makes a handful of requests. A new operation is one method on top of
