@@ -40,8 +40,18 @@ mod tests {
         assert!(link_exists(&ns, "up0") && link_exists(&ns, "up0p") && link_exists(&ns, "br-fix"));
         assert!(!link_exists(&ns, "nope"));
         let snap = crate::snapshot::Snapshot::take(&ns, &Default::default());
-        assert!(snap.links.iter().any(|l| l.starts_with("up0 kind=veth") && l.ends_with("UP")), "{snap:?}");
-        assert!(snap.links.iter().any(|l| l.starts_with("br-fix kind=bridge")), "{snap:?}");
+        assert!(
+            snap.links
+                .iter()
+                .any(|l| l.starts_with("up0 kind=veth") && l.ends_with("UP")),
+            "{snap:?}"
+        );
+        assert!(
+            snap.links
+                .iter()
+                .any(|l| l.starts_with("br-fix kind=bridge")),
+            "{snap:?}"
+        );
         // creating it again is an "exists" error, not a panic
         assert!(veth_pair(&ns, "up0", "up0p").unwrap_err().is_exists());
     }

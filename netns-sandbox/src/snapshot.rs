@@ -87,8 +87,10 @@ fn read_netlink(ns: &Netns, snap: &mut Snapshot) {
         }
     }
     for r in nl.routes(None).unwrap_or_default() {
-        let v6_link_local = matches!(r.dst, ipnet::IpNet::V6(n) if n.addr().segments()[0] & 0xffc0 == 0xfe80);
-        let multicast = matches!(r.dst, ipnet::IpNet::V6(n) if n.addr().segments()[0] & 0xff00 == 0xff00);
+        let v6_link_local =
+            matches!(r.dst, ipnet::IpNet::V6(n) if n.addr().segments()[0] & 0xffc0 == 0xfe80);
+        let multicast =
+            matches!(r.dst, ipnet::IpNet::V6(n) if n.addr().segments()[0] & 0xff00 == 0xff00);
         if r.table == Some(RT_TABLE_LOCAL) || v6_link_local || multicast {
             continue;
         }
