@@ -1073,6 +1073,19 @@ impl Netlink {
         self.request(&op, RTM_SETLINK, 0, &msg).map(drop)
     }
 
+    /// Sets a macvlan's broadcast queue length (`IFLA_MACVLAN_BC_QUEUE_LEN`), a change of the
+    /// link's kind data, which the kernel takes through `RTM_NEWLINK` without create flags.
+    pub fn set_macvlan_bc_queue_len(&mut self, index: u32, len: u32) -> Result<()> {
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        msg.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::MacVlan),
+            LinkInfo::Data(InfoData::MacVlan(vec![InfoMacVlan::BcQueueLen(len)])),
+        ]));
+        let op = format!("set macvlan bcqueuelen {len} (index {index})");
+        self.request(&op, RTM_NEWLINK, 0, &msg).map(drop)
+    }
+
     pub fn set_mtu(&mut self, index: u32, mtu: u32) -> Result<()> {
         self.set_attribute(index, LinkAttribute::Mtu(mtu), &format!("set MTU {mtu}"))
     }

@@ -48,7 +48,6 @@
 //! upstream's.
 
 use std::net::IpAddr;
-use std::os::fd::{AsRawFd, BorrowedFd};
 
 use cni::invoke::delegate;
 use cni::result::{CniResult, Dns, Interface, Result100};
@@ -274,7 +273,7 @@ pub fn add(args: &CmdArgs, plan: &LinkPlan) -> Result<CniResult, Error> {
         ..
     } = plan.kind
     {
-        set_macvlan_bc_queue_len(cont.netns(), index, len)
+        cont.set_macvlan_bc_queue_len(index, len)
             .map_err(|e| internal(format!("macvlan: cannot set bcqueuelen {len}: {e}")))?;
     }
     let link = cont.link(index).map_err(nl_err(format!(
@@ -655,90 +654,6 @@ pub fn gc(args: &CmdArgs) -> Result<(), Error> {
     }
 }
 
-// ----- macvlan broadcast queue length ------------------------------------------------------
-
-/// `IFLA_LINKINFO`, `IFLA_INFO_KIND`, `IFLA_INFO_DATA`, `IFLA_MACVLAN_BC_QUEUE_LEN`.
-const IFLA_LINKINFO: u16 = 18;
-const IFLA_INFO_KIND: u16 = 1;
-const IFLA_INFO_DATA: u16 = 2;
-const IFLA_MACVLAN_BC_QUEUE_LEN: u16 = 7;
-const NLA_F_NESTED: u16 = 1 << 15;
-const RTM_NEWLINK: u16 = 16;
-const NLMSG_ERROR: u16 = 2;
-const NLM_F_REQUEST: u16 = 1;
-const NLM_F_ACK: u16 = 4;
-
-/// Appends one netlink attribute (padded to 4 bytes).
-fn push_attr(buf: &mut Vec<u8>, kind: u16, payload: &[u8]) {
-    let len = 4 + payload.len();
-    buf.extend_from_slice(&(len as u16).to_ne_bytes());
-    buf.extend_from_slice(&kind.to_ne_bytes());
-    buf.extend_from_slice(payload);
-    buf.resize(buf.len() + (4 - len % 4) % 4, 0);
-}
-
-/// The `RTM_NEWLINK` request changing a macvlan's broadcast queue length.
-fn bc_queue_len_request(index: u32, len: u32) -> Vec<u8> {
-    let mut data = Vec::new();
-    push_attr(&mut data, IFLA_MACVLAN_BC_QUEUE_LEN, &len.to_ne_bytes());
-    let mut info = Vec::new();
-    push_attr(&mut info, IFLA_INFO_KIND, b"macvlan\0");
-    push_attr(&mut info, IFLA_INFO_DATA | NLA_F_NESTED, &data);
-    // struct ifinfomsg: family, pad, type, index, flags, change.
-    let mut body = vec![0u8; 16];
-    body[4..8].copy_from_slice(&(index as i32).to_ne_bytes());
-    push_attr(&mut body, IFLA_LINKINFO | NLA_F_NESTED, &info);
-    let mut msg = Vec::with_capacity(16 + body.len());
-    msg.extend_from_slice(&((16 + body.len()) as u32).to_ne_bytes());
-    msg.extend_from_slice(&RTM_NEWLINK.to_ne_bytes());
-    msg.extend_from_slice(&(NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes());
-    msg.extend_from_slice(&1u32.to_ne_bytes()); // sequence number
-    msg.extend_from_slice(&0u32.to_ne_bytes()); // port id: the kernel fills it in
-    msg.extend(body);
-    msg
-}
-
-/// Sets `IFLA_MACVLAN_BC_QUEUE_LEN` on macvlan `index` of the namespace open at `netns`
-/// (what upstream passes at creation; the kernel takes it as a change just as well). The
-/// shared netlink handle has no request for it, so this one exchange is done here, on a
-/// socket made inside the namespace.
-fn set_macvlan_bc_queue_len(netns: BorrowedFd<'_>, index: u32, len: u32) -> std::io::Result<()> {
-    let request = bc_queue_len_request(index, len);
-    let fd = netns.as_raw_fd();
-    // SAFETY (in the closure): `fd` stays open for the duration (borrowed).
-    let outcome = iface::run_in_netns(unsafe { BorrowedFd::borrow_raw(fd) }, move || {
-        let socket = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_ROUTE)?;
-        socket.send(&request, 0)?;
-        let mut buf = vec![0u8; 8192];
-        loop {
-            let n = socket.recv(&mut &mut buf[..], 0)?;
-            let mut off = 0;
-            while off + 16 <= n {
-                let len = u32::from_ne_bytes(buf[off..off + 4].try_into().expect("4 bytes"));
-                let kind = u16::from_ne_bytes(buf[off + 4..off + 6].try_into().expect("2 bytes"));
-                let seq = u32::from_ne_bytes(buf[off + 8..off + 12].try_into().expect("4 bytes"));
-                if kind == NLMSG_ERROR && seq == 1 && off + 20 <= n {
-                    let code =
-                        i32::from_ne_bytes(buf[off + 16..off + 20].try_into().expect("4 bytes"));
-                    return if code == 0 {
-                        Ok(())
-                    } else {
-                        Err(std::io::Error::from_raw_os_error(-code))
-                    };
-                }
-                if len < 16 {
-                    break;
-                }
-                off += (len as usize + 3) & !3;
-            }
-        }
-    });
-    match outcome {
-        Ok(r) => r,
-        Err(e) => Err(std::io::Error::other(e.to_string())),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -817,28 +732,6 @@ mod tests {
         assert_eq!(out.ips.len(), 2, "moved, not duplicated");
         assert!(out.ips.iter().all(|i| i.interface == Some(1)));
         assert_eq!(out.dns, dns);
-    }
-
-    #[test]
-    fn bc_queue_len_message_layout() {
-        let m = bc_queue_len_request(7, 2000);
-        assert_eq!(m.len() % 4, 0);
-        assert_eq!(
-            u32::from_ne_bytes(m[0..4].try_into().unwrap()) as usize,
-            m.len()
-        );
-        assert_eq!(u16::from_ne_bytes(m[4..6].try_into().unwrap()), RTM_NEWLINK);
-        assert_eq!(i32::from_ne_bytes(m[20..24].try_into().unwrap()), 7);
-        // linkinfo(nested) { kind "macvlan\0", data(nested) { bc_queue_len u32 } }
-        assert_eq!(
-            u16::from_ne_bytes(m[34..36].try_into().unwrap()),
-            IFLA_LINKINFO | NLA_F_NESTED
-        );
-        assert_eq!(&m[40..48], b"macvlan\0");
-        assert_eq!(
-            u32::from_ne_bytes(m[m.len() - 4..].try_into().unwrap()),
-            2000
-        );
     }
 
     #[test]
