@@ -74,66 +74,84 @@ fn check(name: &str, config: &str, version: &str, allowed: &[&str]) {
     );
 }
 
-#[test]
-fn loopback_matches_upstream() {
-    check("loopback", "loopback.json", "1.0.0", &[]);
+/// Writes each variant of the base config `config` (keys set, `null` removes a key) to a
+/// temporary file and runs [`check`] on it at its version with no allowed difference.
+fn check_variants(name: &str, config: &str, variants: &[(&str, &str, serde_json::Value)]) {
+    let base: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(workspace().join("conformance-cases/configs").join(config)).unwrap(),
+    )
+    .unwrap();
+    let dir = std::env::temp_dir().join(format!("cnirs-diff-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for (label, version, patch) in variants {
+        let mut conf = base.as_object().unwrap().clone();
+        for (k, v) in patch.as_object().unwrap() {
+            if v.is_null() {
+                conf.remove(k);
+            } else {
+                conf.insert(k.clone(), v.clone());
+            }
+        }
+        let path = dir.join(format!("{label}.json"));
+        std::fs::write(&path, serde_json::Value::Object(conf).to_string()).unwrap();
+        // An absolute path replaces the configs directory in `check`'s join.
+        check(name, path.to_str().unwrap(), version, &[]);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
-#[test]
-fn host_local_matches_upstream() {
-    check("host-local", "host-local.json", "1.0.0", &[]);
-}
-
-#[test]
-fn ptp_matches_upstream() {
-    // Links (veth pair, MTU 1400 on both ends), addresses (the container address, the
-    // gateway /32 on the host end), routes (the gateway /32 and the subnet via the gateway in
-    // the container, the default route, the host route to the container), ip_forward, the
-    // IPAM store and the result all match. The one difference is how ipMasq is written:
-    // Debian's ptp (1.1.1) uses iptables, here iptables-nft, so it shows in the nft ruleset as
-    // `table ip nat`: a per-attachment chain `CNI-<hash>` holding `-d SUBNET -j ACCEPT` and
-    // `! -d 224.0.0.0/4 -j MASQUERADE`, jumped to from POSTROUTING for the container address.
-    // Ours writes the nftables layout of newer upstream releases: table
-    // `inet cni_plugins_masquerade`, a `postrouting` base chain that skips multicast and jumps
-    // to `masq_checks`, and there one commented rule per container address. Same policy:
-    // traffic from 10.97.0.2 leaving 10.97.0.0/24, multicast excepted, is masqueraded.
-    let allowed = [
+/// The one difference a config with ipMasq shows, for the container address `addr` in
+/// `subnet`. Debian's plugins (1.1.1) write ipMasq with iptables, here iptables-nft, so the nft
+/// ruleset shows `table ip nat` with a per-attachment chain `CNI-<hash>` (`-d SUBNET -j ACCEPT`,
+/// `! -d 224.0.0.0/4 -j MASQUERADE`) jumped to from POSTROUTING for the container address.
+/// Ours writes the nftables layout of newer upstream releases: table
+/// `inet cni_plugins_masquerade`, a `postrouting` base chain that skips multicast and goes to
+/// `masq_checks`, and there one commented rule per container address. Same policy: traffic
+/// from the container leaving its subnet, multicast excepted, is masqueraded.
+fn masquerade_differences(addr: &str, subnet: &str) -> Vec<String> {
+    vec![
         // upstream, iptables-nft
-        "upstream: node firewall table ip nat {",
-        "upstream: node firewall chain POSTROUTING {",
-        "upstream: node firewall chain CNI-",
-        "upstream: node firewall ip saddr 10.97.0.2 jump CNI-",
-        "upstream: node firewall ip daddr 10.97.0.0/24 accept",
-        "upstream: node firewall ip daddr != 224.0.0.0/4 masquerade",
+        "upstream: node firewall table ip nat {".into(),
+        "upstream: node firewall chain POSTROUTING {".into(),
+        "upstream: node firewall chain CNI-".into(),
+        format!("upstream: node firewall ip saddr {addr} jump CNI-"),
+        format!("upstream: node firewall ip daddr {subnet} accept"),
+        "upstream: node firewall ip daddr != 224.0.0.0/4 masquerade".into(),
         // ours, nftables
-        "ours: node firewall table inet cni_plugins_masquerade {",
-        "ours: node firewall chain postrouting {",
-        "ours: node firewall chain masq_checks {",
-        "ours: node firewall goto masq_checks",
-        "ours: node firewall ip daddr 224.0.0.0/4 return",
-        "ours: node firewall ip6 daddr ff00::/8 return",
-        "ours: node firewall ip saddr 10.97.0.2 ip daddr != 10.97.0.0/24 masquerade comment \"",
-    ];
-    // After DEL both sides keep their firewall's shared, attachment-free scaffolding: upstream
-    // the `ip nat` table with its POSTROUTING base chain, ours the masquerade table with its
-    // base chain (multicast exceptions and the jump) and the now empty `masq_checks`. Neither
-    // removes it, since other attachments may be using it (deleting it could race a
-    // concurrent ADD). `check` would count our scaffolding lines as "left more than
-    // upstream", so this test runs the comparison itself with those lines allowed.
-    let allowed_left_after_del = [
-        "node: + firewall table inet cni_plugins_masquerade {",
-        "node: + firewall chain postrouting {",
-        "node: + firewall chain masq_checks {",
-        "node: + firewall goto masq_checks",
-        "node: + firewall ip daddr 224.0.0.0/4 return",
-        "node: + firewall ip6 daddr ff00::/8 return",
-    ];
+        "ours: node firewall table inet cni_plugins_masquerade {".into(),
+        "ours: node firewall chain postrouting {".into(),
+        "ours: node firewall chain masq_checks {".into(),
+        "ours: node firewall goto masq_checks".into(),
+        "ours: node firewall ip daddr 224.0.0.0/4 return".into(),
+        "ours: node firewall ip6 daddr ff00::/8 return".into(),
+        format!("ours: node firewall ip saddr {addr} ip daddr != {subnet} masquerade comment \""),
+    ]
+}
+
+/// After DEL both sides keep their firewall's shared, attachment-free scaffolding: upstream
+/// the `ip nat` table with its POSTROUTING base chain, ours the masquerade table with its base
+/// chain and the now empty `masq_checks`. Neither removes it, since other attachments may use
+/// it (deleting it could race a concurrent ADD); [`check`] would count ours as "left more than
+/// upstream".
+const MASQUERADE_SCAFFOLDING: [&str; 6] = [
+    "node: + firewall table inet cni_plugins_masquerade {",
+    "node: + firewall chain postrouting {",
+    "node: + firewall chain masq_checks {",
+    "node: + firewall goto masq_checks",
+    "node: + firewall ip daddr 224.0.0.0/4 return",
+    "node: + firewall ip6 daddr ff00::/8 return",
+];
+
+/// [`check`] for a config with ipMasq: exactly the masquerade differences show (each of them:
+/// the masquerade really was set up on both sides), DEL leaves no more than upstream plus the
+/// scaffolding, and nothing of ours that mentions `gone_after_del` survives DEL.
+fn check_masquerade(name: &str, addr: &str, subnet: &str, gone_after_del: &[&str]) {
+    let allowed = masquerade_differences(addr, subnet);
     let ours = ours_dir();
-    let cfg = workspace().join("conformance-cases/configs/ptp.json");
     let c = compare(
-        &upstream("ptp"),
-        &ours.join("ptp"),
-        &cfg,
+        &upstream(name),
+        &ours.join(name),
+        &workspace().join(format!("conformance-cases/configs/{name}.json")),
         vec![PathBuf::from(UPSTREAM)],
         vec![ours.clone()],
         "1.0.0",
@@ -149,17 +167,16 @@ fn ptp_matches_upstream() {
     let unexplained: Vec<&String> = c
         .differences
         .iter()
-        .filter(|d| !allowed.iter().any(|a| d.starts_with(a)))
+        .filter(|d| !allowed.iter().any(|a| d.starts_with(a.as_str())))
         .collect();
     assert!(
         unexplained.is_empty(),
-        "ptp: unexplained differences: {unexplained:#?}"
+        "{name}: unexplained differences: {unexplained:#?}"
     );
-    // Each allowed line must have shown up: the masquerade really was set up on both sides.
-    for a in allowed {
+    for a in &allowed {
         assert!(
-            c.differences.iter().any(|d| d.starts_with(a)),
-            "ptp: expected difference {a:?} did not show (masquerade missing?): {:#?}",
+            c.differences.iter().any(|d| d.starts_with(a.as_str())),
+            "{name}: expected difference {a:?} did not show (masquerade missing?): {:#?}",
             c.differences
         );
     }
@@ -168,20 +185,43 @@ fn ptp_matches_upstream() {
         .left_after_del
         .iter()
         .filter(|l| !c.upstream.left_after_del.contains(l))
-        .filter(|l| !allowed_left_after_del.contains(&l.as_str()))
+        .filter(|l| !MASQUERADE_SCAFFOLDING.contains(&l.as_str()))
         .collect();
     assert!(
         extra.is_empty(),
-        "ptp: ours left more than upstream after DEL: {extra:?}"
+        "{name}: ours left more than upstream after DEL: {extra:?}"
     );
-    // No rule of the attachment survives DEL on our side.
     assert!(
         !c.ours
             .left_after_del
             .iter()
-            .any(|l| l.contains("masquerade comment") || l.contains("10.97.0.")),
+            .any(|l| gone_after_del.iter().any(|g| l.contains(g))),
         "{:?}",
         c.ours.left_after_del
+    );
+}
+
+#[test]
+fn loopback_matches_upstream() {
+    check("loopback", "loopback.json", "1.0.0", &[]);
+}
+
+#[test]
+fn host_local_matches_upstream() {
+    check("host-local", "host-local.json", "1.0.0", &[]);
+}
+
+#[test]
+fn ptp_matches_upstream() {
+    // Links (veth pair, MTU 1400 on both ends), addresses (the container address, the
+    // gateway /32 on the host end), routes (the gateway /32 and the subnet via the gateway in
+    // the container, the default route, the host route to the container), ip_forward, the
+    // IPAM store and the result all match; only the masquerade representation differs.
+    check_masquerade(
+        "ptp",
+        "10.97.0.2",
+        "10.97.0.0/24",
+        &["masquerade comment", "10.97.0."],
     );
 }
 
@@ -198,38 +238,19 @@ fn macvlan_matches_upstream() {
     // prevResult given to ADD is kept (upstream drops it), a failed IPAM ADD is followed by
     // IPAM DEL (ADD-8), 0.1.0/0.2.0 requests without ipam fail before creating the link.
     check("macvlan", "macvlan.json", "1.0.0", &[]);
-    let base: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(workspace().join("conformance-cases/configs/macvlan.json")).unwrap(),
-    )
-    .unwrap();
-    let dir = std::env::temp_dir().join(format!("cnirs-diff-macvlan-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    // (label, version, keys to set; null removes the key)
-    let variants = [
-        ("l2-only", "1.0.0", serde_json::json!({"ipam": null})),
-        (
-            "private-mtu",
-            "1.0.0",
-            serde_json::json!({"mode": "private", "mtu": 1400}),
-        ),
-        ("vepa-040", "0.4.0", serde_json::json!({"mode": "vepa"})),
-    ];
-    for (label, version, patch) in variants {
-        let mut conf = base.as_object().unwrap().clone();
-        for (k, v) in patch.as_object().unwrap() {
-            if v.is_null() {
-                conf.remove(k);
-            } else {
-                conf.insert(k.clone(), v.clone());
-            }
-        }
-        let conf = serde_json::Value::Object(conf);
-        let path = dir.join(format!("{label}.json"));
-        std::fs::write(&path, conf.to_string()).unwrap();
-        // An absolute path replaces the configs directory in `check`'s join.
-        check("macvlan", path.to_str().unwrap(), version, &[]);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
+    check_variants(
+        "macvlan",
+        "macvlan.json",
+        &[
+            ("l2-only", "1.0.0", serde_json::json!({"ipam": null})),
+            (
+                "private-mtu",
+                "1.0.0",
+                serde_json::json!({"mode": "private", "mtu": 1400}),
+            ),
+            ("vepa-040", "0.4.0", serde_json::json!({"mode": "vepa"})),
+        ],
+    );
 }
 
 #[test]
@@ -238,138 +259,35 @@ fn bridge_matches_upstream() {
     // flags; addresses, including the gateway on the bridge; routes; forwarding; the IPAM
     // store; the result; what DEL leaves, the bridge and its address): L2 only, a default
     // gateway on a dual-stack network with hairpin and an MTU, a promiscuous bridge at 0.4.0.
-    let base: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(workspace().join("conformance-cases/configs/bridge.json")).unwrap(),
-    )
-    .unwrap();
-    let dir = std::env::temp_dir().join(format!("cnirs-diff-bridge-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    // (label, version, keys to set; null removes the key)
-    let variants = [
-        (
-            "l2-only",
-            "1.0.0",
-            serde_json::json!({"ipam": null, "isGateway": null, "ipMasq": null}),
-        ),
-        (
-            "default-gw-dual-stack",
-            "1.0.0",
-            serde_json::json!({"ipMasq": null, "isDefaultGateway": true, "hairpinMode": true,
-                "mtu": 1400, "ipam": {"type": "host-local", "ranges": [
-                    [{"subnet": "10.98.0.0/24"}], [{"subnet": "fd98::/64"}]]}}),
-        ),
-        (
-            "promisc-040",
-            "0.4.0",
-            serde_json::json!({"ipMasq": null, "promiscMode": true}),
-        ),
-    ];
-    for (label, version, patch) in variants {
-        let mut conf = base.as_object().unwrap().clone();
-        for (k, v) in patch.as_object().unwrap() {
-            if v.is_null() {
-                conf.remove(k);
-            } else {
-                conf.insert(k.clone(), v.clone());
-            }
-        }
-        let path = dir.join(format!("{label}.json"));
-        std::fs::write(&path, serde_json::Value::Object(conf).to_string()).unwrap();
-        // An absolute path replaces the configs directory in `check`'s join.
-        check("bridge", path.to_str().unwrap(), version, &[]);
-    }
-    let _ = std::fs::remove_dir_all(&dir);
-
+    check_variants(
+        "bridge",
+        "bridge.json",
+        &[
+            (
+                "l2-only",
+                "1.0.0",
+                serde_json::json!({"ipam": null, "isGateway": null, "ipMasq": null}),
+            ),
+            (
+                "default-gw-dual-stack",
+                "1.0.0",
+                serde_json::json!({"ipMasq": null, "isDefaultGateway": true, "hairpinMode": true,
+                    "mtu": 1400, "ipam": {"type": "host-local", "ranges": [
+                        [{"subnet": "10.98.0.0/24"}], [{"subnet": "fd98::/64"}]]}}),
+            ),
+            (
+                "promisc-040",
+                "0.4.0",
+                serde_json::json!({"ipMasq": null, "promiscMode": true}),
+            ),
+        ],
+    );
     // The base configuration (isGateway, ipMasq): everything but the masquerade matches.
-    // Debian's bridge (1.1.1) writes ipMasq with iptables, here iptables-nft, so the nft
-    // ruleset shows `table ip nat` with a per-attachment chain `CNI-<hash>` (`-d SUBNET -j
-    // ACCEPT`, `! -d 224.0.0.0/4 -j MASQUERADE`) jumped to from POSTROUTING for the
-    // container address. Ours writes the nftables layout of newer upstream releases: table
-    // `inet cni_plugins_masquerade`, a `postrouting` base chain that skips multicast and
-    // goes to `masq_checks`, and there one commented rule per container address. The policy
-    // is the same: traffic from 10.98.0.2 leaving 10.98.0.0/24, multicast excepted, is
-    // masqueraded.
-    let allowed = [
-        // upstream, iptables-nft
-        "upstream: node firewall table ip nat {",
-        "upstream: node firewall chain POSTROUTING {",
-        "upstream: node firewall chain CNI-",
-        "upstream: node firewall ip saddr 10.98.0.2 jump CNI-",
-        "upstream: node firewall ip daddr 10.98.0.0/24 accept",
-        "upstream: node firewall ip daddr != 224.0.0.0/4 masquerade",
-        // ours, nftables
-        "ours: node firewall table inet cni_plugins_masquerade {",
-        "ours: node firewall chain postrouting {",
-        "ours: node firewall chain masq_checks {",
-        "ours: node firewall goto masq_checks",
-        "ours: node firewall ip daddr 224.0.0.0/4 return",
-        "ours: node firewall ip6 daddr ff00::/8 return",
-        "ours: node firewall ip saddr 10.98.0.2 ip daddr != 10.98.0.0/24 masquerade comment \"",
-    ];
-    // After DEL both sides keep what is shared: the bridge with its gateway address (and
-    // the kernel's routes for it) and forwarding, as upstream does, and each firewall's
-    // attachment-free scaffolding: upstream the `ip nat` table with its POSTROUTING chain,
-    // ours the masquerade table with its base chain and the now empty `masq_checks`
-    // (removing it could race a concurrent ADD). `check` would count our scaffolding as
-    // "left more than upstream", so the comparison runs here with those lines allowed.
-    let allowed_left_after_del = [
-        "node: + firewall table inet cni_plugins_masquerade {",
-        "node: + firewall chain postrouting {",
-        "node: + firewall chain masq_checks {",
-        "node: + firewall goto masq_checks",
-        "node: + firewall ip daddr 224.0.0.0/4 return",
-        "node: + firewall ip6 daddr ff00::/8 return",
-    ];
-    let ours = ours_dir();
-    let c = compare(
-        &upstream("bridge"),
-        &ours.join("bridge"),
-        &workspace().join("conformance-cases/configs/bridge.json"),
-        vec![PathBuf::from(UPSTREAM)],
-        vec![ours.clone()],
-        "1.0.0",
-    )
-    .expect("both sides ran");
-    assert!(
-        c.upstream.error.is_none(),
-        "upstream failed: {:?}",
-        c.upstream.error
-    );
-    assert!(c.ours.error.is_none(), "ours failed: {:?}", c.ours.error);
-    assert!(c.ours.result.is_some(), "ours printed no result");
-    let unexplained: Vec<&String> = c
-        .differences
-        .iter()
-        .filter(|d| !allowed.iter().any(|a| d.starts_with(a)))
-        .collect();
-    assert!(
-        unexplained.is_empty(),
-        "bridge: unexplained differences: {unexplained:#?}"
-    );
-    for a in allowed {
-        assert!(
-            c.differences.iter().any(|d| d.starts_with(a)),
-            "bridge: expected difference {a:?} did not show (masquerade missing?): {:#?}",
-            c.differences
-        );
-    }
-    let extra: Vec<&String> = c
-        .ours
-        .left_after_del
-        .iter()
-        .filter(|l| !c.upstream.left_after_del.contains(l))
-        .filter(|l| !allowed_left_after_del.contains(&l.as_str()))
-        .collect();
-    assert!(
-        extra.is_empty(),
-        "bridge: ours left more than upstream after DEL: {extra:?}"
-    );
-    assert!(
-        !c.ours
-            .left_after_del
-            .iter()
-            .any(|l| l.contains("masquerade comment") || l.contains("veth")),
-        "{:?}",
-        c.ours.left_after_del
+    // After DEL both keep the bridge with its gateway address and forwarding, as upstream does.
+    check_masquerade(
+        "bridge",
+        "10.98.0.2",
+        "10.98.0.0/24",
+        &["masquerade comment", "veth"],
     );
 }
