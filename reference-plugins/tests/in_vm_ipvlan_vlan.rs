@@ -23,6 +23,9 @@
 //! The tests are slow in the VM (every plugin run is an emulated process start, 0.2-1 s under
 //! load), so the driver allows the VM 900 s (`CNIRS_VM_TIMEOUT` overrides).
 
+mod support;
+use support::{assert_silent_ok, error_code, ok_json, text};
+
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -175,33 +178,6 @@ fn ip(ns: &Netns, args: &[&str]) {
         ns.name(),
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}, stdout {}, stderr {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn ok_json(out: &Output) -> Value {
-    assert!(out.status.success(), "{}", text(out));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
-}
-
-fn assert_silent_ok(out: &Output) {
-    assert!(out.status.success(), "{}", text(out));
-    assert!(out.stdout.is_empty(), "{}", text(out));
-}
-
-/// Exit 1 with an error object; returns its code.
-fn error_code(out: &Output) -> u64 {
-    assert_eq!(out.status.code(), Some(1), "{}", text(out));
-    let e: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(out)));
-    assert!(!e["msg"].as_str().unwrap_or_default().is_empty(), "{e}");
-    e["code"].as_u64().unwrap()
 }
 
 /// A node namespace with a dummy master `d0` (up), and a host-local data directory.

@@ -3,6 +3,9 @@
 //! inside the node namespace with host-local as IPAM (a temporary `dataDir`); the kernel and
 //! the IPAM store are read back.
 
+mod support;
+use support::{assert_silent_ok, error_code, ok_json, text};
+
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -168,33 +171,6 @@ impl Node {
         out.sort();
         out
     }
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "exit {:?}, stdout {}, stderr {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-fn ok_json(out: &Output) -> Value {
-    assert!(out.status.success(), "{}", text(out));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(out)))
-}
-
-fn assert_silent_ok(out: &Output) {
-    assert!(out.status.success(), "{}", text(out));
-    assert!(out.stdout.is_empty(), "{}", text(out));
-}
-
-/// Exit 1 with an error object; returns its code.
-fn error_code(out: &Output) -> u64 {
-    assert_eq!(out.status.code(), Some(1), "{}", text(out));
-    let e: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(out)));
-    assert!(!e["msg"].as_str().unwrap_or_default().is_empty(), "{e}");
-    e["code"].as_u64().unwrap()
 }
 
 fn links(ns: &Netns) -> Vec<Link> {
