@@ -2,9 +2,11 @@
 //! fresh environment, the request on stdin, and strict checks of exit status, stdout and stderr.
 //! Requirement IDs from the catalogue are named in the test names and comments.
 
-use std::path::{Path, PathBuf};
+mod support;
+use support::test_plugin;
+
+use std::path::PathBuf;
 use std::process::Output;
-use std::sync::OnceLock;
 
 use assert_cmd::Command;
 use rstest::rstest;
@@ -15,51 +17,6 @@ const ALL_VERSIONS: [&str; 7] = [
     "0.1.0", "0.2.0", "0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0",
 ];
 const TEST_ADDRESS: &str = "10.1.2.3/24";
-
-/// The example plugin's executable, next to the crate's binaries. `cargo test` builds examples
-/// but `cargo test --test NAME` does not, and would leave a stale one in place: build it (a
-/// no-op when fresh) once per test process.
-fn test_plugin() -> &'static Path {
-    static PATH: OnceLock<PathBuf> = OnceLock::new();
-    PATH.get_or_init(|| {
-        let profile_dir = Path::new(env!("CARGO_BIN_EXE_cnitool"))
-            .parent()
-            .expect("binary has a directory");
-        let plugin = profile_dir.join("examples").join("cni-test-plugin");
-        let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => "dev",
-            Some(other) => other,
-        };
-        let build = std::process::Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--example",
-                "cni-test-plugin",
-                "--profile",
-                profile,
-            ])
-            .arg("--manifest-path")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
-            .env(
-                "CARGO_TARGET_DIR",
-                profile_dir.parent().expect("target dir"),
-            )
-            .output();
-        match build {
-            Ok(out) => assert!(
-                out.status.success(),
-                "building the cni-test-plugin example failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            ),
-            Err(e) => eprintln!(
-                "cannot run cargo ({e}); using {} as it is",
-                plugin.display()
-            ),
-        }
-        assert!(plugin.is_file(), "{} missing", plugin.display());
-        plugin
-    })
-}
 
 /// A scratch area: a log file for the plugin and a plain file standing in for the netns (the
 /// plugin never enters it).
