@@ -401,18 +401,25 @@ impl Store {
         Ok(true)
     }
 
+    /// Overwrites `last_reserved_ip.<range_set>` in place and cuts off what is left of a
+    /// longer previous address. Not `O_TRUNC`: on ext4 a truncate to zero followed by a write
+    /// makes the close force the new block out to the disk (`auto_da_alloc`), which was a
+    /// large part of an ADD's cost. The file is only a hint for where to continue, read and
+    /// written under the store's lock.
     fn write_last(&self, range_set: usize, ip: &str) -> io::Result<()> {
         let fd = openat(
             &self.dir,
             format!("{LAST_IP_PREFIX}{range_set}").as_str(),
-            OFlag::O_WRONLY
-                | OFlag::O_CREAT
-                | OFlag::O_TRUNC
-                | OFlag::O_NOFOLLOW
-                | OFlag::O_CLOEXEC,
+            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o600),
         )?;
-        File::from(fd).write_all(ip.as_bytes())
+        let mut file = File::from(fd);
+        file.write_all(ip.as_bytes())?;
+        let len = ip.len() as u64;
+        if file.metadata()?.len() > len {
+            file.set_len(len)?;
+        }
+        Ok(())
     }
 
     /// Removes one reservation file (by its name as listed). A file already gone is fine.
@@ -584,6 +591,26 @@ mod tests {
         assert_eq!(s.release_by_id("abc", "eth0").unwrap().len(), 2);
         assert!(s.release_by_id("abc", "eth0").unwrap().is_empty());
         assert!(d.join("last_reserved_ip.0").exists());
+    }
+
+    #[test]
+    fn last_reserved_is_rewritten_exactly_when_the_address_gets_shorter_or_longer() {
+        let t = tmp();
+        let s = Store::open(&loc(t.path(), "net"), OpenMode::Create)
+            .unwrap()
+            .unwrap();
+        let last = t.path().join("net").join("last_reserved_ip.0");
+        for ip in [
+            "10.0.0.200",
+            "10.0.0.3",
+            "10.0.0.3",
+            "10.0.0.45",
+            "2001:db8::1:2",
+        ] {
+            assert!(s.reserve(ip.parse().unwrap(), "abc", "eth0", 0).unwrap() || ip == "10.0.0.3");
+            assert_eq!(std::fs::read_to_string(&last).unwrap(), ip);
+            assert_eq!(s.last_reserved(0), Some(ip.parse().unwrap()));
+        }
     }
 
     #[test]
