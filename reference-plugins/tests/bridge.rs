@@ -3,11 +3,14 @@
 //! host-local (next to the bridge binary) with a temporary data directory. Kernel state is
 //! read back over netlink and with `nft`.
 
+mod support;
+use support::{merged, reserved, run_plugin, spawn_plugin, Call};
+
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Output};
 use std::time::Duration;
 
 use netns_sandbox::snapshot::{Snapshot, Watch};
@@ -16,15 +19,6 @@ use reference_plugins::netlink::{Family, Link, Netlink};
 use serde_json::{json, Value};
 
 const NET: &str = "brtest";
-
-fn bridge_bin() -> PathBuf {
-    assert_cmd::cargo::cargo_bin("bridge")
-}
-
-/// Where our plugins are: host-local is built next to the bridge binary.
-fn cni_path() -> PathBuf {
-    bridge_bin().parent().unwrap().to_path_buf()
-}
 
 /// A node namespace and an IPAM data directory.
 struct Node {
@@ -43,49 +37,20 @@ impl Node {
     /// A configuration on bridge `br` with `extra` keys merged in; `ipam: null` in `extra`
     /// drops IPAM (L2 only).
     fn conf(&self, br: &str, subnet: &str, extra: Value) -> Value {
-        let mut c = json!({
+        let c = json!({
             "cniVersion": "1.0.0", "name": NET, "type": "bridge", "bridge": br,
             "ipam": {"type": "host-local", "dataDir": self.data.path(),
                      "ranges": [[{"subnet": subnet}]]},
         });
-        for (k, v) in extra.as_object().unwrap() {
-            if v.is_null() {
-                c.as_object_mut().unwrap().remove(k);
-            } else {
-                c[k] = v.clone();
-            }
-        }
-        c
+        merged(c, extra)
     }
 
     fn spawn(&self, verb: &str, id: &str, netns: Option<&Path>, conf: &Value) -> Child {
-        let mut cmd = self.ns.command(bridge_bin());
-        cmd.env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .env("CNI_COMMAND", verb)
-            .env("CNI_CONTAINERID", id)
-            .env("CNI_IFNAME", "eth0")
-            .env("CNI_PATH", cni_path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if let Some(p) = netns {
-            cmd.env("CNI_NETNS", p);
-        }
-        let mut child = cmd.spawn().expect("spawn bridge");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(conf.to_string().as_bytes())
-            .unwrap();
-        child
+        spawn_plugin(&self.ns, "bridge", &Call::new(verb, id, netns), conf)
     }
 
     fn run(&self, verb: &str, id: &str, netns: Option<&Path>, conf: &Value) -> Output {
-        self.spawn(verb, id, netns, conf)
-            .wait_with_output()
-            .unwrap()
+        run_plugin(&self.ns, "bridge", &Call::new(verb, id, netns), conf)
     }
 
     /// ADD that must succeed; returns the result.
@@ -119,13 +84,7 @@ impl Node {
     }
 
     fn sysctl(&self, key: &str) -> String {
-        let out = self
-            .ns
-            .command("cat")
-            .arg(format!("/proc/sys/{key}"))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        support::sysctl(&self.ns, key)
     }
 
     fn ruleset(&self) -> String {
@@ -140,14 +99,7 @@ impl Node {
 
     /// Reservation files of the network's host-local store.
     fn reservations(&self) -> BTreeSet<String> {
-        std::fs::read_dir(self.data.path().join(NET))
-            .map(|d| {
-                d.flatten()
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.parse::<IpAddr>().is_ok())
-                    .collect()
-            })
-            .unwrap_or_default()
+        reserved(self.data.path(), NET).into_iter().collect()
     }
 }
 
@@ -423,23 +375,11 @@ fn promiscuous_bridge_and_mac_from_cni_args() {
     let node = Node::new("br-pr");
     let c = Netns::new("br-pr-c").unwrap();
     let conf = node.conf("cni-t3", "10.74.0.0/24", json!({"promiscMode": true}));
-    let mut cmd = node.ns.command(bridge_bin());
-    cmd.env("CNI_COMMAND", "ADD")
-        .env("CNI_CONTAINERID", "ctr")
-        .env("CNI_IFNAME", "eth0")
-        .env("CNI_NETNS", c.path())
-        .env("CNI_PATH", cni_path())
-        .env("CNI_ARGS", "IgnoreUnknown=1;MAC=c2:aa:bb:cc:dd:01")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(conf.to_string().as_bytes())
-        .unwrap();
-    let r = ok(child.wait_with_output().unwrap(), "ADD");
+    let call = Call {
+        cni_args: Some("IgnoreUnknown=1;MAC=c2:aa:bb:cc:dd:01"),
+        ..Call::new("ADD", "ctr", Some(c.path()))
+    };
+    let r = ok(run_plugin(&node.ns, "bridge", &call, &conf), "ADD");
     assert_eq!(r["interfaces"][2]["mac"], "c2:aa:bb:cc:dd:01");
     let br = node.link("cni-t3").unwrap();
     assert!(br.is_promisc());

@@ -24,12 +24,12 @@
 //! load), so the driver allows the VM 900 s (`CNIRS_VM_TIMEOUT` overrides).
 
 mod support;
-use support::{assert_silent_ok, error_code, ok_json, text};
+use support::{assert_silent_ok, error_code, merged, ok_json, reserved, run_plugin, text, Call};
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
 
 use netns_sandbox::Netns;
@@ -155,21 +155,6 @@ mod driver {
 
 // ----- helpers (inside the VM) -----------------------------------------------------------
 
-fn plugin(name: &str) -> PathBuf {
-    PathBuf::from(match name {
-        "ipvlan" => env!("CARGO_BIN_EXE_ipvlan"),
-        "vlan" => env!("CARGO_BIN_EXE_vlan"),
-        other => panic!("no plugin {other}"),
-    })
-}
-
-fn cni_path() -> PathBuf {
-    Path::new(env!("CARGO_BIN_EXE_host-local"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
-
 fn ip(ns: &Netns, args: &[&str]) {
     let out = ns.command("ip").args(args).output().unwrap();
     assert!(
@@ -217,45 +202,11 @@ impl Node {
         if self.plugin == "vlan" {
             c["vlanId"] = json!(100);
         }
-        for (k, v) in extra.as_object().unwrap() {
-            if v.is_null() {
-                c.as_object_mut().unwrap().remove(k);
-            } else {
-                c[k] = v.clone();
-            }
-        }
-        c
+        merged(c, extra)
     }
 
     fn run(&self, verb: &str, id: &str, netns: Option<&Path>, conf: &Value) -> Output {
-        let mut cmd = self.ns.command(plugin(self.plugin));
-        cmd.env_clear()
-            .env("CNI_COMMAND", verb)
-            .env("CNI_PATH", cni_path())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if !id.is_empty() {
-            cmd.env("CNI_CONTAINERID", id).env("CNI_IFNAME", "eth0");
-        }
-        if let Some(ns) = netns {
-            cmd.env("CNI_NETNS", ns);
-        }
-        let mut child = cmd.spawn().expect("plugin starts");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(conf.to_string().as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            !String::from_utf8_lossy(&out.stderr).contains("panic"),
-            "{} panicked: {}",
-            self.plugin,
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        run_plugin(&self.ns, self.plugin, &Call::new(verb, id, netns), conf)
     }
 
     fn add(&self, id: &str, c: &Netns, conf: &Value) -> Value {
@@ -281,17 +232,7 @@ impl Node {
 
     /// Addresses reserved in the host-local store.
     fn reserved(&self) -> Vec<String> {
-        let dir = self.data.path().join(format!("{}net", self.plugin));
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return Vec::new();
-        };
-        let mut out: Vec<String> = entries
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.parse::<IpAddr>().is_ok())
-            .collect();
-        out.sort();
-        out
+        reserved(self.data.path(), &format!("{}net", self.plugin))
     }
 }
 

@@ -4,12 +4,14 @@
 //! the IPAM store are read back.
 
 mod support;
-use support::{assert_silent_ok, error_code, ok_json, text};
+use support::{
+    assert_silent_ok, error_code, merged, ok_json, reserved, run_plugin, sysctl, text, Call,
+};
 
 use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Output;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -23,17 +25,6 @@ const MASTER: &str = "up0";
 
 fn net(s: &str) -> IpNet {
     s.parse().unwrap()
-}
-
-/// The directory of the built `macvlan` (host-local is built next to it).
-fn plugin_dir() -> PathBuf {
-    let bin = assert_cmd::cargo::cargo_bin("macvlan");
-    let dir = bin.parent().unwrap().to_path_buf();
-    assert!(
-        dir.join("host-local").exists(),
-        "host-local is not built next to macvlan"
-    );
-    dir
 }
 
 /// Runs `ip <args>` in `ns` and fails the test if it fails.
@@ -69,7 +60,7 @@ impl Node {
     /// The macvlan config on `up0` with host-local over 10.96.0.0/24 and a default route,
     /// plus `extra` keys (a `null` removes the key).
     fn conf(&self, version: &str, extra: Value) -> Value {
-        let mut c = json!({
+        let c = json!({
             "cniVersion": version,
             "name": NET,
             "type": "macvlan",
@@ -81,14 +72,7 @@ impl Node {
                 "routes": [{"dst": "0.0.0.0/0"}],
             },
         });
-        for (k, v) in extra.as_object().unwrap() {
-            if v.is_null() {
-                c.as_object_mut().unwrap().remove(k);
-            } else {
-                c[k] = v.clone();
-            }
-        }
-        c
+        merged(c, extra)
     }
 
     /// Runs macvlan inside the node namespace; `netns` `None` leaves `CNI_NETNS` unset.
@@ -100,36 +84,11 @@ impl Node {
         conf: &Value,
         cni_args: Option<&str>,
     ) -> Output {
-        let mut cmd = self.ns.command(assert_cmd::cargo::cargo_bin("macvlan"));
-        cmd.env_clear()
-            .env("CNI_COMMAND", verb)
-            .env("CNI_PATH", plugin_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if !id.is_empty() {
-            cmd.env("CNI_CONTAINERID", id).env("CNI_IFNAME", "eth0");
-        }
-        if let Some(ns) = netns {
-            cmd.env("CNI_NETNS", ns);
-        }
-        if let Some(a) = cni_args {
-            cmd.env("CNI_ARGS", a);
-        }
-        let mut child = cmd.spawn().expect("macvlan starts");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(conf.to_string().as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            !String::from_utf8_lossy(&out.stderr).contains("panic"),
-            "macvlan panicked: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        let call = Call {
+            cni_args,
+            ..Call::new(verb, id, netns)
+        };
+        run_plugin(&self.ns, "macvlan", &call, conf)
     }
 
     fn run(&self, verb: &str, id: &str, netns: Option<&Path>, conf: &Value) -> Output {
@@ -160,16 +119,7 @@ impl Node {
 
     /// Addresses reserved in the host-local store.
     fn reserved(&self) -> Vec<String> {
-        let Ok(entries) = std::fs::read_dir(self.data.path().join(NET)) else {
-            return Vec::new();
-        };
-        let mut out: Vec<String> = entries
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.parse::<IpAddr>().is_ok())
-            .collect();
-        out.sort();
-        out
+        reserved(self.data.path(), NET)
     }
 }
 
@@ -208,15 +158,6 @@ fn global_addrs(ns: &Netns, index: u32) -> Vec<IpNet> {
         .collect();
     v.sort();
     v
-}
-
-fn sysctl(ns: &Netns, key: &str) -> String {
-    let out = ns
-        .command("cat")
-        .arg(format!("/proc/sys/{key}"))
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 /// `ip -d -j link show dev eth0` in `ns`.

@@ -3,13 +3,13 @@
 //! (a temporary `dataDir`), and reads the kernel, the firewall and the IPAM store back.
 
 mod support;
-use support::{assert_silent_ok, error_code, ok_json};
+use support::{assert_silent_ok, error_code, ok_json, reserved, run_plugin, Call};
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::os::fd::AsFd;
-use std::path::{Path, PathBuf};
-use std::process::{Output, Stdio};
+use std::path::Path;
+use std::process::Output;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
@@ -28,17 +28,6 @@ fn net(s: &str) -> IpNet {
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
-}
-
-/// The directory of the built `ptp` (host-local is built next to it).
-fn plugin_dir() -> PathBuf {
-    let ptp = assert_cmd::cargo::cargo_bin("ptp");
-    let dir = ptp.parent().unwrap().to_path_buf();
-    assert!(
-        dir.join("host-local").exists(),
-        "host-local is not built next to ptp"
-    );
-    dir
 }
 
 /// A node namespace and a host-local data directory.
@@ -86,7 +75,8 @@ impl Node {
         )
     }
 
-    /// Runs ptp inside the node namespace; `netns` `None` leaves `CNI_NETNS` unset.
+    /// Runs ptp inside the node namespace; `netns` `None` leaves `CNI_NETNS` unset, an empty
+    /// `id` or `ifname` the variable.
     fn run(
         &self,
         verb: &str,
@@ -95,40 +85,11 @@ impl Node {
         ifname: &str,
         conf: &Value,
     ) -> Output {
-        let mut cmd = self.ns.command(assert_cmd::cargo::cargo_bin("ptp"));
-        cmd.env_clear()
-            .env(
-                "PATH",
-                "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            )
-            .env("CNI_COMMAND", verb)
-            .env("CNI_PATH", plugin_dir())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        if !id.is_empty() {
-            cmd.env("CNI_CONTAINERID", id);
-        }
-        if !ifname.is_empty() {
-            cmd.env("CNI_IFNAME", ifname);
-        }
-        if let Some(ns) = netns {
-            cmd.env("CNI_NETNS", ns);
-        }
-        let mut child = cmd.spawn().expect("ptp starts");
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(conf.to_string().as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
-        assert!(
-            !String::from_utf8_lossy(&out.stderr).contains("panic"),
-            "ptp panicked: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        let call = Call {
+            ifname,
+            ..Call::new(verb, id, netns)
+        };
+        run_plugin(&self.ns, "ptp", &call, conf)
     }
 
     fn add(&self, id: &str, c: &Netns, conf: &Value) -> Value {
@@ -152,27 +113,11 @@ impl Node {
 
     /// Addresses reserved in the host-local store.
     fn reserved(&self) -> Vec<String> {
-        let dir = self.data.path().join(NET);
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return Vec::new();
-        };
-        let mut out: Vec<String> = entries
-            .flatten()
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.parse::<IpAddr>().is_ok())
-            .collect();
-        out.sort();
-        out
+        reserved(self.data.path(), NET)
     }
 
     fn sysctl(&self, key: &str) -> String {
-        let out = self
-            .ns
-            .command("cat")
-            .arg(format!("/proc/sys/{key}"))
-            .output()
-            .unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        support::sysctl(&self.ns, key)
     }
 
     /// Comments of the rules in our nftables masquerade chain.
