@@ -132,7 +132,7 @@ fn masquerade_differences(addr: &str, subnet: &str) -> Vec<String> {
 /// the `ip nat` table with its POSTROUTING base chain, ours the masquerade table with its base
 /// chain and the now empty `masq_checks`. Neither removes it, since other attachments may use
 /// it (deleting it could race a concurrent ADD); [`check`] would count ours as "left more than
-/// upstream".
+/// upstream". Prefixes: our base chain's rules carry comments (`cni-rs 1: ...`) after these.
 const MASQUERADE_SCAFFOLDING: [&str; 6] = [
     "node: + firewall table inet cni_plugins_masquerade {",
     "node: + firewall chain postrouting {",
@@ -185,7 +185,7 @@ fn check_masquerade(name: &str, addr: &str, subnet: &str, gone_after_del: &[&str
         .left_after_del
         .iter()
         .filter(|l| !c.upstream.left_after_del.contains(l))
-        .filter(|l| !MASQUERADE_SCAFFOLDING.contains(&l.as_str()))
+        .filter(|l| !MASQUERADE_SCAFFOLDING.iter().any(|s| l.starts_with(s)))
         .collect();
     assert!(
         extra.is_empty(),

@@ -29,8 +29,9 @@
 //!   bridge and its gateway addresses are shared and stay.
 //! - **DEL**: the container veth goes (with its peer), IPAM DEL runs, spoof-check and
 //!   masquerade rules of the attachment are removed (found by name and comment, not by
-//!   address, so they go even when the namespace is gone). A missing namespace, link or
-//!   rule is no error; the bridge stays, as upstream leaves it.
+//!   address, so they go even when the namespace is gone; on a thread of their own, so that
+//!   the waits of both deletions overlap). A missing namespace, link or rule is no error; the
+//!   bridge stays, as upstream leaves it.
 //! - **CHECK**: IPAM CHECK, then `prevResult` against the kernel ([`check`]).
 //! - **STATUS**: forwarded to IPAM when there is one.
 //! - **GC**: forwarded to IPAM when there is one; with `ipMasq`, nftables masquerade rules of
@@ -600,13 +601,19 @@ pub fn del(args: &CmdArgs) -> Result<(), Error> {
             first = Some(e);
         }
     };
-    let mut addrs = Vec::new();
+    // The masquerade rules are found by name, without addresses; removing them overlaps
+    // the link deletion below (see `firewall::start_teardown_everywhere`).
+    let masq = (conf.ip_masq && conf.ipam_type.is_some()).then(|| {
+        let spec = MasqSpec::new(&args.conf.name, &args.container_id, &args.ifname, []);
+        firewall::start_teardown_everywhere(spec, Runner::new())
+    });
     if let Some(netns) = &args.netns {
         match Netlink::open_in(netns) {
-            Ok(mut cont) => match iface::delete_link_and_addrs(&mut cont, &args.ifname) {
-                Ok(found) => addrs = found.unwrap_or_default(),
-                Err(e) => note(fail(format!("failed to delete {:?}: {e}", args.ifname))),
-            },
+            Ok(mut cont) => {
+                if let Err(e) = iface::delete_link_and_addrs(&mut cont, &args.ifname) {
+                    note(fail(format!("failed to delete {:?}: {e}", args.ifname)));
+                }
+            }
             // Gone, or not a namespace (any more): the container and its veth are gone.
             Err(e) if e.is_netns_gone() || e.errno() == Some(libc::EINVAL) => {}
             Err(e) => note(fail(format!("failed to open netns {netns:?}: {e}"))),
@@ -622,11 +629,8 @@ pub fn del(args: &CmdArgs) -> Result<(), Error> {
             note(fw_error("failed to tear down macspoofchk", e));
         }
     }
-    if conf.ip_masq && conf.ipam_type.is_some() {
-        let spec = MasqSpec::new(&args.conf.name, &args.container_id, &args.ifname, addrs);
-        if let Err(e) = firewall::teardown_everywhere(&spec, &Runner::new()) {
-            note(fw_error("failed to tear down ipMasq", e));
-        }
+    if let Some(Err(e)) = masq.map(firewall::PendingTeardown::wait) {
+        note(fw_error("failed to tear down ipMasq", e));
     }
     first.map_or(Ok(()), Err)
 }

@@ -347,6 +347,10 @@ fn no_namespace(e: &NetlinkError) -> bool {
 pub fn del(args: &CmdArgs) -> Result<(), Error> {
     let conf = DelConf::parse(&args.stdin);
     let mut first: Option<Error> = None;
+    // Found by name; overlaps the link deletion (see `firewall::start_teardown_everywhere`).
+    let masq = conf
+        .ip_masq
+        .then(|| firewall::start_teardown_everywhere(masq_spec(args, []), Runner::new()));
 
     if let Some(ipam_type) = &conf.ipam_type {
         if let Err(e) = delegate::del(ipam_type, &args.stdin) {
@@ -368,10 +372,8 @@ pub fn del(args: &CmdArgs) -> Result<(), Error> {
         }
     }
 
-    if conf.ip_masq {
-        if let Err(e) = firewall::teardown_everywhere(&masq_spec(args, []), &Runner::new()) {
-            first.get_or_insert(fw_error("tearing down ipMasq", e));
-        }
+    if let Some(Err(e)) = masq.map(firewall::PendingTeardown::wait) {
+        first.get_or_insert(fw_error("tearing down ipMasq", e));
     }
 
     first.map_or(Ok(()), Err)

@@ -134,6 +134,7 @@ impl Node {
             .as_array()
             .unwrap()
             .iter()
+            .filter(|i| i["rule"]["chain"] == reference_plugins::firewall::NFT_CHAIN)
             .filter_map(|i| i["rule"]["comment"].as_str().map(str::to_string))
             .collect()
     }

@@ -103,6 +103,9 @@ pub enum FirewallError {
         what: String,
         detail: String,
     },
+    /// The thread of [`start_teardown_everywhere`] panicked.
+    #[error("the masquerade teardown thread panicked")]
+    TeardownPanicked,
     /// Several backends failed ([`teardown_everywhere`]).
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Several(Vec<FirewallError>),
@@ -350,6 +353,42 @@ pub fn nftables_available() -> bool {
     locate("nft").is_some() && nfnl::probe().is_ok()
 }
 
+/// [`teardown_everywhere`] running on its own thread, started in the calling thread's network
+/// namespace: the caller goes on deleting links meanwhile. Both wait for RCU grace periods
+/// (after an nf_tables deletion `nft` cannot exit before one ends; unregistering a link
+/// waits for one), and waits that overlap end together instead of one after the other.
+pub fn start_teardown_everywhere(m: MasqSpec, runner: Runner) -> PendingTeardown {
+    PendingTeardown(std::thread::spawn(move || teardown_everywhere(&m, &runner)))
+}
+
+/// A teardown started by [`start_teardown_everywhere`].
+#[derive(Debug)]
+pub struct PendingTeardown(std::thread::JoinHandle<Result<()>>);
+
+impl PendingTeardown {
+    /// Waits for the teardown and returns its result.
+    pub fn wait(self) -> Result<()> {
+        self.0
+            .join()
+            .unwrap_or(Err(FirewallError::TeardownPanicked))
+    }
+}
+
+/// Whether `m`'s iptables rules may exist here: its chain (`CNI-…`) is in the `nat` table of
+/// iptables-nft (nf_tables families ip or ip6), or a legacy (x_tables) `nat` table is loaded
+/// in this namespace, whose rules only `iptables-save` can list. When nf_tables cannot be
+/// asked, the answer is yes.
+pub fn iptables_layout_possible(m: &MasqSpec) -> bool {
+    let chain = m.iptables_chain();
+    let in_nf_tables = [nfnl::FAMILY_IPV4, nfnl::FAMILY_IPV6]
+        .iter()
+        .any(|&family| nfnl::chain_exists(family, "nat", &chain).unwrap_or(true));
+    let legacy_nat = ["/proc/net/ip_tables_names", "/proc/net/ip6_tables_names"]
+        .iter()
+        .any(|path| std::fs::read_to_string(path).is_ok_and(|t| t.lines().any(|l| l == "nat")));
+    in_nf_tables || legacy_nat
+}
+
 /// `iptables-restore` and `iptables-save` are installed.
 pub fn iptables_available() -> bool {
     locate("iptables-restore").is_some() && locate("iptables-save").is_some()
@@ -376,7 +415,8 @@ pub fn backend(kind: BackendKind, runner: Runner) -> Box<dyn Masquerade> {
 
 /// Tears the attachment down in both layouts, for a DEL that cannot know which backend (or
 /// which implementation, ours or upstream's) made the rules. A backend's failure counts only
-/// where that backend works.
+/// where that backend works. The iptables layout is only looked at where it can exist (see
+/// [`iptables_layout_possible`]), which spares a DEL its two `iptables-save` runs.
 pub fn teardown_everywhere(m: &MasqSpec, runner: &Runner) -> Result<()> {
     let mut errors = Vec::new();
     if let Err(e) = Nftables::new(runner.clone()).teardown(m) {
@@ -384,7 +424,7 @@ pub fn teardown_everywhere(m: &MasqSpec, runner: &Runner) -> Result<()> {
             errors.push(e);
         }
     }
-    if iptables_available() {
+    if iptables_layout_possible(m) && iptables_available() {
         if let Err(e) = Iptables::new(runner.clone()).teardown(m) {
             errors.push(e);
         }

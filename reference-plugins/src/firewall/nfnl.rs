@@ -20,7 +20,11 @@ const NLM_F_REQUEST: u16 = 0x1;
 const NLM_F_DUMP: u16 = 0x300;
 const NLM_F_DUMP_INTR: u16 = 0x10;
 const NFNL_SUBSYS_NFTABLES: u16 = 10;
+const NLM_F_ACK: u16 = 0x4;
 const NFT_MSG_GETTABLE: u16 = 1;
+const NFT_MSG_GETCHAIN: u16 = 4;
+const NFTA_CHAIN_TABLE: u16 = 1;
+const NFTA_CHAIN_NAME: u16 = 3;
 const NFT_MSG_NEWRULE: u16 = 6;
 const NFT_MSG_GETRULE: u16 = 7;
 const NFTA_RULE_TABLE: u16 = 1;
@@ -33,6 +37,10 @@ const NLA_TYPE_MASK: u16 = 0x3fff;
 const UDATA_RULE_COMMENT: u8 = 0;
 /// `NFPROTO_INET`.
 pub const FAMILY_INET: u8 = 1;
+/// `NFPROTO_IPV4`, the family of iptables-nft's IPv4 tables.
+pub const FAMILY_IPV4: u8 = 2;
+/// `NFPROTO_IPV6`.
+pub const FAMILY_IPV6: u8 = 10;
 const FAMILY_UNSPEC: u8 = 0;
 const DUMP_RETRIES: usize = 5;
 
@@ -83,6 +91,18 @@ pub fn rules(family: u8, table: &str, chain: &str) -> io::Result<Vec<RuleRef>> {
     Ok(out)
 }
 
+/// Whether `chain` exists in `table` of `family` (one request, no dump).
+pub fn chain_exists(family: u8, table: &str, chain: &str) -> io::Result<bool> {
+    let mut attrs = Vec::new();
+    put_str_attr(&mut attrs, NFTA_CHAIN_TABLE, table);
+    put_str_attr(&mut attrs, NFTA_CHAIN_NAME, chain);
+    match request(NFT_MSG_GETCHAIN, NLM_F_REQUEST | NLM_F_ACK, family, &attrs) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
 /// Whether the kernel answers nf_tables requests in the current namespace (a table dump
 /// succeeds).
 pub fn probe() -> io::Result<()> {
@@ -92,6 +112,12 @@ pub fn probe() -> io::Result<()> {
 /// Sends one dump request and collects its parts as (message type, payload); an
 /// interrupted dump is asked again.
 fn dump(msg: u16, family: u8, attrs: &[u8]) -> io::Result<Parts> {
+    request(msg, NLM_F_REQUEST | NLM_F_DUMP, family, attrs)
+}
+
+/// Sends one request with `flags` (a dump, or a single get with `NLM_F_ACK`, whose answer ends
+/// with the acknowledgement) and collects its parts; an interrupted dump is asked again.
+fn request(msg: u16, flags: u16, family: u8, attrs: &[u8]) -> io::Result<Parts> {
     let mut socket = Socket::new(NETLINK_NETFILTER)?;
     socket.bind_auto()?;
     socket.connect(&SocketAddr::new(0, 0))?;
@@ -101,7 +127,7 @@ fn dump(msg: u16, family: u8, attrs: &[u8]) -> io::Result<Parts> {
         let len = (NLMSG_HDRLEN + NFGENMSG_LEN + attrs.len()) as u32;
         req.extend_from_slice(&len.to_ne_bytes());
         req.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | msg).to_ne_bytes());
-        req.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
+        req.extend_from_slice(&flags.to_ne_bytes());
         req.extend_from_slice(&seq.to_ne_bytes());
         req.extend_from_slice(&0u32.to_ne_bytes());
         // struct nfgenmsg: family, version (NFNETLINK_V0), resource id (big endian).

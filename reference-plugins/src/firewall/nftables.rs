@@ -75,7 +75,10 @@ impl Masquerade for Nftables {
 
     fn setup(&self, m: &MasqSpec) -> Result<()> {
         m.validate()?;
-        self.transact(m, |stale| Some(setup_batch(m, stale)))
+        let base = nfnl::rules(nfnl::FAMILY_INET, m.nft_table(), NFT_BASE_CHAIN)
+            .map_err(FirewallError::Netlink)?;
+        let rewrite_base = !base_chain_is_current(m, &base);
+        self.transact(m, |stale| Some(setup_batch(m, stale, rewrite_base)))
     }
 
     fn teardown(&self, m: &MasqSpec) -> Result<()> {
@@ -140,10 +143,34 @@ fn prefix(net: IpNet) -> Value {
     json!({"prefix": {"addr": net.network().to_string(), "len": net.prefix_len()}})
 }
 
-/// The setup transaction: the table and both chains exist, the base chain holds exactly its
-/// three rules (multicast returns, goto the per-address chain), the rules in `stale` are
-/// gone, and one masquerade rule per address of `m` is added.
-pub(super) fn setup_batch(m: &MasqSpec, stale: &[u64]) -> Value {
+/// The comments of the base chain's three rules as this version writes them, in order. A
+/// base chain holding exactly these (and nothing else) was written by this code and is left
+/// alone; anything else is rewritten. The version tag changes whenever the rules do.
+fn base_rule_comments(m: &MasqSpec) -> [String; 3] {
+    [
+        "cni-rs 1: IPv4 multicast is not masqueraded".to_string(),
+        "cni-rs 1: IPv6 multicast is not masqueraded".to_string(),
+        format!("cni-rs 1: on to {}", m.nft_chain()),
+    ]
+}
+
+/// Whether the base chain's rules (as dumped) are exactly the ones [`setup_batch`] writes.
+fn base_chain_is_current(m: &MasqSpec, base: &[nfnl::RuleRef]) -> bool {
+    let want = base_rule_comments(m);
+    base.len() == want.len()
+        && base
+            .iter()
+            .zip(&want)
+            .all(|(rule, want)| rule.comment.as_deref() == Some(want.as_str()))
+}
+
+/// The setup transaction: the table and both chains exist, the rules in `stale` are gone,
+/// and one masquerade rule per address of `m` is added. With `rewrite_base` the base chain
+/// is also flushed and given its three rules (multicast returns, goto the per-address
+/// chain); without, it is left as it is, which keeps the transaction free of deletions: a
+/// deletion makes nf_tables wait for an RCU grace period (tens of milliseconds here) before
+/// `nft` can close its socket and exit.
+pub(super) fn setup_batch(m: &MasqSpec, stale: &[u64], rewrite_base: bool) -> Value {
     let checks = m.nft_chain();
     let mut cmds = vec![
         json!({"add": {"table": table(m)}}),
@@ -152,17 +179,23 @@ pub(super) fn setup_batch(m: &MasqSpec, stale: &[u64]) -> Value {
             "family": FAMILY, "table": m.nft_table(), "name": NFT_BASE_CHAIN,
             "type": "nat", "hook": "postrouting", "prio": SRCNAT_PRIORITY, "policy": "accept",
         }}}),
-        json!({"flush": {"chain": chain(m, NFT_BASE_CHAIN)}}),
     ];
-    for addr in [IpAddr::from([0u8; 4]), IpAddr::from([0u16; 8])] {
-        let expr = json!([
-            {"match": {"op": "==", "left": payload(addr, "daddr"), "right": prefix(multicast(addr))}},
-            {"return": null},
-        ]);
-        cmds.push(json!({"add": {"rule": rule(m, NFT_BASE_CHAIN, expr)}}));
+    if rewrite_base {
+        cmds.push(json!({"flush": {"chain": chain(m, NFT_BASE_CHAIN)}}));
+        let [v4, v6, on] = base_rule_comments(m);
+        for (addr, comment) in [(IpAddr::from([0u8; 4]), v4), (IpAddr::from([0u16; 8]), v6)] {
+            let expr = json!([
+                {"match": {"op": "==", "left": payload(addr, "daddr"), "right": prefix(multicast(addr))}},
+                {"return": null},
+            ]);
+            let mut add = rule(m, NFT_BASE_CHAIN, expr);
+            add["comment"] = json!(comment);
+            cmds.push(json!({"add": {"rule": add}}));
+        }
+        let mut goto = rule(m, NFT_BASE_CHAIN, json!([{"goto": {"target": checks}}]));
+        goto["comment"] = json!(on);
+        cmds.push(json!({"add": {"rule": goto}}));
     }
-    let goto = json!([{"goto": {"target": checks}}]);
-    cmds.push(json!({"add": {"rule": rule(m, NFT_BASE_CHAIN, goto)}}));
     for &handle in stale {
         cmds.push(json!({"delete": {"rule": handle_ref(m, handle)}}));
     }
@@ -289,7 +322,7 @@ mod tests {
 
     #[test]
     fn setup_batch_is_one_transaction_with_one_rule_per_address() {
-        let batch = setup_batch(&spec(), &[7]);
+        let batch = setup_batch(&spec(), &[7], true);
         let cmds = batch["nftables"].as_array().unwrap();
         let adds_in_checks: Vec<_> = cmds
             .iter()
@@ -317,13 +350,67 @@ mod tests {
     #[test]
     fn check_wants_every_address() {
         let one = MasqSpec::new("net1", "ctr1", "eth0", ["10.1.2.3/24".parse().unwrap()]);
-        let batch = setup_batch(&one, &[]);
+        let batch = setup_batch(&one, &[], true);
         let listing = json!({"nftables": batch["nftables"].as_array().unwrap().iter().filter_map(|c| c.get("add")).cloned().collect::<Vec<_>>()});
         assert!(check_listing(&spec(), &listing)
             .unwrap_err()
             .contains("fd00:1::3/64"));
         let other = MasqSpec::new("net1", "ctr2", "eth0", one.ips.clone());
         assert!(check_listing(&other, &listing).is_err());
+    }
+
+    #[test]
+    fn base_chain_is_rewritten_unless_it_is_exactly_ours() {
+        let m = spec();
+        let ours: Vec<nfnl::RuleRef> = base_rule_comments(&m)
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| nfnl::RuleRef {
+                handle: i as u64 + 1,
+                comment: Some(c),
+            })
+            .collect();
+        assert!(base_chain_is_current(&m, &ours));
+        // Upstream's rules carry no comments; a missing, an extra or a reordered rule, or
+        // another chain name, also make it rewrite.
+        let mut uncommented = ours.clone();
+        uncommented[0].comment = None;
+        assert!(!base_chain_is_current(&m, &uncommented));
+        assert!(!base_chain_is_current(&m, &ours[..2]));
+        let mut extra = ours.clone();
+        extra.push(nfnl::RuleRef {
+            handle: 9,
+            comment: None,
+        });
+        assert!(!base_chain_is_current(&m, &extra));
+        let mut swapped = ours.clone();
+        swapped.swap(0, 1);
+        assert!(!base_chain_is_current(&m, &swapped));
+        let renamed = m.clone().with_naming(super::super::Naming {
+            nft_chain: Some("other".into()),
+            ..Default::default()
+        });
+        assert!(!base_chain_is_current(&renamed, &ours));
+        assert!(!base_chain_is_current(&m, &[]));
+
+        // Without a rewrite the batch adds rules only: nothing is flushed or deleted.
+        let batch = setup_batch(&m, &[], false);
+        let cmds = batch["nftables"].as_array().unwrap();
+        assert!(cmds
+            .iter()
+            .all(|c| c.get("flush").is_none() && c.get("delete").is_none()));
+        assert_eq!(
+            cmds.iter()
+                .filter(|c| c["add"]["rule"]["chain"] == NFT_BASE_CHAIN)
+                .count(),
+            0
+        );
+        assert_eq!(
+            cmds.iter()
+                .filter(|c| c["add"]["rule"]["chain"] == NFT_CHAIN_NAME)
+                .count(),
+            2
+        );
     }
 
     #[test]
