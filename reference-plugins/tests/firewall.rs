@@ -164,12 +164,21 @@ fn nft_repeated_setup_replaces_the_attachment_rules() {
     let nft = Nftables::new(spawns.runner());
     let m = spec("ctr-a", &["10.88.0.5/16"]);
     in_ns(&ns, || nft.setup(&m)).unwrap();
+    assert_eq!(
+        spawns.take(),
+        ["nft"],
+        "the first setup writes the table with nft"
+    );
     in_ns(&ns, || nft.setup(&m)).unwrap();
-    assert_eq!(spawns.take().len(), 2);
+    assert!(
+        spawns.take().is_empty(),
+        "later setups are one netlink transaction"
+    );
     assert_eq!(masq_rules(&ruleset(&ns), &m).len(), 1, "no duplicate");
 
     let moved = spec("ctr-a", &["10.88.0.9/16"]);
     in_ns(&ns, || nft.setup(&moved)).unwrap();
+    assert!(spawns.take().is_empty());
     let rules = masq_rules(&ruleset(&ns), &m);
     assert_eq!(rules.len(), 1);
     assert_eq!(source(&rules[0]), "10.88.0.9".parse::<IpAddr>().unwrap());
@@ -196,7 +205,10 @@ fn nft_teardown_removes_one_attachment_only_and_is_idempotent() {
     spawns.take();
 
     in_ns(&ns, || nft.teardown(&a)).unwrap();
-    assert_eq!(spawns.take(), ["nft"], "one nft run per teardown");
+    assert!(
+        spawns.take().is_empty(),
+        "a teardown is one netlink transaction, no process"
+    );
     let rs = ruleset(&ns);
     assert!(masq_rules(&rs, &a).is_empty());
     assert_eq!(masq_rules(&rs, &b).len(), 2);
@@ -207,6 +219,91 @@ fn nft_teardown_removes_one_attachment_only_and_is_idempotent() {
     in_ns(&ns, || nft.teardown(&a)).unwrap();
     assert!(spawns.take().is_empty(), "nothing to remove: no process");
     assert_eq!(masq_rules(&ruleset(&ns), &b).len(), 2);
+}
+
+/// The rules of `chain` as `nft --debug=netlink` shows their bytecode, one string per rule
+/// (expressions and user data; the header line with the handle left out).
+fn bytecode(ns: &Netns, table: &str, chain: &str) -> Vec<String> {
+    let text = output(
+        ns,
+        "nft",
+        &["--debug=netlink", "list", "chain", "inet", table, chain],
+    );
+    let mut rules: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if line.starts_with(&format!("inet {table} {chain} ")) {
+            rules.push(String::new());
+        } else if let Some(rule) = rules.last_mut() {
+            if line.starts_with("  ") {
+                rule.push_str(line.trim());
+                rule.push('\n');
+            }
+        }
+    }
+    rules
+}
+
+#[test]
+fn nft_direct_rules_are_the_bytes_nft_writes() {
+    let ns = Netns::new("fw-nft-bytes").unwrap();
+    let spawns = Spawns::default();
+    let nft = Nftables::new(spawns.runner());
+    let naming = Naming {
+        nft_table: Some("cnirs_bytes".into()),
+        nft_chain: Some("checks".into()),
+        ..Naming::default()
+    };
+    let first = spec("ctr-0", &["10.70.0.2/24"]).with_naming(naming.clone());
+    in_ns(&ns, || nft.setup(&first)).unwrap();
+    assert_eq!(spawns.take(), ["nft"]);
+    // Every encoding branch: byte-aligned and other prefixes, full length, both families.
+    let prefixes = [
+        "10.71.2.3/24",
+        "10.71.2.3/8",
+        "10.71.2.3/20",
+        "10.71.2.3/25",
+        "10.71.2.3/32",
+        "fd00:71::3/64",
+        "fd00:71:2::3/52",
+        "fd00:71::3/128",
+    ];
+    let m = spec("ctr-1", &prefixes).with_naming(naming);
+    in_ns(&ns, || nft.setup(&m)).unwrap();
+    assert!(spawns.take().is_empty(), "written over netlink");
+    let ours = bytecode(&ns, "cnirs_bytes", "checks");
+    assert_eq!(ours.len(), 1 + prefixes.len());
+
+    // The same rules, written by nft from their text, into the same chain.
+    for p in prefixes {
+        let net: IpNet = p.parse().unwrap();
+        let proto = if net.addr().is_ipv4() { "ip" } else { "ip6" };
+        let rule = format!(
+            "add rule inet cnirs_bytes checks {proto} saddr {} {proto} daddr != {} masquerade comment \"{}\"",
+            net.addr(),
+            net.trunc(),
+            m.nft_comment()
+        );
+        let out = ns
+            .command("nft")
+            .arg("-f")
+            .arg("-")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write;
+                child.stdin.take().unwrap().write_all(rule.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert!(out.status.success(), "{rule}: {out:?}");
+    }
+    let all = bytecode(&ns, "cnirs_bytes", "checks");
+    let theirs = &all[ours.len()..];
+    assert_eq!(&ours[1..], theirs, "our netlink rules differ from nft's");
+    // And nft reads them back as the rules they are.
+    in_ns(&ns, || nft.check(&m)).unwrap();
 }
 
 #[test]

@@ -14,8 +14,11 @@
 //!   base chain that skips multicast destinations and jumps to `masq_checks`, and in
 //!   `masq_checks` one rule per container address (`ip saddr A ip daddr != NET masquerade`)
 //!   whose comment starts with a hash of (network, interface, container ID). Every change is
-//!   one `nft -j -f -` run, one transaction; the rules to replace or remove are found first
-//!   by a netlink dump, which costs no process.
+//!   one transaction. The rules to replace or remove are found first by a netlink dump;
+//!   adding an attachment's rules (once the table and chains are in place) and removing them
+//!   are one nf_tables batch over netlink, with the bytes `nft` would send; the table, chains
+//!   and base chain are written by one `nft -j -f -` run when missing or not as expected, and
+//!   CHECK reads the table with `nft -j list`.
 //! - [`Iptables`] (the fallback when nftables does not work here): the `nat` table, a chain
 //!   `CNI-<hash of network and container ID>` holding `-d NET -j ACCEPT` and
 //!   `! -d MULTICAST -j MASQUERADE`, and `POSTROUTING -s A -j CNI-…` per address. Each change

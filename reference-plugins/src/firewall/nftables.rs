@@ -1,8 +1,11 @@
-//! The nftables backend: one `nft -j -f -` transaction per setup or teardown, built with
-//! serde_json; the rules it replaces or removes are found beforehand over netlink
-//! ([`super::nfnl`]), so a call starts at most one process (none when a teardown finds
-//! nothing to remove). A transaction that fails because a concurrent DEL removed one of
-//! those rules first is built again from a fresh dump.
+//! The nftables backend: one transaction per setup or teardown. The rules it replaces or
+//! removes are found beforehand over netlink ([`super::nfnl`]). A teardown, and a setup
+//! where the table and its chains are already as this code writes them, is one nf_tables
+//! batch over netlink ([`nfnl::commit`]; the rule expressions are encoded exactly as `nft`
+//! encodes them, [`masq_exprs`]), so it starts no process; a first setup (or one that finds
+//! the base chain changed) is one `nft -j -f -` run, built with serde_json. A transaction
+//! that fails because a concurrent DEL removed one of those rules first, or the chains went
+//! away, is built again from a fresh dump.
 
 use std::net::IpAddr;
 
@@ -43,22 +46,20 @@ impl Nftables {
             .collect())
     }
 
-    /// Runs the batch `build` makes from the attachment's current rule handles; when
-    /// there were such handles and the run fails, dumps and tries again (another process may
-    /// have removed one of them in between).
-    fn transact(&self, m: &MasqSpec, build: impl Fn(&[u64]) -> Option<Value>) -> Result<()> {
-        let mut attempt = 1;
+    /// Runs `attempt` (given the attachment's current rule handles) until it succeeds, fails
+    /// for good, or [`ATTEMPTS`] are used: a run that deletes rules found by the dump fails
+    /// when another process removed one of them in between, and a direct transaction fails
+    /// when the chains it relies on went away; both are tried again from a fresh dump.
+    fn transact(&self, m: &MasqSpec, attempt: impl Fn(&[u64]) -> Result<()>) -> Result<()> {
+        let mut tries = 1;
         loop {
             let handles = self.own_rules(m)?;
-            let Some(batch) = build(&handles) else {
-                return Ok(());
-            };
-            match self.run(&batch) {
-                Err(FirewallError::Tool { .. }) if !handles.is_empty() && attempt < ATTEMPTS => {
-                    attempt += 1;
-                }
-                other => return other.map(|_| ()),
+            match attempt(&handles) {
+                Err(FirewallError::Tool { .. }) if !handles.is_empty() && tries < ATTEMPTS => {}
+                Err(FirewallError::Netlink(_)) if tries < ATTEMPTS => {}
+                other => return other,
             }
+            tries += 1;
         }
     }
 
@@ -73,18 +74,48 @@ impl Masquerade for Nftables {
         BackendKind::Nftables
     }
 
+    /// When the base chain is already as this code writes it (the common case: every
+    /// attachment after the first), the rules are added in one nf_tables transaction over
+    /// netlink, without starting `nft`; otherwise `nft` runs one transaction that also
+    /// (re)writes the table, the chains and the base chain.
     fn setup(&self, m: &MasqSpec) -> Result<()> {
         m.validate()?;
-        let base = nfnl::rules(nfnl::FAMILY_INET, m.nft_table(), NFT_BASE_CHAIN)
-            .map_err(FirewallError::Netlink)?;
-        let rewrite_base = !base_chain_is_current(m, &base);
-        self.transact(m, |stale| Some(setup_batch(m, stale, rewrite_base)))
+        let direct: Option<Vec<Vec<nfnl::Expr>>> = m.ips.iter().map(|&n| masq_exprs(n)).collect();
+        self.transact(m, |stale| {
+            let base = nfnl::rules(nfnl::FAMILY_INET, m.nft_table(), NFT_BASE_CHAIN)
+                .map_err(FirewallError::Netlink)?;
+            let current = base_chain_is_current(m, &base);
+            match &direct {
+                Some(rules) if current => {
+                    let comment = m.nft_comment();
+                    let mut changes = delete_changes(m, stale);
+                    changes.extend(rules.iter().map(|exprs| nfnl::Change::AddRule {
+                        chain: m.nft_chain(),
+                        exprs: exprs.clone(),
+                        comment: &comment,
+                    }));
+                    nfnl::commit(nfnl::FAMILY_INET, m.nft_table(), &changes)
+                        .map_err(FirewallError::Netlink)
+                }
+                _ => self.run(&setup_batch(m, stale, !current)).map(|_| ()),
+            }
+        })
     }
 
+    /// One nf_tables transaction over netlink deleting the attachment's rules by handle; no
+    /// process, and nothing at all when there is nothing to remove.
     fn teardown(&self, m: &MasqSpec) -> Result<()> {
         m.validate()?;
         self.transact(m, |handles| {
-            (!handles.is_empty()).then(|| teardown_batch(m, handles))
+            if handles.is_empty() {
+                return Ok(());
+            }
+            nfnl::commit(
+                nfnl::FAMILY_INET,
+                m.nft_table(),
+                &delete_changes(m, handles),
+            )
+            .map_err(FirewallError::Netlink)
         })
     }
 
@@ -141,6 +172,89 @@ fn payload(addr: IpAddr, field: &str) -> Value {
 
 fn prefix(net: IpNet) -> Value {
     json!({"prefix": {"addr": net.network().to_string(), "len": net.prefix_len()}})
+}
+
+fn delete_changes<'a>(m: &'a MasqSpec, handles: &[u64]) -> Vec<nfnl::Change<'a>> {
+    handles
+        .iter()
+        .map(|&handle| nfnl::Change::DeleteRule {
+            chain: m.nft_chain(),
+            handle,
+        })
+        .collect()
+}
+
+/// The expressions of `<proto> saddr ADDR <proto> daddr != NET masquerade` for `net` in an
+/// `inet` table, exactly as `nft` 1.0 encodes that rule (`nft --debug=netlink`): the
+/// network-protocol check nft adds in `inet` tables, the source address compared whole, the
+/// destination compared on the prefix's bytes (a byte-aligned prefix loads only those
+/// bytes; another one loads the whole address and masks it). The same bytes mean `nft list`,
+/// CHECK and other implementations read these rules as if nft had written them. `None`
+/// for a `/0`, which is left to nft.
+pub(super) fn masq_exprs(net: IpNet) -> Option<Vec<nfnl::Expr>> {
+    use nfnl::Expr;
+    let (nfproto, saddr_offset, daddr_offset, addr, network) = match (net.addr(), net.network()) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => (2u8, 12, 16, a.octets().to_vec(), n.octets().to_vec()),
+        (IpAddr::V6(a), IpAddr::V6(n)) => (10u8, 8, 24, a.octets().to_vec(), n.octets().to_vec()),
+        _ => return None,
+    };
+    let full = addr.len() as u32;
+    let bits = u32::from(net.prefix_len());
+    if bits == 0 {
+        return None;
+    }
+    let mut exprs = vec![
+        Expr::Meta {
+            key: nfnl::META_NFPROTO,
+        },
+        Expr::Cmp {
+            op: nfnl::CMP_EQ,
+            data: vec![nfproto],
+        },
+        Expr::Payload {
+            base: nfnl::PAYLOAD_NETWORK_HEADER,
+            offset: saddr_offset,
+            len: full,
+        },
+        Expr::Cmp {
+            op: nfnl::CMP_EQ,
+            data: addr,
+        },
+    ];
+    if bits % 8 == 0 {
+        let len = bits / 8;
+        exprs.push(Expr::Payload {
+            base: nfnl::PAYLOAD_NETWORK_HEADER,
+            offset: daddr_offset,
+            len,
+        });
+        exprs.push(Expr::Cmp {
+            op: nfnl::CMP_NEQ,
+            data: network[..len as usize].to_vec(),
+        });
+    } else {
+        let mask: Vec<u8> = (0..full)
+            .map(|i| {
+                let left = bits.saturating_sub(i * 8).min(8);
+                (0xffu16 << (8 - left)) as u8
+            })
+            .collect();
+        exprs.push(Expr::Payload {
+            base: nfnl::PAYLOAD_NETWORK_HEADER,
+            offset: daddr_offset,
+            len: full,
+        });
+        exprs.push(Expr::Bitwise {
+            mask,
+            xor: vec![0; full as usize],
+        });
+        exprs.push(Expr::Cmp {
+            op: nfnl::CMP_NEQ,
+            data: network,
+        });
+    }
+    exprs.push(Expr::Masq);
+    Some(exprs)
 }
 
 /// The comments of the base chain's three rules as this version writes them, in order. A
@@ -211,15 +325,6 @@ pub(super) fn setup_batch(m: &MasqSpec, stale: &[u64], rewrite_base: bool) -> Va
         add["comment"] = json!(comment);
         cmds.push(json!({"add": {"rule": add}}));
     }
-    json!({"nftables": cmds})
-}
-
-/// The teardown transaction: delete the rules with these handles.
-pub(super) fn teardown_batch(m: &MasqSpec, handles: &[u64]) -> Value {
-    let cmds: Vec<Value> = handles
-        .iter()
-        .map(|&h| json!({"delete": {"rule": handle_ref(m, h)}}))
-        .collect();
     json!({"nftables": cmds})
 }
 
@@ -414,9 +519,107 @@ mod tests {
     }
 
     #[test]
-    fn teardown_batch_deletes_by_handle() {
-        let batch = teardown_batch(&spec(), &[3, 4]);
-        assert_eq!(batch["nftables"].as_array().unwrap().len(), 2);
-        assert_eq!(batch["nftables"][1]["delete"]["rule"]["handle"], 4);
+    fn masq_expressions_follow_nfts_encoding() {
+        use nfnl::Expr;
+        let daddr = |net: &str| {
+            let e = masq_exprs(net.parse().unwrap()).unwrap();
+            assert_eq!(e.last(), Some(&Expr::Masq));
+            e[4..e.len() - 1].to_vec()
+        };
+        // As `nft --debug=netlink add rule inet t c ip saddr 10.1.2.3 ip daddr != NET
+        // masquerade` prints them (nft 1.0.6).
+        let full = masq_exprs("10.1.2.3/24".parse().unwrap()).unwrap();
+        assert_eq!(
+            full[0],
+            Expr::Meta {
+                key: nfnl::META_NFPROTO
+            }
+        );
+        assert_eq!(
+            full[1],
+            Expr::Cmp {
+                op: nfnl::CMP_EQ,
+                data: vec![2]
+            }
+        );
+        assert_eq!(
+            full[2],
+            Expr::Payload {
+                base: nfnl::PAYLOAD_NETWORK_HEADER,
+                offset: 12,
+                len: 4
+            }
+        );
+        assert_eq!(
+            full[3],
+            Expr::Cmp {
+                op: nfnl::CMP_EQ,
+                data: vec![10, 1, 2, 3]
+            }
+        );
+        let payload = |offset, len| Expr::Payload {
+            base: nfnl::PAYLOAD_NETWORK_HEADER,
+            offset,
+            len,
+        };
+        let neq = |data: &[u8]| Expr::Cmp {
+            op: nfnl::CMP_NEQ,
+            data: data.to_vec(),
+        };
+        assert_eq!(daddr("10.1.2.3/24"), [payload(16, 3), neq(&[10, 1, 2])]);
+        assert_eq!(daddr("10.1.2.3/8"), [payload(16, 1), neq(&[10])]);
+        assert_eq!(daddr("10.1.2.3/32"), [payload(16, 4), neq(&[10, 1, 2, 3])]);
+        assert_eq!(
+            daddr("10.1.2.3/20"),
+            [
+                payload(16, 4),
+                Expr::Bitwise {
+                    mask: vec![255, 255, 240, 0],
+                    xor: vec![0; 4]
+                },
+                neq(&[10, 1, 0, 0]),
+            ]
+        );
+        assert_eq!(
+            daddr("10.1.2.3/25"),
+            [
+                payload(16, 4),
+                Expr::Bitwise {
+                    mask: vec![255, 255, 255, 128],
+                    xor: vec![0; 4]
+                },
+                neq(&[10, 1, 2, 0]),
+            ]
+        );
+        let v6 = masq_exprs("fd00::3/64".parse().unwrap()).unwrap();
+        assert_eq!(
+            v6[1],
+            Expr::Cmp {
+                op: nfnl::CMP_EQ,
+                data: vec![10]
+            }
+        );
+        assert_eq!(v6[2], payload(8, 16));
+        assert_eq!(
+            daddr("fd00::3/64"),
+            [payload(24, 8), neq(&[0xfd, 0, 0, 0, 0, 0, 0, 0])]
+        );
+        let mut mask = vec![255; 6];
+        mask.push(240);
+        mask.extend([0; 9]);
+        let mut network = vec![0xfd, 0, 0, 1, 0, 2];
+        network.extend([0; 10]);
+        assert_eq!(
+            daddr("fd00:1:2::3/52"),
+            [
+                payload(24, 16),
+                Expr::Bitwise {
+                    mask,
+                    xor: vec![0; 16]
+                },
+                neq(&network)
+            ]
+        );
+        assert_eq!(masq_exprs("10.1.2.3/0".parse().unwrap()), None);
     }
 }
