@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::catalogue::{Catalogue, Level};
-use crate::runner::{CaseRun, Probe, Skipped};
+use crate::runner::{AttachmentPatch, CaseRun, Probe, Skipped, PRIMARY_ATTACHMENT};
 
 /// The verdict on one requirement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -40,6 +40,9 @@ pub struct Report {
     pub config: String,
     pub strict: bool,
     pub probe: Probe,
+    /// The merge patch given to attachments other than a case's main one, if any; the case
+    /// runs that used it list `patched_attachments`.
+    pub attachment_patch: Option<AttachmentPatch>,
     pub requirements: Vec<RequirementResult>,
     pub cases: Vec<CaseRun>,
     pub skipped: Vec<Skipped>,
@@ -56,6 +59,7 @@ pub struct Subject {
     pub config: String,
     pub strict: bool,
     pub probe: Probe,
+    pub attachment_patch: Option<AttachmentPatch>,
 }
 
 impl Report {
@@ -71,6 +75,7 @@ impl Report {
             config,
             strict,
             probe,
+            attachment_patch,
         } = subject;
         struct Acc {
             passed: usize,
@@ -139,6 +144,7 @@ impl Report {
             config,
             strict,
             probe,
+            attachment_patch,
             requirements,
             cases,
             skipped,
@@ -152,10 +158,39 @@ impl Report {
         self.requirements.iter().filter(|r| r.verdict == v).count()
     }
 
+    /// The case runs (`case@version`) whose requests carried the attachment patch.
+    pub fn patched_runs(&self) -> Vec<String> {
+        self.cases
+            .iter()
+            .filter(|c| !c.patched_attachments.is_empty())
+            .map(|c| format!("{}@{}", c.case, c.version))
+            .collect()
+    }
+
+    /// What the attachment patch was and where it applied, in one line (`None` without one).
+    pub fn attachment_patch_line(&self) -> Option<String> {
+        let p = self.attachment_patch.as_ref()?;
+        let runs = self.patched_runs();
+        Some(format!(
+            "{} (from {}) applied to attachments other than {PRIMARY_ATTACHMENT:?} in {} case run(s){}",
+            p.patch,
+            p.source,
+            runs.len(),
+            if runs.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", runs.join(", "))
+            }
+        ))
+    }
+
     pub fn terminal(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "plugin:   {}", self.plugin);
         let _ = writeln!(s, "config:   {}", self.config);
+        if let Some(line) = self.attachment_patch_line() {
+            let _ = writeln!(s, "attachment patch: {line}");
+        }
         let _ = writeln!(
             s,
             "kind:     {}; versions tested: {} (advertised: {})",
@@ -206,13 +241,19 @@ impl Report {
             self.skipped.len(),
             self.millis as f64 / 1000.0
         );
+        let patched = self.patched_runs().len();
         let _ = writeln!(
             s,
-            "verdict: {}",
+            "verdict: {}{}",
             if self.passed {
                 "CONFORMANT"
             } else {
                 "NOT CONFORMANT"
+            },
+            if patched > 0 {
+                format!(" ({patched} case run(s) with the attachment patch)")
+            } else {
+                String::new()
             }
         );
         s
@@ -236,6 +277,13 @@ impl Report {
             failures,
             self.millis as f64 / 1000.0
         );
+        if let Some(line) = self.attachment_patch_line() {
+            let _ = writeln!(
+                s,
+                "  <properties>\n    <property name=\"attachment-patch\" value=\"{}\"/>\n  </properties>",
+                xml(&line)
+            );
+        }
         for r in &self.requirements {
             let _ = write!(
                 s,

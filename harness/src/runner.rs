@@ -17,6 +17,71 @@ use crate::cases::{Action, Case, Expect, Kind, Prev, Step, Versions};
 use crate::checks::{self, excerpt, StepView};
 use crate::world::{World, WorldSnapshot};
 
+/// The harness-only key of a base config: removed before any request is built, so the plugin
+/// never sees it. Its only member is `attachmentPatch` (see [`AttachmentPatch`]).
+pub const CONFIG_KEY: &str = "x-conformance";
+
+/// The attachment every case uses first; an [`AttachmentPatch`] applies to all the others.
+pub const PRIMARY_ATTACHMENT: &str = "a";
+
+/// A JSON merge patch (RFC 7386) applied to the tested plugin's config for every attachment of
+/// a case other than its main one ([`PRIMARY_ATTACHMENT`]): the same container's second
+/// ifname (`a2`) and other containers (`b`). Plugins whose kernel object is unique per config
+/// need it for the cases with two attachments: the kernel allows one 802.1q link per (master,
+/// VLAN id), so a vlan config's second attachment needs another `vlanId`. It changes what a
+/// case tests (two attachments of *different* configs of one network), so reports name it and
+/// the case runs that used it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AttachmentPatch {
+    pub patch: Value,
+    /// Where it came from: `--attachment-patch <...>` or the config's `x-conformance` key.
+    pub source: String,
+}
+
+impl AttachmentPatch {
+    /// Checks a patch: an object that leaves `cniVersion`, `name` and `type` alone (the other
+    /// attachments stay on the same network, plugin and version).
+    pub fn new(patch: Value, source: impl Into<String>) -> Result<AttachmentPatch, String> {
+        let Some(obj) = patch.as_object() else {
+            return Err("an attachment patch must be a JSON object (a merge patch)".into());
+        };
+        if let Some(k) = ["cniVersion", "name", "type", CONFIG_KEY]
+            .into_iter()
+            .find(|k| obj.contains_key(*k))
+        {
+            return Err(format!("an attachment patch may not change {k:?}"));
+        }
+        Ok(AttachmentPatch {
+            patch,
+            source: source.into(),
+        })
+    }
+
+    /// Reads `--attachment-patch`'s value: inline JSON when it starts with `{`, else a file.
+    pub fn from_arg(arg: &str) -> Result<AttachmentPatch, String> {
+        let (text, source) = if arg.trim_start().starts_with('{') {
+            (arg.to_string(), "--attachment-patch (inline)".to_string())
+        } else {
+            let text = std::fs::read_to_string(arg)
+                .map_err(|e| format!("cannot read attachment patch {arg}: {e}"))?;
+            (text, format!("--attachment-patch {arg}"))
+        };
+        let patch: Value = serde_json::from_str(&text)
+            .map_err(|e| format!("attachment patch ({source}) is not JSON: {e}"))?;
+        AttachmentPatch::new(patch, source)
+    }
+
+    /// Merges the patch into `request` when `attachment` is not the main one; returns whether
+    /// it did.
+    pub fn apply(&self, attachment: &str, request: &mut Value) -> bool {
+        if attachment == PRIMARY_ATTACHMENT {
+            return false;
+        }
+        merge_patch(request, &self.patch);
+        true
+    }
+}
+
 /// The plugin under test and how to run it.
 #[derive(Debug, Clone)]
 pub struct Target {
@@ -29,6 +94,8 @@ pub struct Target {
     /// The tested plugin's object.
     pub plugin_conf: Map<String, Value>,
     pub timeout: Duration,
+    /// Applied to the tested plugin's config of every attachment but the main one.
+    pub attachment_patch: Option<AttachmentPatch>,
 }
 
 /// Why a target could not be set up (exit status 2).
@@ -44,11 +111,15 @@ pub enum SetupError {
     Plugin(PathBuf),
     #[error("probing the plugin failed: {0}")]
     Probe(String),
+    #[error("{0}")]
+    AttachmentPatch(String),
 }
 
 impl Target {
     /// Reads a base config: a single plugin config, or a list in which the plugin appears
-    /// (matched by `type` against the plugin's file name, else the last plugin).
+    /// (matched by `type` against the plugin's file name, else the last plugin). A top-level
+    /// [`CONFIG_KEY`] object is the harness's, not the plugin's: it is removed, and its
+    /// `attachmentPatch` becomes [`Target::attachment_patch`].
     pub fn from_config(
         plugin: &Path,
         config: &Path,
@@ -61,11 +132,32 @@ impl Target {
             return Err(SetupError::Plugin(plugin.into()));
         }
         let text = std::fs::read(config).map_err(|e| SetupError::Read(config.into(), e))?;
-        let obj: Map<String, Value> =
+        let mut obj: Map<String, Value> =
             serde_json::from_slice(&text).map_err(|_| SetupError::NotObject(config.into()))?;
         let bad = |reason: &str| SetupError::Config {
             path: config.into(),
             reason: reason.into(),
+        };
+        let attachment_patch = match obj.remove(CONFIG_KEY) {
+            None => None,
+            Some(Value::Object(mut ext)) => {
+                let patch = ext.remove("attachmentPatch");
+                if let Some(k) = ext.keys().next() {
+                    return Err(bad(&format!(
+                        "unknown key {k:?} in {CONFIG_KEY:?} (known: \"attachmentPatch\")"
+                    )));
+                }
+                patch
+                    .map(|p| {
+                        AttachmentPatch::new(
+                            p,
+                            format!("{}: {CONFIG_KEY}.attachmentPatch", config.display()),
+                        )
+                        .map_err(|e| bad(&e))
+                    })
+                    .transpose()?
+            }
+            Some(_) => return Err(bad(&format!("{CONFIG_KEY:?} must be an object"))),
         };
         let name = obj
             .get("name")
@@ -113,7 +205,21 @@ impl Target {
             prelude,
             plugin_conf,
             timeout,
+            attachment_patch,
         })
+    }
+
+    /// Sets the attachment patch given on the command line; a config that brings its own
+    /// (`x-conformance.attachmentPatch`) conflicts, rather than one silently winning.
+    pub fn with_attachment_patch(mut self, patch: AttachmentPatch) -> Result<Target, SetupError> {
+        if let Some(own) = &self.attachment_patch {
+            return Err(SetupError::AttachmentPatch(format!(
+                "two attachment patches: {} and {}; give one",
+                own.source, patch.source
+            )));
+        }
+        self.attachment_patch = Some(patch);
+        Ok(self)
     }
 }
 
@@ -161,6 +267,8 @@ pub struct CaseRun {
     pub millis: u128,
     pub findings: Vec<Finding>,
     pub calls: Vec<CallLog>,
+    /// Attachments whose requests carried the target's attachment patch (empty: none).
+    pub patched_attachments: Vec<String>,
 }
 
 /// A case that did not apply, with the reason.
@@ -236,6 +344,8 @@ struct CaseRunner<'t> {
     calls: Vec<CallLog>,
     /// `cni-recorder`'s directory when delegate recording is on.
     recorder: Option<PathBuf>,
+    /// Attachments whose requests the attachment patch changed.
+    patched: std::collections::BTreeSet<String>,
 }
 
 fn merge_patch(target: &mut Value, patch: &Value) {
@@ -273,6 +383,7 @@ impl<'t> CaseRunner<'t> {
             findings: Vec::new(),
             calls: Vec::new(),
             recorder: None,
+            patched: Default::default(),
         }
     }
 
@@ -312,6 +423,23 @@ impl<'t> CaseRunner<'t> {
             }
         }
         Value::Object(o)
+    }
+
+    /// The tested plugin's request for `attachment`: [`Self::request`] of its config, with
+    /// the attachment patch when `attachment` is not the main one.
+    fn plugin_request(
+        &mut self,
+        attachment: &str,
+        version: &str,
+        prev: Option<&CniResult>,
+    ) -> Value {
+        let mut req = self.request(&self.target.plugin_conf, version, prev);
+        if let Some(p) = &self.target.attachment_patch {
+            if p.apply(attachment, &mut req) {
+                self.patched.insert(attachment.to_string());
+            }
+        }
+        req
     }
 
     /// Runs the prelude plugins' ADD for an attachment the first time it is used, and again
@@ -407,11 +535,7 @@ impl<'t> CaseRunner<'t> {
         for name in names {
             let env = self.env_for("DEL", &name);
             let prev = self.states[&name].last_add.clone();
-            let stdin = self.request(
-                &self.target.plugin_conf,
-                self.version.as_str(),
-                prev.as_ref(),
-            );
+            let stdin = self.plugin_request(&name, self.version.as_str(), prev.as_ref());
             self.world.run_plugin(
                 &self.target.plugin,
                 &env,
@@ -441,11 +565,7 @@ impl<'t> CaseRunner<'t> {
         let links_before = self.container_links("a");
         let env = self.env_for("ADD", "a");
         let prev = self.states["a"].prelude_result.clone();
-        let stdin = self.request(
-            &self.target.plugin_conf,
-            self.version.as_str(),
-            prev.as_ref(),
-        );
+        let stdin = self.plugin_request("a", self.version.as_str(), prev.as_ref());
         let run = self.world.run_plugin(
             &self.target.plugin,
             &env,
@@ -661,7 +781,12 @@ impl<'t> CaseRunner<'t> {
             env.push((k.clone(), v.clone()));
         }
         env.retain(|(k, _)| !step.unset.contains(k));
-        let mut req = self.request(&self.target.plugin_conf, &version, prev.as_ref());
+        // Raw stdin replaces the request: the attachment patch is only counted when sent.
+        let mut req = if step.stdin.is_some() {
+            self.request(&self.target.plugin_conf, &version, prev.as_ref())
+        } else {
+            self.plugin_request(&att, &version, prev.as_ref())
+        };
         if step.prev == Prev::Empty {
             req["prevResult"] = Value::Object(Map::new());
         }
@@ -906,6 +1031,7 @@ pub fn run_case(
         millis: 0,
         findings: Vec::new(),
         calls: Vec::new(),
+        patched_attachments: Vec::new(),
     };
     let world = match World::new(label) {
         Ok(w) => w,
@@ -932,6 +1058,7 @@ pub fn run_case(
     out.passed = r.findings.iter().all(|f| f.passed);
     out.findings = r.findings;
     out.calls = r.calls;
+    out.patched_attachments = r.patched.into_iter().collect();
     out.millis = start.elapsed().as_millis();
     out
 }

@@ -3,6 +3,7 @@
 //! ```text
 //! cni-conformance certify --plugin <PATH> --config <FILE> [--cni-path <DIR>]...
 //!                         [--strict] [--json <FILE>] [--junit <FILE>] [--timeout <SECS>] [--jobs <N>]
+//!                         [--attachment-patch <FILE|JSON>]
 //! cni-conformance requirements
 //! ```
 //! Exit status: 0 when every applicable MUST (and, with `--strict`, SHOULD) passed, 1 when one
@@ -17,7 +18,7 @@ use clap::{Parser, Subcommand};
 
 use harness::catalogue::Catalogue;
 use harness::report::{Report, Subject};
-use harness::runner::{self, Probe, Target};
+use harness::runner::{self, AttachmentPatch, Probe, Target};
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +34,8 @@ struct Cli {
     command: Cmd,
 }
 
+// Parsed once per process: the size of the larger variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Subcommand)]
 enum Cmd {
     /// Run the scenarios against a plugin and report per requirement.
@@ -70,6 +73,13 @@ enum Cmd {
         /// Seed of the generated variants (the same seed gives the same variants).
         #[arg(long, default_value_t = 0x5eed)]
         seed: u64,
+        /// A JSON merge patch (a file, or inline JSON starting with `{`) applied to the tested
+        /// plugin's config for every attachment of a case but its main one ("a"): for plugins
+        /// whose kernel object is unique per config, e.g. '{"vlanId": 101}' for vlan. The
+        /// config may carry it instead as "x-conformance": {"attachmentPatch": ...}. Reports
+        /// name it and the case runs that used it.
+        #[arg(long, value_name = "FILE|JSON")]
+        attachment_patch: Option<String>,
     },
     /// List every black-box-testable requirement with the cases that cover it.
     Requirements,
@@ -118,6 +128,7 @@ fn main() -> ExitCode {
             filter,
             generated,
             seed,
+            attachment_patch,
         } => {
             netns_sandbox::sweep();
             let start = Instant::now();
@@ -132,6 +143,19 @@ fn main() -> ExitCode {
                     eprintln!("cni-conformance: {e}");
                     return ExitCode::from(2);
                 }
+            };
+            let target = match attachment_patch {
+                None => target,
+                Some(arg) => match AttachmentPatch::from_arg(&arg)
+                    .map_err(runner::SetupError::AttachmentPatch)
+                    .and_then(|p| target.with_attachment_patch(p))
+                {
+                    Ok(t) => t,
+                    Err(e) => {
+                        eprintln!("cni-conformance: {e}");
+                        return ExitCode::from(2);
+                    }
+                },
             };
             let (versions, advertised, kind) = match runner::probe(&target) {
                 Ok(x) => x,
@@ -160,6 +184,12 @@ fn main() -> ExitCode {
                     .join(", "),
                 cases.len()
             );
+            if let Some(p) = &target.attachment_patch {
+                eprintln!(
+                    "attachment patch {} (from {}) for attachments other than \"a\"",
+                    p.patch, p.source
+                );
+            }
             let progress = |done: usize, total: usize, run: &runner::CaseRun| {
                 let mut err = std::io::stderr().lock();
                 let _ = writeln!(
@@ -182,6 +212,7 @@ fn main() -> ExitCode {
                     versions: versions.iter().map(|v| v.as_str().to_string()).collect(),
                     kind: format!("{kind:?}").to_lowercase(),
                 },
+                attachment_patch: target.attachment_patch.clone(),
             };
             let report = Report::build(
                 &catalogue,
