@@ -29,8 +29,8 @@
 //!   bridge and its gateway addresses are shared and stay.
 //! - **DEL**: the container veth goes (with its peer), IPAM DEL runs, spoof-check and
 //!   masquerade rules of the attachment are removed (found by name and comment, not by
-//!   address, so they go even when the namespace is gone; on a thread of their own, so that
-//!   the waits of both deletions overlap). A missing namespace, link or rule is no error; the
+//!   address, so they go even when the namespace is gone; before the link, so that the
+//!   kernel's clean-up of both overlaps). A missing namespace, link or rule is no error; the
 //!   bridge stays, as upstream leaves it.
 //! - **CHECK**: IPAM CHECK, then `prevResult` against the kernel ([`check`]).
 //! - **STATUS**: forwarded to IPAM when there is one.
@@ -601,12 +601,14 @@ pub fn del(args: &CmdArgs) -> Result<(), Error> {
             first = Some(e);
         }
     };
-    // The masquerade rules are found by name, without addresses; removing them overlaps
-    // the link deletion below (see `firewall::start_teardown_everywhere`).
-    let masq = (conf.ip_masq && conf.ipam_type.is_some()).then(|| {
+    // The masquerade rules are found by name, without addresses, and deleted before the
+    // link; their clean-up overlaps the link deletion (see `firewall::teardown_before_links`).
+    let (masq, linger) = if conf.ip_masq && conf.ipam_type.is_some() {
         let spec = MasqSpec::new(&args.conf.name, &args.container_id, &args.ifname, []);
-        firewall::start_teardown_everywhere(spec, Runner::new())
-    });
+        firewall::teardown_before_links(&spec, &Runner::new())
+    } else {
+        (Ok(()), None)
+    };
     if let Some(netns) = &args.netns {
         match Netlink::open_in(netns) {
             Ok(mut cont) => {
@@ -629,7 +631,8 @@ pub fn del(args: &CmdArgs) -> Result<(), Error> {
             note(fw_error("failed to tear down macspoofchk", e));
         }
     }
-    if let Some(Err(e)) = masq.map(firewall::PendingTeardown::wait) {
+    drop(linger);
+    if let Err(e) = masq {
         note(fw_error("failed to tear down ipMasq", e));
     }
     first.map_or(Ok(()), Err)

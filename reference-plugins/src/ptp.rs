@@ -347,10 +347,13 @@ fn no_namespace(e: &NetlinkError) -> bool {
 pub fn del(args: &CmdArgs) -> Result<(), Error> {
     let conf = DelConf::parse(&args.stdin);
     let mut first: Option<Error> = None;
-    // Found by name; overlaps the link deletion (see `firewall::start_teardown_everywhere`).
-    let masq = conf
-        .ip_masq
-        .then(|| firewall::start_teardown_everywhere(masq_spec(args, []), Runner::new()));
+    // Found by name, deleted before the link; the clean-up overlaps the link deletion (see
+    // `firewall::teardown_before_links`).
+    let (masq, linger) = if conf.ip_masq {
+        firewall::teardown_before_links(&masq_spec(args, []), &Runner::new())
+    } else {
+        (Ok(()), None)
+    };
 
     if let Some(ipam_type) = &conf.ipam_type {
         if let Err(e) = delegate::del(ipam_type, &args.stdin) {
@@ -372,7 +375,8 @@ pub fn del(args: &CmdArgs) -> Result<(), Error> {
         }
     }
 
-    if let Some(Err(e)) = masq.map(firewall::PendingTeardown::wait) {
+    drop(linger);
+    if let Err(e) = masq {
         first.get_or_insert(fw_error("tearing down ipMasq", e));
     }
 

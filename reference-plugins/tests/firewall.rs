@@ -307,6 +307,36 @@ fn nft_direct_rules_are_the_bytes_nft_writes() {
 }
 
 #[test]
+fn teardown_before_links_keeps_the_deleting_socket_open() {
+    let ns = Netns::new("fw-linger").unwrap();
+    let spawns = Spawns::default();
+    let runner = spawns.runner();
+    let nft = Nftables::new(runner.clone());
+    let a = spec("ctr-a", &["10.88.0.5/16"]);
+    let b = spec("ctr-b", &["10.88.0.6/16"]);
+    in_ns(&ns, || nft.setup(&a)).unwrap();
+    in_ns(&ns, || nft.setup(&b)).unwrap();
+    spawns.take();
+
+    let (result, linger) = in_ns(&ns, || firewall::teardown_before_links(&a, &runner));
+    result.unwrap();
+    assert!(linger.is_some(), "the socket that deleted the rules");
+    assert!(
+        spawns.take().is_empty(),
+        "no process: no iptables layout here"
+    );
+    // Deleted already, while the socket is still open.
+    let rs = ruleset(&ns);
+    assert!(masq_rules(&rs, &a).is_empty());
+    assert_eq!(masq_rules(&rs, &b).len(), 1);
+    drop(linger);
+
+    let (result, linger) = in_ns(&ns, || firewall::teardown_before_links(&a, &runner));
+    result.unwrap();
+    assert!(linger.is_none(), "nothing left to delete");
+}
+
+#[test]
 fn nft_teardown_finds_rules_by_comment_without_addresses() {
     let ns = Netns::new("fw-nft-noip").unwrap();
     let nft = Nftables::default();

@@ -50,6 +50,7 @@ use std::sync::Arc;
 
 pub use ipnet::IpNet;
 pub use iptables::Iptables;
+pub use nfnl::Linger;
 pub use nftables::Nftables;
 
 /// The variable that picks a backend (`nftables` or `iptables`) when the configuration
@@ -106,9 +107,6 @@ pub enum FirewallError {
         what: String,
         detail: String,
     },
-    /// The thread of [`start_teardown_everywhere`] panicked.
-    #[error("the masquerade teardown thread panicked")]
-    TeardownPanicked,
     /// Several backends failed ([`teardown_everywhere`]).
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Several(Vec<FirewallError>),
@@ -356,25 +354,34 @@ pub fn nftables_available() -> bool {
     locate("nft").is_some() && nfnl::probe().is_ok()
 }
 
-/// [`teardown_everywhere`] running on its own thread, started in the calling thread's network
-/// namespace: the caller goes on deleting links meanwhile. Both wait for RCU grace periods
-/// (after an nf_tables deletion `nft` cannot exit before one ends; unregistering a link
-/// waits for one), and waits that overlap end together instead of one after the other.
-pub fn start_teardown_everywhere(m: MasqSpec, runner: Runner) -> PendingTeardown {
-    PendingTeardown(std::thread::spawn(move || teardown_everywhere(&m, &runner)))
-}
-
-/// A teardown started by [`start_teardown_everywhere`].
-#[derive(Debug)]
-pub struct PendingTeardown(std::thread::JoinHandle<Result<()>>);
-
-impl PendingTeardown {
-    /// Waits for the teardown and returns its result.
-    pub fn wait(self) -> Result<()> {
-        self.0
-            .join()
-            .unwrap_or(Err(FirewallError::TeardownPanicked))
+/// [`teardown_everywhere`] for a DEL that deletes links next: the iptables layout is
+/// handled first, then the nftables rules are deleted, and the netlink socket that deleted
+/// them comes back still open with the result ([`Linger`]). Drop it once the links are
+/// deleted: the kernel's clean-up of the rules then overlaps the link deletion instead of
+/// holding it up (or being waited for on its own).
+pub fn teardown_before_links(m: &MasqSpec, runner: &Runner) -> (Result<()>, Option<Linger>) {
+    let mut errors = Vec::new();
+    // First: its netlink queries close sockets, which would wait for a pending clean-up.
+    if iptables_layout_possible(m) && iptables_available() {
+        if let Err(e) = Iptables::new(runner.clone()).teardown(m) {
+            errors.push(e);
+        }
     }
+    let linger = match Nftables::new(runner.clone()).teardown_lingering(m) {
+        Ok(linger) => linger,
+        Err(e) => {
+            if nftables_available() {
+                errors.push(e);
+            }
+            None
+        }
+    };
+    let result = match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        _ => Err(FirewallError::Several(errors)),
+    };
+    (result, linger)
 }
 
 /// Whether `m`'s iptables rules may exist here: its chain (`CNI-…`) is in the `nat` table of

@@ -188,10 +188,21 @@ pub enum Change<'a> {
     DeleteRule { chain: &'a str, handle: u64 },
 }
 
+/// The socket of a committed transaction, still open. Closing a netfilter netlink socket
+/// while a transaction's clean-up is pending (after any deletion, nf_tables frees the
+/// deleted objects one RCU grace period later, on a work queue) makes the kernel finish that
+/// clean-up first, waiting out the grace period while it holds the namespace's nf_tables
+/// commit lock, which deleting a network device also takes. Keeping the socket until after
+/// the caller's own slow work (deleting links) lets the clean-up finish meanwhile, so
+/// neither waits for the other. Dropping it closes the socket.
+#[derive(Debug)]
+pub struct Linger(#[allow(dead_code)] Socket);
+
 /// Applies `changes` to `table` of `family` in one nf_tables transaction: all of them or,
 /// on the first failure (a chain or a rule that is not there, say), none; the error is that
-/// failure's. The kernel checks every message before it commits any.
-pub fn commit(family: u8, table: &str, changes: &[Change<'_>]) -> io::Result<()> {
+/// failure's. The kernel checks every message before it commits any. The returned socket
+/// may be kept open for a while ([`Linger`]).
+pub fn commit(family: u8, table: &str, changes: &[Change<'_>]) -> io::Result<Linger> {
     let mut batch = Vec::new();
     let mut seq = 1u32;
     // Batch delimiters carry the subsystem (big endian) as nfgenmsg's resource id.
@@ -281,7 +292,7 @@ pub fn commit(family: u8, table: &str, changes: &[Change<'_>]) -> io::Result<()>
             pending.retain(|&s| s != msg_seq);
         }
     }
-    Ok(())
+    Ok(Linger(socket))
 }
 
 /// Whether `chain` exists in `table` of `family` (one request, no dump).

@@ -50,7 +50,7 @@ impl Nftables {
     /// for good, or [`ATTEMPTS`] are used: a run that deletes rules found by the dump fails
     /// when another process removed one of them in between, and a direct transaction fails
     /// when the chains it relies on went away; both are tried again from a fresh dump.
-    fn transact(&self, m: &MasqSpec, attempt: impl Fn(&[u64]) -> Result<()>) -> Result<()> {
+    fn transact(&self, m: &MasqSpec, mut attempt: impl FnMut(&[u64]) -> Result<()>) -> Result<()> {
         let mut tries = 1;
         loop {
             let handles = self.own_rules(m)?;
@@ -66,6 +66,29 @@ impl Nftables {
     fn run(&self, batch: &Value) -> Result<String> {
         self.runner
             .run(NFT, &["-j", "-f", "-"], batch.to_string().as_bytes())
+    }
+}
+
+impl Nftables {
+    /// [`Masquerade::teardown`], returning the socket of the deletion still open (see
+    /// [`nfnl::Linger`]); `None` when there was nothing to delete.
+    pub fn teardown_lingering(&self, m: &MasqSpec) -> Result<Option<nfnl::Linger>> {
+        m.validate()?;
+        let mut linger = None;
+        self.transact(m, |handles| {
+            if handles.is_empty() {
+                return Ok(());
+            }
+            let socket = nfnl::commit(
+                nfnl::FAMILY_INET,
+                m.nft_table(),
+                &delete_changes(m, handles),
+            )
+            .map_err(FirewallError::Netlink)?;
+            linger = Some(socket);
+            Ok(())
+        })?;
+        Ok(linger)
     }
 }
 
@@ -95,6 +118,7 @@ impl Masquerade for Nftables {
                         comment: &comment,
                     }));
                     nfnl::commit(nfnl::FAMILY_INET, m.nft_table(), &changes)
+                        .map(drop)
                         .map_err(FirewallError::Netlink)
                 }
                 _ => self.run(&setup_batch(m, stale, !current)).map(|_| ()),
@@ -105,18 +129,7 @@ impl Masquerade for Nftables {
     /// One nf_tables transaction over netlink deleting the attachment's rules by handle; no
     /// process, and nothing at all when there is nothing to remove.
     fn teardown(&self, m: &MasqSpec) -> Result<()> {
-        m.validate()?;
-        self.transact(m, |handles| {
-            if handles.is_empty() {
-                return Ok(());
-            }
-            nfnl::commit(
-                nfnl::FAMILY_INET,
-                m.nft_table(),
-                &delete_changes(m, handles),
-            )
-            .map_err(FirewallError::Netlink)
-        })
+        self.teardown_lingering(m).map(drop)
     }
 
     fn check(&self, m: &MasqSpec) -> Result<()> {
