@@ -13,12 +13,13 @@
 //!   state after ADD, results, what DEL leaves), upstream against ours, for the base configs
 //!   and a few variants.
 //!
-//! Driven from this same file, as `reference-plugins/tests/in_vm_ipvlan_vlan.rs` is: in an
-//! ordinary build `driver::certify_ipvlan_and_vlan_inside_the_vm` builds this target and the
-//! reference plugins statically (into `target/vm-build/`), boots one VM with
-//! `scripts/vm/run.sh` that runs all the other tests of this file in parallel, and requires each
-//! to report `ok`; here those tests show as ignored, naming the VM. In the static build they
-//! run, and each first checks it is inside the VM.
+//! Driven from this same file, as `reference-plugins/tests/in_vm_ipvlan_vlan.rs` is (both with
+//! `netns_sandbox::vm_lane::SelfDriven`): in an ordinary build
+//! `driver::certify_ipvlan_and_vlan_inside_the_vm` builds the reference plugins and this
+//! target statically (into `target/vm-build/`), boots one VM with `scripts/vm/run.sh` that runs
+//! all the other tests of this file in parallel, and requires each to report `ok`, then prints
+//! how long the static builds and the VM run took; here those tests show as ignored, naming the
+//! VM. In the static build they run, and each first checks it is inside the VM.
 //!
 //! The VM emulates its CPUs, so this is the slowest test of the workspace (see
 //! `scripts/vm/README.md` for measured times). To keep it lean: one boot, the six tests in
@@ -38,14 +39,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use netns_sandbox::vm_lane::workspace;
 use serde_json::{json, Value};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the package sits in the workspace")
-        .to_path_buf()
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -56,123 +51,30 @@ fn text(bytes: &[u8]) -> String {
 /// The host side: absent from the static build that runs in the VM.
 #[cfg(not(target_feature = "crt-static"))]
 mod driver {
-    use std::path::PathBuf;
-    use std::process::{Command, Output};
-    use std::time::Instant;
+    use netns_sandbox::vm_lane::SelfDriven;
 
-    use serde_json::Value;
-
-    use super::{text, workspace};
-
-    /// This target's name (the file's stem).
-    const TARGET: &str = "in_vm_certify";
-    const TRIPLE: &str = "x86_64-unknown-linux-gnu";
-
-    /// `cargo <args>` building statically into `target/vm-build/` (as the VM lane does);
-    /// with `--target` the flags reach only the target's crates, not build scripts or proc
-    /// macros.
-    fn static_cargo(args: &[&str]) -> Output {
-        let ws = workspace();
-        Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(&ws)
-            .args(args)
-            .args(["--target", TRIPLE, "--target-dir"])
-            .arg(ws.join("target/vm-build"))
-            .arg("--message-format=json-render-diagnostics")
-            .env("RUSTFLAGS", "-C target-feature=+crt-static")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("CARGO_BUILD_RUSTFLAGS")
-            .env_remove("CARGO_TARGET_DIR")
-            .output()
-            .expect("cargo starts")
-    }
-
-    /// Builds the VM image, this target and the reference plugins statically, runs every
-    /// other test of this file in one VM and requires each to be `ok` there. Anything missing
-    /// fails with the reason.
+    /// Builds the VM image, the reference plugins and this target statically, runs every
+    /// other test of this file (at least 6) at once in one VM and requires each to be `ok`
+    /// there, with `netns_sandbox::vm_lane`. Anything missing fails with the reason.
     #[test]
     fn certify_ipvlan_and_vlan_inside_the_vm() {
-        let start = Instant::now();
-        let ws = workspace();
-        let out = Command::new(ws.join("scripts/vm/build-image.sh"))
-            .output()
-            .expect("scripts/vm/build-image.sh starts");
-        assert!(
-            out.status.success(),
-            "the VM image could not be built:\n{}{}",
-            text(&out.stdout),
-            text(&out.stderr)
-        );
-
-        // The plugins first: the in-VM tests find them next to cni-conformance.
-        let out = static_cargo(&["build", "-p", "reference-plugins", "--bins"]);
-        assert!(
-            out.status.success(),
-            "the static build of the reference plugins failed:\n{}",
-            text(&out.stderr)
-        );
-        let out = static_cargo(&["test", "--no-run", "-p", "harness", "--test", TARGET]);
-        assert!(
-            out.status.success(),
-            "the static build of tests/{TARGET}.rs failed:\n{}",
-            text(&out.stderr)
-        );
-        let exe = text(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == TARGET)
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo names the static test executable");
-        let built = start.elapsed();
-
-        // The static binary lists its tests on the host too (the driver is not among them).
-        let out = Command::new(&exe)
-            .args(["--list", "--format", "terse"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", text(&out.stderr));
-        let names: Vec<String> = text(&out.stdout)
-            .lines()
-            .filter_map(|l| l.strip_suffix(": test"))
-            .map(str::to_owned)
-            .collect();
-        assert!(names.len() >= 6, "too few in-VM tests: {names:?}");
-
-        let mut run = Command::new(ws.join("scripts/vm/run.sh"));
-        run.current_dir(&ws)
-            .arg(&exe)
+        let run = SelfDriven::new(env!("CARGO_PKG_NAME"), "in_vm_certify")
+            // The plugins first: the in-VM tests find them next to cni-conformance.
+            .static_bins_of("reference-plugins")
+            .min_tests(6)
             // All of them at once: two certifications at a time would leave the second CPU
             // idle while the long ones finish.
-            .args(["--test-threads", &names.len().to_string(), "--nocapture"]);
-        for (var, default) in [("CNIRS_VM_TIMEOUT", "1500"), ("CNIRS_VM_SMP", "2")] {
-            if std::env::var_os(var).is_none() {
-                run.env(var, default);
-            }
-        }
-        let out = run.output().expect("scripts/vm/run.sh starts");
-        let console = text(&out.stdout);
-        println!("{console}");
+            .all_tests_at_once()
+            .arg("--nocapture")
+            .env_default("CNIRS_VM_TIMEOUT", "1500")
+            .env_default("CNIRS_VM_SMP", "2")
+            .run();
         println!(
             "static builds {:.1} s, VM run {:.1} s",
-            built.as_secs_f64(),
-            (start.elapsed() - built).as_secs_f64()
+            run.built.as_secs_f64(),
+            run.vm_run.as_secs_f64()
         );
-        assert!(
-            out.status.success(),
-            "the in-VM tests failed ({}):\n{console}\n{}",
-            out.status,
-            text(&out.stderr)
-        );
-        let missing: Vec<&String> = names
-            .iter()
-            .filter(|n| !console.contains(&format!("test {n} ... ok\n")))
-            .collect();
-        assert!(missing.is_empty(), "not ok inside the VM: {missing:?}");
-        let summary = format!(
-            "test result: ok. {} passed; 0 failed; 0 ignored;",
-            names.len()
-        );
-        assert!(console.contains(&summary), "expected {summary:?}");
+        run.assert_all_ok();
     }
 }
 

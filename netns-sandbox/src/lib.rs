@@ -6,6 +6,10 @@
 //! Work inside a namespace happens on a dedicated thread that has entered it ([`Netns::run`]),
 //! so the calling thread never changes namespace; child processes can be started inside one
 //! with [`Netns::command`]. [`snapshot`] records and diffs what a namespace holds.
+//!
+//! [`vm_lane`] is the host side of the other test environment, the VM lane: it builds test
+//! binaries statically, runs them in a VM booting Debian's kernel (`scripts/vm/`) and checks
+//! that every test passed there.
 
 use std::fs;
 use std::os::fd::AsFd;
@@ -15,6 +19,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 pub mod fixtures;
 pub mod snapshot;
+pub mod vm_lane;
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};

@@ -6,8 +6,9 @@
 //!   builds this target statically (`-C target-feature=+crt-static`, which makes the plugin
 //!   binaries it uses static too, in `target/vm-build/` as `vm_lane` does), boots the VM with
 //!   `scripts/vm/run.sh` (the workspace is shared at the same path) and requires every other
-//!   test of this file to report `ok` there. The other tests are reported as *ignored* here,
-//!   naming the VM: a skip is never counted as a pass;
+//!   test of this file to report `ok` there (all of it `netns_sandbox::vm_lane::SelfDriven`).
+//!   The other tests are reported as *ignored* here, naming the VM: a skip is never counted as
+//!   a pass;
 //! - in the static build the driver does not exist and the tests run; each first checks that
 //!   it is inside the VM ([`in_vm`]), so a static build run elsewhere fails.
 //!
@@ -54,102 +55,19 @@ fn in_vm() {
 /// The host side: absent from the static build that runs in the VM.
 #[cfg(not(target_feature = "crt-static"))]
 mod driver {
-    use std::path::{Path, PathBuf};
-    use std::process::Command;
-
-    use serde_json::Value;
-
-    /// This target's name (the file's stem).
-    const TARGET: &str = "in_vm_ipvlan_vlan";
-
-    fn host_text(bytes: &[u8]) -> String {
-        String::from_utf8_lossy(bytes).into_owned()
-    }
+    use netns_sandbox::vm_lane::SelfDriven;
 
     /// Builds the VM image, builds this target statically, runs it in the VM and requires every
-    /// listed test to be `ok` there (what `tests/vm_lane.rs` does for `in_vm_kernel_features`).
-    /// Anything missing fails with the reason.
+    /// listed test (at least 7) to be `ok` there, with `netns_sandbox::vm_lane` (what
+    /// `tests/vm_lane.rs` does for `in_vm_kernel_features`). Anything missing fails with the
+    /// reason.
     #[test]
     fn ipvlan_and_vlan_tests_pass_inside_the_vm() {
-        let ws = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let out = Command::new(ws.join("scripts/vm/build-image.sh"))
-            .output()
-            .expect("scripts/vm/build-image.sh starts");
-        assert!(
-            out.status.success(),
-            "the VM image could not be built:\n{}{}",
-            host_text(&out.stdout),
-            host_text(&out.stderr)
-        );
-
-        let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-            .current_dir(ws)
-            .args([
-                "test",
-                "--no-run",
-                "-p",
-                env!("CARGO_PKG_NAME"),
-                "--test",
-                TARGET,
-            ])
-            .args(["--target", "x86_64-unknown-linux-gnu", "--target-dir"])
-            .arg(ws.join("target/vm-build"))
-            .arg("--message-format=json-render-diagnostics")
-            .env("RUSTFLAGS", "-C target-feature=+crt-static")
-            .env_remove("CARGO_ENCODED_RUSTFLAGS")
-            .env_remove("CARGO_BUILD_RUSTFLAGS")
-            .env_remove("CARGO_TARGET_DIR")
-            .output()
-            .expect("cargo starts");
-        assert!(
-            out.status.success(),
-            "the static build of tests/{TARGET}.rs failed:\n{}",
-            host_text(&out.stderr)
-        );
-        let exe = host_text(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == TARGET)
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo names the static test executable");
-
-        // The static binary lists its tests on the host too (the driver is not among them).
-        let out = Command::new(&exe)
-            .args(["--list", "--format", "terse"])
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{}", host_text(&out.stderr));
-        let names: Vec<String> = host_text(&out.stdout)
-            .lines()
-            .filter_map(|l| l.strip_suffix(": test"))
-            .map(str::to_owned)
-            .collect();
-        assert!(names.len() >= 7, "too few in-VM tests: {names:?}");
-
-        let mut run = Command::new(ws.join("scripts/vm/run.sh"));
-        run.current_dir(ws).arg(&exe);
-        if std::env::var_os("CNIRS_VM_TIMEOUT").is_none() {
-            run.env("CNIRS_VM_TIMEOUT", "900");
-        }
-        let out = run.output().expect("scripts/vm/run.sh starts");
-        let console = host_text(&out.stdout);
-        println!("{console}");
-        assert!(
-            out.status.success(),
-            "the in-VM tests failed ({}):\n{console}\n{}",
-            out.status,
-            host_text(&out.stderr)
-        );
-        let missing: Vec<&String> = names
-            .iter()
-            .filter(|n| !console.contains(&format!("test {n} ... ok\n")))
-            .collect();
-        assert!(missing.is_empty(), "not ok inside the VM: {missing:?}");
-        let summary = format!(
-            "test result: ok. {} passed; 0 failed; 0 ignored;",
-            names.len()
-        );
-        assert!(console.contains(&summary), "expected {summary:?}");
+        SelfDriven::new(env!("CARGO_PKG_NAME"), "in_vm_ipvlan_vlan")
+            .min_tests(7)
+            .env_default("CNIRS_VM_TIMEOUT", "900")
+            .run()
+            .assert_all_ok();
     }
 }
 
