@@ -37,11 +37,17 @@
 # plugin itself (the target compares this), and host-local, nft, iptables... which it starts.
 # (GNU time's %M would report the largest of the plugin and every child it waited for.)
 #
-# ipvlan and vlan are not measured: this is checked by creating such a link in the node
-# namespace; where the kernel refuses, the output names them with the kernel's answer.
+# ipvlan (l2, on a master of its own: a device cannot carry macvlan and ipvlan links at once)
+# and vlan (on the macvlan master; the plugins use VLAN ids 101/102, the floor 1000 and up) are
+# measured where the kernel can make those links, checked by creating one in the node
+# namespace; where it refuses, the output names them with the kernel's answer. This machine's
+# kernel cannot; scripts/bench-issue5-vm.sh runs this script inside the VM lane's VM, whose
+# kernel can (emulated CPUs: only ratios within that run mean anything).
 #
 # Root is needed. Knobs: RUNS (default 80), WARMUP (5), EVERY (5), BATCH (50), RSS_RUNS (3),
-# LINK, UPSTREAM_DIR, CARGO_TARGET_DIR.
+# LINK, UPSTREAM_DIR, CARGO_TARGET_DIR, VARIANTS (a subset of "bridge+masq bridge ptp+masq
+# macvlan"; ipMasq needs iptables for upstream's); with --no-build also DRIVER (a built timing driver),
+# NOTHING (a built `fn main() {}`) and BINDIR (our plugins), which spare it cargo and rustc.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -65,10 +71,13 @@ for a in "$@"; do
 done
 
 die() { echo "bench: $*" >&2; exit 2; }
-for tool in cargo rustc ip nft sed; do
+prebuilt=0
+((build == 0)) && [[ -n ${DRIVER:-} && -n ${NOTHING:-} ]] && prebuilt=1
+tools=(ip nft sed)
+((prebuilt)) || tools+=(cargo rustc)
+for tool in "${tools[@]}"; do
   command -v "$tool" >/dev/null || die "$tool not found (run scripts/setup.sh)"
 done
-[[ -x /usr/bin/time ]] || die "/usr/bin/time not found (package 'time'; run scripts/setup.sh)"
 ((EUID == 0)) || die "must run as root (creates network namespaces)"
 ((batch >= 1 && batch <= 200)) || die "BATCH must be 1..200"
 
@@ -84,11 +93,16 @@ case $link in
     build_cmd=(cargo build --release -q -p reference-plugins) ;;
   *) die "LINK must be static or dynamic" ;;
 esac
+bindir=${BINDIR:-$bindir}
 if ((build)); then
   (cd "$root" && "${build_cmd[@]}") || die "build failed: ${build_cmd[*]}"
 fi
-driver=$(cd "$root" && cargo bench --no-run -q -p reference-plugins --bench issue5 \
-  --message-format=json 2>/dev/null | grep -o '"executable":"[^"]*issue5[^"]*"' | tail -n1 | cut -d'"' -f4)
+if ((prebuilt)); then
+  driver=$DRIVER
+else
+  driver=$(cd "$root" && cargo bench --no-run -q -p reference-plugins --bench issue5 \
+    --message-format=json 2>/dev/null | grep -o '"executable":"[^"]*issue5[^"]*"' | tail -n1 | cut -d'"' -f4)
+fi
 [[ -x $driver ]] || die "cannot build the timing driver (cargo bench --no-run -p reference-plugins --bench issue5)"
 
 plugins=(bridge ptp macvlan host-local)
@@ -110,10 +124,13 @@ trap 'exit 130' INT TERM
 for ns in "$node" "$ctr" "$fctr"; do ip netns add "$ns"; done
 in_node() { ip netns exec "$node" "$@"; }
 ip -n "$node" link set lo up
-# The macvlan master: one end of a veth pair inside the node namespace.
-ip -n "$node" link add cnb5m0 type veth peer name cnb5m1
-ip -n "$node" link set cnb5m1 up
-ip -n "$node" link set cnb5m0 up
+# The macvlan (and vlan) master, and the ipvlan master: one end of a veth pair each, inside
+# the node namespace.
+for m in cnb5m cnb5i; do
+  ip -n "$node" link add ${m}0 type veth peer name ${m}1
+  ip -n "$node" link set ${m}1 up
+  ip -n "$node" link set ${m}0 up
+done
 # The floor's bridge (the plugins make their own on their first ADD, in the warm-up).
 ip -n "$node" link add cnb5fbr type bridge
 ip -n "$node" addr add 10.208.0.1/16 dev cnb5fbr
@@ -143,14 +160,23 @@ conf() { # variant impl octet -> path of its configuration
     bridge*) main='"type":"bridge","bridge":"cnb5-'$3'","isGateway":true,"ipMasq":'$masq ;;
     ptp*) main='"type":"ptp","ipMasq":'$masq ;;
     macvlan) main='"type":"macvlan","master":"cnb5m0","mode":"bridge"' ;;
+    ipvlan) main='"type":"ipvlan","master":"cnb5i0","mode":"l2"' ;;
+    vlan) main='"type":"vlan","master":"cnb5m0","vlanId":'$((100 + $3 - 220)) ;;
   esac
   printf '{"cniVersion":"1.0.0","name":"b5-%s-%s",%s,%s}\n' "${v/+/-}" "$impl" "$main" "$ipam" >"$f"
   echo "$f"
 }
-variants=(bridge+masq bridge ptp+masq macvlan)
+read -r -a variants <<<"${VARIANTS:-bridge+masq bridge ptp+masq macvlan}"
+for v in "${variants[@]}"; do
+  case $v in
+    bridge+masq | bridge | ptp+masq | macvlan) ;;
+    *) die "VARIANTS: unknown variant $v (bridge+masq bridge ptp+masq macvlan; ipvlan and vlan join by themselves)" ;;
+  esac
+done
 declare -A octet=([bridge+masq/ours]=201 [bridge+masq/upstream]=202 [bridge/ours]=203
   [bridge/upstream]=204 [ptp+masq/ours]=205 [ptp+masq/upstream]=206 [macvlan/ours]=211
-  [macvlan/upstream]=212)
+  [macvlan/upstream]=212 [ipvlan/ours]=215 [ipvlan/upstream]=216 [vlan/ours]=221
+  [vlan/upstream]=222)
 
 export CNI_CONTAINERID=bench5-ctr CNI_NETNS=/run/netns/$ctr CNI_IFNAME=eth0
 
@@ -163,6 +189,8 @@ floor_script() { # variant -> path of its batch script
     bridge+masq|bridge) net=10.208 ;;
     ptp+masq) net=10.207 ;;
     macvlan) net=10.213 ;;
+    ipvlan) net=10.217 ;;
+    vlan) net=10.223 ;;
   esac
   gw=$net.0.1
   : >"$d/ctr-add"; : >"$d/node-add"; : >"$d/ctr-del"; : >"$d/nft-add"
@@ -183,8 +211,12 @@ floor_script() { # variant -> path of its batch script
         printf '%s\n' "link set h$i up" "addr add $gw/32 dev h$i" \
           "route add $a/32 dev h$i scope host" >>"$d/node-add"
         echo "link del c$i" >>"$d/ctr-del" ;;
-      macvlan)
-        echo "link add link cnb5m0 name m$i netns $fctr type macvlan mode bridge" >>"$d/node-add"
+      macvlan|ipvlan|vlan)
+        case $v in
+          macvlan) echo "link add link cnb5m0 name m$i netns $fctr type macvlan mode bridge" ;;
+          ipvlan) echo "link add link cnb5i0 name m$i netns $fctr type ipvlan mode l2" ;;
+          vlan) echo "link add link cnb5m0 name m$i netns $fctr type vlan id $((1000 + i))" ;;
+        esac >>"$d/node-add"
         printf '%s\n' "addr add $a/16 dev m$i" "link set m$i up" \
           "route append default via $gw dev m$i" >>"$d/ctr-add"
         echo "link del m$i" >>"$d/ctr-del" ;;
@@ -197,7 +229,7 @@ floor_script() { # variant -> path of its batch script
     echo '#!/bin/sh'
     echo 'set -e'
     case $v in
-      macvlan) echo "ip -batch $d/node-add"; echo "ip -n $fctr -batch $d/ctr-add" ;;
+      macvlan|ipvlan|vlan) echo "ip -batch $d/node-add"; echo "ip -n $fctr -batch $d/ctr-add" ;;
       *) echo "ip -n $fctr -batch $d/ctr-add"; echo "ip -batch $d/node-add" ;;
     esac
     case $v in
@@ -221,23 +253,32 @@ floor_clean() { # nothing of the floor's may be left: no links in its container,
 }
 
 # ----- the process-start floor --------------------------------------------------------------
-echo 'fn main() {}' >"$work/nothing.rs"
-rustc --edition 2021 "${rustc_flags[@]}" -o "$work/nothing-rust" "$work/nothing.rs" \
-  || die "cannot build the do-nothing floor binary"
+if ((prebuilt)); then
+  cp "$NOTHING" "$work/nothing-rust"
+else
+  echo 'fn main() {}' >"$work/nothing.rs"
+  rustc --edition 2021 "${rustc_flags[@]}" -o "$work/nothing-rust" "$work/nothing.rs" \
+    || die "cannot build the do-nothing floor binary"
+fi
 
 # ----- ipvlan and vlan: can this kernel make them? ------------------------------------------
 declare -A unmeasured
 for kind in ipvlan vlan; do
   case $kind in
-    ipvlan) args=(link add link cnb5m0 name cnb5probe type ipvlan mode l2) ;;
+    ipvlan) args=(link add link cnb5i0 name cnb5probe type ipvlan mode l2) ;;
     vlan) args=(link add link cnb5m0 name cnb5probe type vlan id 5) ;;
   esac
   if err=$(ip -n "$node" "${args[@]}" 2>&1); then
     ip -n "$node" link del cnb5probe
-    unmeasured[$kind]="this kernel can make $kind links, but this bench has no $kind variant yet"
+    variants+=("$kind")
+    plugins+=("$kind")
   else
     unmeasured[$kind]="this kernel cannot make $kind links (ip ${args[*]}: ${err//$'\n'/ })"
   fi
+done
+for p in "${plugins[@]}"; do
+  [[ -x $bindir/$p ]] || die "missing $bindir/$p (ours: ${build_cmd[*]})"
+  [[ -x $upstream_dir/$p ]] || die "missing $upstream_dir/$p (upstream: package containernetworking-plugins)"
 done
 
 # ----- preflight, peak RSS ------------------------------------------------------------------
@@ -286,9 +327,11 @@ procs_of() { # name verb -> the processes of one call, plugin first: "bridge hos
     "$work/rss.txt"
 }
 
+nice=(nice -n -20)
+command -v nice >/dev/null || nice=() # not in the VM lane's image
 echo "bench: $runs rounds + $warmup warm-up, kernel batches of $batch every $every rounds..." >&2
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
-nice -n -20 "$driver" --runs "$runs" --warmup "$warmup" --netns "/run/netns/$node" --counts \
+"${nice[@]}" "$driver" --runs "$runs" --warmup "$warmup" --netns "/run/netns/$node" --counts \
   "${plugin_args[@]}" "${floor_args[@]}" >"$work/times.txt" || die "timing run failed"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 floor_clean
@@ -351,7 +394,7 @@ echo "The floor's operations for one attachment, in order (every attachment of a
 for v in "${variants[@]}"; do
   d=$work/floor-$v
   order=("$d/ctr-add" "$d/node-add" "$d/ctr-del")
-  [[ $v == macvlan ]] && order=("$d/node-add" "$d/ctr-add" "$d/ctr-del")
+  [[ $v == macvlan || $v == ipvlan || $v == vlan ]] && order=("$d/node-add" "$d/ctr-add" "$d/ctr-del")
   ops=$(grep -hE '(^| )[chm]0( |$)' "${order[@]}" | sed "s/$node/NODE/; s/$fctr/CONTAINER/" \
     | paste -sd ';' - | sed 's/;/; /g')
   case $v in
@@ -360,12 +403,14 @@ for v in "${variants[@]}"; do
   echo "- kernel:$v: $ops"
 done
 echo
-m_o=$(calc "$(col bridge+masq/ours 2) - $(col bridge/ours 2)")
-m_u=$(calc "$(col bridge+masq/upstream 2) - $(col bridge/upstream 2)")
-m_f=$(calc "$(col kernel:bridge+masq 2) - $(col kernel:bridge 2)")
-echo "ipMasq's cost (bridge+masq - bridge, medians): ours $m_o ms, upstream $m_u ms, floor $m_f ms"
-echo
+if [[ " ${variants[*]} " == *" bridge+masq "* && " ${variants[*]} " == *" bridge "* ]]; then
+  m_o=$(calc "$(col bridge+masq/ours 2) - $(col bridge/ours 2)")
+  m_u=$(calc "$(col bridge+masq/upstream 2) - $(col bridge/upstream 2)")
+  m_f=$(calc "$(col kernel:bridge+masq 2) - $(col kernel:bridge 2)")
+  echo "ipMasq's cost (bridge+masq - bridge, medians): ours $m_o ms, upstream $m_u ms, floor $m_f ms"
+  echo
+fi
 printf '%s\n' "${verdicts[@]}"
-for kind in ipvlan vlan; do
+for kind in "${!unmeasured[@]}"; do
   echo "$kind: not measured: ${unmeasured[$kind]}"
 done

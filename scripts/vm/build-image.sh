@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the VM lane's boot files: Debian's kernel and an initramfs with busybox, iproute2's
-# `ip`, dash as /bin/sh, `nft`, the kernel modules the host lacks (8021q, dummy, ipvlan, ...) and
-# the 9p modules that mount the workspace. See scripts/vm/README.md.
+# `ip`, dash as /bin/sh, `nft`, bash (for scripts/bench-issue5.sh), the kernel modules the host
+# lacks (8021q, dummy, ipvlan, ...) and the 9p modules that mount the workspace. See
+# scripts/vm/README.md.
 #
 # Idempotent and cached in target/vm/ (never committed): a second run with the same inputs
 # only checks the stamp and exits. Installs missing Debian packages (root). Prints the cache
@@ -36,7 +37,7 @@ ondemand_modules=(nf_tables nft_chain_nat nft_nat nft_masq nft_ct nft_fib_inet n
 # Options given to modules (module name, then its options).
 declare -A module_options=([dummy]="numdummies=0")
 # Host programs copied in with their shared libraries (found with ldd).
-programs=(/usr/sbin/ip /usr/bin/dash /usr/sbin/nft)
+programs=(/usr/sbin/ip /usr/bin/dash /usr/sbin/nft /usr/bin/bash)
 packages=(qemu-system-x86 busybox-static cpio kmod xz-utils iproute2 dash nftables)
 
 mkdir -p "$vm"
@@ -226,6 +227,11 @@ fail() { echo "CNIRS-VM-INIT-FAILED $nonce: $*"; off; }
 mount -t proc proc /proc || fail "mount /proc"
 mount -t sysfs sysfs /sys || fail "mount /sys"
 mount -t devtmpfs devtmpfs /dev || fail "mount /dev"
+# What udev makes on a real system: `nft -f -` opens /dev/stdin, for one.
+ln -sf /proc/self/fd /dev/fd
+ln -sf /proc/self/fd/0 /dev/stdin
+ln -sf /proc/self/fd/1 /dev/stdout
+ln -sf /proc/self/fd/2 /dev/stderr
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
