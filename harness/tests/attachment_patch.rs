@@ -7,6 +7,9 @@
 //!
 //! The CLI tests need root (namespaces) and build the reference plugins.
 
+mod support;
+use support::workspace;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -15,10 +18,6 @@ use harness::catalogue::Catalogue;
 use harness::report::{Report, Subject};
 use harness::runner::{AttachmentPatch, CaseRun, Probe, Target, CONFIG_KEY};
 use serde_json::{json, Value};
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
 
 fn write(dir: &Path, name: &str, v: &Value) -> PathBuf {
     let p = dir.join(name);
@@ -233,16 +232,8 @@ fn reports_name_the_patch_and_the_runs_that_used_it() {
 
 // ----- the CLI, end to end -----------------------------------------------------------------
 
-/// Builds the reference plugins (debug profile) and returns their directory.
 fn plugins_dir() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "reference-plugins", "--bins"])
-        .current_dir(workspace())
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building reference-plugins failed");
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+    support::build_plugins()
 }
 
 /// A plugin that saves each request (with `CNI_COMMAND` and `CNI_IFNAME`) under `log` and

@@ -2,26 +2,17 @@
 //! config, same attachment; normalized kernel state after ADD, the results, and what DEL leaves
 //! must match. Each remaining difference must be listed here with its reason.
 
+mod support;
+use support::workspace;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use harness::differential::compare;
 
 const UPSTREAM: &str = "/usr/lib/cni";
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
 fn ours_dir() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "reference-plugins", "--bins"])
-        .current_dir(workspace())
-        .status()
-        .expect("cargo runs");
-    assert!(status.success());
-    let exe = std::env::current_exe().unwrap();
-    exe.parent().and_then(Path::parent).unwrap().to_path_buf()
+    support::build_plugins()
 }
 
 fn upstream(name: &str) -> PathBuf {

@@ -3,28 +3,11 @@
 //! requires a conformant verdict with no failure and no warning (DE-FACTO/MAY rules, shown as
 //! "info", describe the Go library's habits and may differ on purpose).
 
-use std::path::{Path, PathBuf};
+mod support;
+use support::{build_plugins, workspace};
+
+use std::path::PathBuf;
 use std::process::Command;
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// Builds the reference plugins (debug profile) and returns their directory.
-fn build_plugins() -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "reference-plugins", "--bins"])
-        .current_dir(workspace())
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building reference-plugins failed");
-    let exe = std::env::current_exe().expect("test exe");
-    // target/debug/deps/<test> -> target/debug
-    exe.parent()
-        .and_then(Path::parent)
-        .expect("target dir")
-        .to_path_buf()
-}
 
 fn reference_plugins() -> Vec<(String, PathBuf)> {
     let mut out = Vec::new();
