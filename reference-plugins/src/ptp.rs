@@ -543,24 +543,9 @@ pub fn gc(args: &CmdArgs) -> Result<(), Error> {
         }
     }
     if conf.ip_masq {
-        if let Err(e) = gc_masquerade(args) {
-            first.get_or_insert(e);
+        if let Err(e) = firewall::gc_masquerade(&args.conf, Runner::new()) {
+            first.get_or_insert(fw_error("removing stale ipMasq rules", e));
         }
     }
     first.map_or(Ok(()), Err)
-}
-
-/// Removes the nftables masquerade rules of this network whose attachment is not valid any
-/// more (see [`firewall::gc_masquerade`]).
-fn gc_masquerade(args: &CmdArgs) -> Result<(), Error> {
-    let Some(valid) = args.conf.gc_valid_attachments() else {
-        return Ok(());
-    };
-    let valid: Vec<(&str, &str)> = valid
-        .iter()
-        .map(|a| (a.container_id.as_str(), a.ifname.as_str()))
-        .collect();
-    firewall::gc_masquerade(&args.conf.name, &valid, Runner::new())
-        .map(drop)
-        .map_err(|e| fw_error("removing stale ipMasq rules", e))
 }

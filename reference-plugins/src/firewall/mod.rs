@@ -552,14 +552,24 @@ fn multicast(addr: IpAddr) -> IpNet {
     }
 }
 
-/// GC of masquerade rules (GC-3): removes the nftables masquerade rules of `network` whose
-/// attachment (container ID, ifname) is not in `valid`, and returns how many attachments were
-/// cleaned. Only the nftables layout names the interface in its rules; iptables chains of a
-/// stale attachment go with its DEL. Nothing happens where nf_tables does not answer.
-pub fn gc_masquerade(network: &str, valid: &[(&str, &str)], runner: Runner) -> Result<usize> {
+/// GC of masquerade rules (GC-3) for a plugin's GC request `conf`: removes the nftables
+/// masquerade rules of its network whose attachment (container ID, ifname) is not among the
+/// valid attachments it lists, and returns how many attachments were cleaned. A request that
+/// lists none removes nothing. Only the nftables layout names the interface in its rules;
+/// iptables chains of a stale attachment go with its DEL. Nothing happens where nf_tables
+/// does not answer.
+pub fn gc_masquerade(conf: &cni::NetConf, runner: Runner) -> Result<usize> {
+    let Some(valid) = conf.gc_valid_attachments() else {
+        return Ok(0);
+    };
     if !nftables_available() {
         return Ok(0);
     }
+    let network = conf.name.as_str();
+    let valid: Vec<(&str, &str)> = valid
+        .iter()
+        .map(|a| (a.container_id.as_str(), a.ifname.as_str()))
+        .collect();
     let probe = MasqSpec::new(network, "", "", []);
     let comments: Vec<String> =
         nfnl::rules(nfnl::FAMILY_INET, probe.nft_table(), probe.nft_chain())
@@ -567,7 +577,7 @@ pub fn gc_masquerade(network: &str, valid: &[(&str, &str)], runner: Runner) -> R
             .into_iter()
             .filter_map(|r| r.comment)
             .collect();
-    let stale = stale_attachments(network, &comments, valid);
+    let stale = stale_attachments(network, &comments, &valid);
     let nft = backend(BackendKind::Nftables, runner);
     for m in &stale {
         nft.teardown(m)?;
