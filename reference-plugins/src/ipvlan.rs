@@ -14,17 +14,17 @@
 //!   never looked up, unlike upstream).
 //! - STATUS, GC: forwarded to the IPAM plugin, if any.
 
-use cni::skel::{CmdArgs, Plugin};
-use cni::{CniResult, Error};
+use cni::skel::CmdArgs;
+use cni::Error;
 
 use crate::conf::ipvlan::{
     AddressSource, IpvlanConf, IpvlanFlag as ConfFlag, IpvlanMode as ConfMode,
 };
 use crate::conf::Master;
 use crate::netlink::{IpvlanFlag, IpvlanMode};
-use crate::sublink::{self, Addresses, LinkExpect, LinkPlan, SubKind};
+use crate::sublink::{Addresses, LinkExpect, LinkPlan, SubKind, SublinkKind};
 
-/// The plugin, for [`cni::skel::plugin_main`].
+/// The plugin's kind; `SublinkPlugin(Ipvlan)` is the plugin, for [`cni::skel::plugin_main`].
 pub struct Ipvlan;
 
 fn kind(conf: &IpvlanConf) -> SubKind {
@@ -75,28 +75,14 @@ pub fn expect(args: &CmdArgs) -> Result<LinkExpect, Error> {
     })
 }
 
-impl Plugin for Ipvlan {
-    fn about(&self) -> String {
-        format!("CNI ipvlan plugin (cni-rs {})", env!("CARGO_PKG_VERSION"))
+impl SublinkKind for Ipvlan {
+    const NAME: &'static str = "ipvlan";
+
+    fn plan(&self, args: &CmdArgs) -> Result<LinkPlan, Error> {
+        plan(args)
     }
 
-    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
-        sublink::add(args, &plan(args)?)
-    }
-
-    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
-        sublink::check(args, &expect(args)?)
-    }
-
-    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
-        sublink::del(args)
-    }
-
-    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
-        sublink::status(args)
-    }
-
-    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
-        sublink::gc(args)
+    fn expect(&self, args: &CmdArgs) -> Result<LinkExpect, Error> {
+        expect(args)
     }
 }

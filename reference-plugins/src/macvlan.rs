@@ -13,14 +13,14 @@
 //! - DEL: IPAM's DEL, then the link; success when anything is gone already.
 //! - STATUS, GC: forwarded to the IPAM plugin, if any.
 
-use cni::skel::{CmdArgs, Plugin};
-use cni::{CniResult, Error};
+use cni::skel::CmdArgs;
+use cni::Error;
 
 use crate::conf::macvlan::{MacvlanConf, MacvlanMode as ConfMode};
 use crate::netlink::MacvlanMode;
-use crate::sublink::{self, Addresses, LinkExpect, LinkPlan, SubKind};
+use crate::sublink::{Addresses, LinkExpect, LinkPlan, SubKind, SublinkKind};
 
-/// The plugin, for [`cni::skel::plugin_main`].
+/// The plugin's kind; `SublinkPlugin(Macvlan)` is the plugin, for [`cni::skel::plugin_main`].
 pub struct Macvlan;
 
 fn kind(conf: &MacvlanConf) -> SubKind {
@@ -65,28 +65,14 @@ pub fn expect(args: &CmdArgs) -> Result<LinkExpect, Error> {
     })
 }
 
-impl Plugin for Macvlan {
-    fn about(&self) -> String {
-        format!("CNI macvlan plugin (cni-rs {})", env!("CARGO_PKG_VERSION"))
+impl SublinkKind for Macvlan {
+    const NAME: &'static str = "macvlan";
+
+    fn plan(&self, args: &CmdArgs) -> Result<LinkPlan, Error> {
+        plan(args)
     }
 
-    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
-        sublink::add(args, &plan(args)?)
-    }
-
-    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
-        sublink::check(args, &expect(args)?)
-    }
-
-    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
-        sublink::del(args)
-    }
-
-    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
-        sublink::status(args)
-    }
-
-    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
-        sublink::gc(args)
+    fn expect(&self, args: &CmdArgs) -> Result<LinkExpect, Error> {
+        expect(args)
     }
 }

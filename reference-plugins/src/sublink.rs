@@ -52,7 +52,7 @@ use std::net::IpAddr;
 use cni::invoke::delegate;
 use cni::result::{CniResult, Dns, Interface, Result100};
 use cni::version::ResultFamily;
-use cni::{CmdArgs, Error, SpecVersion};
+use cni::{CmdArgs, Error, Plugin, SpecVersion};
 use ipnet::IpNet;
 
 use crate::conf::{check_mtu_against_master, Master};
@@ -129,6 +129,51 @@ pub enum Addresses {
     Ipam(String),
     /// The `ips` and `routes` of `prevResult` (ipvlan chained without `ipam`).
     PrevResult,
+}
+
+/// What one sublink plugin decides itself: its name, what ADD makes of a request and what
+/// CHECK expects of it. Every verb is this module's ([`SublinkPlugin`]).
+pub trait SublinkKind {
+    /// The plugin's name, as upstream's binary is called.
+    const NAME: &'static str;
+    /// What ADD does for this request.
+    fn plan(&self, args: &CmdArgs) -> Result<LinkPlan, Error>;
+    /// What CHECK expects for this request.
+    fn expect(&self, args: &CmdArgs) -> Result<LinkExpect, Error>;
+}
+
+/// The [`Plugin`] of a sublink kind, for [`cni::skel::plugin_main`]: ADD and CHECK over the
+/// kind's plan and expectation, DEL, STATUS and GC as this module does them for all three.
+pub struct SublinkPlugin<K>(pub K);
+
+impl<K: SublinkKind> Plugin for SublinkPlugin<K> {
+    fn about(&self) -> String {
+        format!(
+            "CNI {} plugin (cni-rs {})",
+            K::NAME,
+            env!("CARGO_PKG_VERSION")
+        )
+    }
+
+    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
+        add(args, &self.0.plan(args)?)
+    }
+
+    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
+        check(args, &self.0.expect(args)?)
+    }
+
+    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
+        del(args)
+    }
+
+    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
+        status(args)
+    }
+
+    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
+        gc(args)
+    }
 }
 
 /// Everything ADD needs, from a plugin's checked configuration.

@@ -15,14 +15,14 @@
 //! Each (master, `vlanId`) pair can serve one container: the kernel refuses a second link
 //! with the same id on one master, and ADD fails then.
 
-use cni::skel::{CmdArgs, Plugin};
-use cni::{CniResult, Error};
+use cni::skel::CmdArgs;
+use cni::Error;
 
 use crate::conf::vlan::VlanConf;
 use crate::conf::Master;
-use crate::sublink::{self, Addresses, LinkExpect, LinkPlan, SubKind};
+use crate::sublink::{Addresses, LinkExpect, LinkPlan, SubKind, SublinkKind};
 
-/// The plugin, for [`cni::skel::plugin_main`].
+/// The plugin's kind; `SublinkPlugin(Vlan)` is the plugin, for [`cni::skel::plugin_main`].
 pub struct Vlan;
 
 /// What ADD does for this request.
@@ -52,28 +52,14 @@ pub fn expect(args: &CmdArgs) -> Result<LinkExpect, Error> {
     })
 }
 
-impl Plugin for Vlan {
-    fn about(&self) -> String {
-        format!("CNI vlan plugin (cni-rs {})", env!("CARGO_PKG_VERSION"))
+impl SublinkKind for Vlan {
+    const NAME: &'static str = "vlan";
+
+    fn plan(&self, args: &CmdArgs) -> Result<LinkPlan, Error> {
+        plan(args)
     }
 
-    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
-        sublink::add(args, &plan(args)?)
-    }
-
-    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
-        sublink::check(args, &expect(args)?)
-    }
-
-    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
-        sublink::del(args)
-    }
-
-    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
-        sublink::status(args)
-    }
-
-    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
-        sublink::gc(args)
+    fn expect(&self, args: &CmdArgs) -> Result<LinkExpect, Error> {
+        expect(args)
     }
 }

@@ -2,5 +2,7 @@
 //! [`reference_plugins::sublink`] for the shared work.
 
 fn main() {
-    cni::skel::plugin_main(reference_plugins::ipvlan::Ipvlan)
+    cni::skel::plugin_main(reference_plugins::sublink::SublinkPlugin(
+        reference_plugins::ipvlan::Ipvlan,
+    ))
 }

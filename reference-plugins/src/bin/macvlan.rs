@@ -2,5 +2,7 @@
 //! [`reference_plugins::sublink`] for the shared work.
 
 fn main() {
-    cni::skel::plugin_main(reference_plugins::macvlan::Macvlan)
+    cni::skel::plugin_main(reference_plugins::sublink::SublinkPlugin(
+        reference_plugins::macvlan::Macvlan,
+    ))
 }
