@@ -395,6 +395,22 @@ impl IpvlanMode {
         }
     }
 
+    /// The kernel's `IPVLAN_MODE_*` value (`IFLA_IPVLAN_MODE`).
+    pub fn kernel_value(self) -> u16 {
+        match self {
+            IpvlanMode::L2 => 0,
+            IpvlanMode::L3 => 1,
+            IpvlanMode::L3s => 2,
+        }
+    }
+
+    /// The mode for a kernel value.
+    pub fn from_kernel_value(v: u16) -> Option<IpvlanMode> {
+        [IpvlanMode::L2, IpvlanMode::L3, IpvlanMode::L3s]
+            .into_iter()
+            .find(|m| m.kernel_value() == v)
+    }
+
     fn to_wire(self) -> IpVlanMode {
         match self {
             IpvlanMode::L2 => IpVlanMode::L2,
@@ -448,7 +464,8 @@ impl IpvlanFlag {
         }
     }
 
-    fn bits(self) -> u16 {
+    /// The kernel's `IPVLAN_F_*` value (`IFLA_IPVLAN_FLAGS`).
+    pub fn kernel_value(self) -> u16 {
         match self {
             IpvlanFlag::Bridge => 0,
             IpvlanFlag::Private => 1,
@@ -456,8 +473,9 @@ impl IpvlanFlag {
         }
     }
 
-    fn from_bits(bits: u16) -> Option<IpvlanFlag> {
-        match bits {
+    /// The flag for a kernel value.
+    pub fn from_kernel_value(v: u16) -> Option<IpvlanFlag> {
+        match v {
             0 => Some(IpvlanFlag::Bridge),
             1 => Some(IpvlanFlag::Private),
             2 => Some(IpvlanFlag::Vepa),
@@ -1568,7 +1586,7 @@ fn new_link_message(spec: &LinkSpec<'_>) -> LinkMessage {
                 InfoKind::IpVlan,
                 Some(InfoData::IpVlan(vec![
                     InfoIpVlan::Mode(mode.to_wire()),
-                    InfoIpVlan::Flags(IpVlanFlags::from_bits_retain(flag.bits())),
+                    InfoIpVlan::Flags(IpVlanFlags::from_bits_retain(flag.kernel_value())),
                 ])),
             )
         }
@@ -1801,7 +1819,7 @@ fn link_data_from(data: InfoData) -> Option<LinkData> {
             for i in infos {
                 match i {
                     InfoIpVlan::Mode(m) => mode = IpvlanMode::from_wire(m),
-                    InfoIpVlan::Flags(f) => flag = IpvlanFlag::from_bits(f.bits()),
+                    InfoIpVlan::Flags(f) => flag = IpvlanFlag::from_kernel_value(f.bits()),
                     _ => {}
                 }
             }

@@ -17,11 +17,8 @@
 use cni::skel::CmdArgs;
 use cni::Error;
 
-use crate::conf::ipvlan::{
-    AddressSource, IpvlanConf, IpvlanFlag as ConfFlag, IpvlanMode as ConfMode,
-};
+use crate::conf::ipvlan::{AddressSource, IpvlanConf};
 use crate::conf::Master;
-use crate::netlink::{IpvlanFlag, IpvlanMode};
 use crate::sublink::{Addresses, LinkExpect, LinkPlan, SubKind, SublinkKind};
 
 /// The plugin's kind; `SublinkPlugin(Ipvlan)` is the plugin, for [`cni::skel::plugin_main`].
@@ -29,16 +26,8 @@ pub struct Ipvlan;
 
 fn kind(conf: &IpvlanConf) -> SubKind {
     SubKind::Ipvlan {
-        mode: match conf.mode {
-            ConfMode::L2 => IpvlanMode::L2,
-            ConfMode::L3 => IpvlanMode::L3,
-            ConfMode::L3s => IpvlanMode::L3s,
-        },
-        flag: conf.flag.map(|f| match f {
-            ConfFlag::Bridge => IpvlanFlag::Bridge,
-            ConfFlag::Private => IpvlanFlag::Private,
-            ConfFlag::Vepa => IpvlanFlag::Vepa,
-        }),
+        mode: conf.mode,
+        flag: conf.flag,
     }
 }
 

@@ -31,66 +31,9 @@ use super::{check_ifname, common, decode, mtu, request_object, unsupported, Mast
 
 const PLUGIN: &str = "ipvlan";
 
-/// `mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IpvlanMode {
-    L2,
-    L3,
-    L3s,
-}
-
-impl IpvlanMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IpvlanMode::L2 => "l2",
-            IpvlanMode::L3 => "l3",
-            IpvlanMode::L3s => "l3s",
-        }
-    }
-
-    /// The kernel's `IPVLAN_MODE_*` value (`IFLA_IPVLAN_MODE`).
-    pub fn kernel_value(self) -> u16 {
-        match self {
-            IpvlanMode::L2 => 0,
-            IpvlanMode::L3 => 1,
-            IpvlanMode::L3s => 2,
-        }
-    }
-
-    /// The mode for a kernel value, for CHECK.
-    pub fn from_kernel_value(v: u16) -> Option<IpvlanMode> {
-        [IpvlanMode::L2, IpvlanMode::L3, IpvlanMode::L3s]
-            .into_iter()
-            .find(|m| m.kernel_value() == v)
-    }
-}
-
-/// `flag` (an extension, see the module documentation).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IpvlanFlag {
-    Bridge,
-    Private,
-    Vepa,
-}
-
-impl IpvlanFlag {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IpvlanFlag::Bridge => "bridge",
-            IpvlanFlag::Private => "private",
-            IpvlanFlag::Vepa => "vepa",
-        }
-    }
-
-    /// The kernel's `IPVLAN_F_*` value (`IFLA_IPVLAN_FLAGS`).
-    pub fn kernel_value(self) -> u16 {
-        match self {
-            IpvlanFlag::Bridge => 0,
-            IpvlanFlag::Private => 1,
-            IpvlanFlag::Vepa => 2,
-        }
-    }
-}
+/// `mode` and `flag` (an extension, see the module documentation): the netlink crate's types,
+/// which know their kernel values.
+pub use crate::netlink::{IpvlanFlag, IpvlanMode};
 
 /// Where the addresses of the ipvlan link come from on ADD.
 #[derive(Debug, Clone, PartialEq, Eq)]
