@@ -1,10 +1,60 @@
 //! Host-side fixtures plugins need in a namespace: veth pairs (one end can serve as the
 //! `master` of macvlan/ipvlan/vlan plugins) and bridges, created over rtnetlink and brought up.
-//! They live in the namespace and go with it.
+//! They live in the namespace and go with it. And one probe of what a plugin set up:
+//! [`tcp_round_trip`] between two namespaces.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::time::{Duration, Instant};
 
 use cni_netlink::{LinkSpec, Netlink, NetlinkError};
 
-use crate::Netns;
+use crate::{Netns, SandboxError};
+
+/// How long [`tcp_round_trip`] keeps trying to bind, and waits to connect.
+const TCP_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Proves that `client` reaches address `to` of `server` over TCP: binds a listener to `to`
+/// inside `server` (retrying for a few seconds while the address is not usable yet, as an IPv6
+/// address is while tentative), connects from `client` and has one byte echoed back.
+pub fn tcp_round_trip(server: &Netns, client: &Netns, to: SocketAddr) -> Result<(), SandboxError> {
+    let failed = |what: String| move |source: io::Error| SandboxError::Sys { what, source };
+    let deadline = Instant::now() + TCP_PATIENCE;
+    let listener = loop {
+        match server.run(move || TcpListener::bind(to))? {
+            Ok(l) => break l,
+            Err(_) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(100)),
+            Err(e) => return Err(failed(format!("bind {to} in {}", server.name()))(e)),
+        }
+    };
+    let echo = std::thread::spawn(move || -> io::Result<()> {
+        let (mut s, _) = listener.accept()?;
+        let mut b = [0u8; 1];
+        s.read_exact(&mut b)?;
+        s.write_all(&b)
+    });
+    let exchanged = client
+        .run(move || -> io::Result<[u8; 1]> {
+            let mut stream = TcpStream::connect_timeout(&to, TCP_PATIENCE)?;
+            stream.write_all(b"x")?;
+            let mut b = [0u8; 1];
+            stream.read_exact(&mut b)?;
+            Ok(b)
+        })?
+        .map_err(failed(format!("connect to {to} from {}", client.name())));
+    if exchanged.is_err() {
+        // Unblock the listener's accept from its own side, so its thread ends.
+        let _ = server.run(move || TcpStream::connect_timeout(&to, TCP_PATIENCE));
+    }
+    let echoed = echo.join().map_err(|_| SandboxError::ThreadPanicked)?;
+    if exchanged? != *b"x" {
+        return Err(failed(format!("echo from {to}"))(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "a different byte came back",
+        )));
+    }
+    echoed.map_err(failed(format!("echo server at {to}")))
+}
 
 /// Creates the veth pair `name`/`peer` inside `ns`, both ends up.
 pub fn veth_pair(ns: &Netns, name: &str, peer: &str) -> Result<(), NetlinkError> {
@@ -54,5 +104,24 @@ mod tests {
         );
         // creating it again is an "exists" error, not a panic
         assert!(veth_pair(&ns, "up0", "up0p").unwrap_err().is_exists());
+    }
+
+    fn lo_up(ns: &Netns) {
+        Netlink::open_in(ns.path()).unwrap().set_up("lo").unwrap();
+    }
+
+    #[test]
+    fn tcp_round_trip_succeeds_where_there_is_a_path_and_fails_where_there_is_none() {
+        let a = Netns::new("fx-tcp-a").unwrap();
+        let b = Netns::new("fx-tcp-b").unwrap();
+        lo_up(&a);
+        lo_up(&b);
+        let to: SocketAddr = "127.0.0.1:7777".parse().unwrap();
+        tcp_round_trip(&a, &a, to).unwrap();
+        // b's loopback is another one: nothing listens there, and the failure is an error,
+        // not a hang (the listener in a is released).
+        let e = tcp_round_trip(&a, &b, to).unwrap_err();
+        assert!(e.to_string().contains("connect to 127.0.0.1:7777"), "{e}");
+        tcp_round_trip(&a, &a, to).unwrap();
     }
 }

@@ -7,12 +7,12 @@ mod support;
 use support::{merged, reserved, run_plugin, spawn_plugin, Call};
 
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::IpAddr;
 use std::path::Path;
 use std::process::{Child, Output};
 use std::time::Duration;
 
+use netns_sandbox::fixtures::tcp_round_trip;
 use netns_sandbox::snapshot::{Snapshot, Watch};
 use netns_sandbox::Netns;
 use reference_plugins::netlink::{Family, Link, Netlink};
@@ -163,27 +163,6 @@ fn mac_bytes(s: &str) -> Vec<u8> {
         .collect()
 }
 
-/// One TCP byte from `from` to `to`'s address `addr`, echoed back.
-fn tcp_echo(from: &Netns, to: &Netns, addr: IpAddr) {
-    let sa = SocketAddr::new(addr, 7777);
-    let listener = to.run(move || TcpListener::bind(sa)).unwrap().unwrap();
-    let server = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut b = [0u8; 1];
-        s.read_exact(&mut b).unwrap();
-        s.write_all(&b).unwrap();
-    });
-    let mut stream = from
-        .run(move || TcpStream::connect_timeout(&sa, Duration::from_secs(5)))
-        .unwrap()
-        .unwrap_or_else(|e| panic!("connect to {sa}: {e}"));
-    stream.write_all(b"x").unwrap();
-    let mut b = [0u8; 1];
-    stream.read_exact(&mut b).unwrap();
-    assert_eq!(&b, b"x");
-    server.join().unwrap();
-}
-
 #[test]
 fn add_check_del_with_gateway_and_masquerade() {
     let node = Node::new("br-node");
@@ -238,9 +217,9 @@ fn add_check_del_with_gateway_and_masquerade() {
         r2["interfaces"][0]["mac"], ifs[0]["mac"],
         "bridge MAC pinned"
     );
-    tcp_echo(&c2, &c1, "10.71.0.2".parse().unwrap());
+    tcp_round_trip(&c1, &c2, "10.71.0.2:7777".parse().unwrap()).unwrap();
     // ...and the node reaches it through the gateway address.
-    tcp_echo(&node.ns, &c2, "10.71.0.3".parse().unwrap());
+    tcp_round_trip(&c2, &node.ns, "10.71.0.3:7777".parse().unwrap()).unwrap();
 
     // CHECK passes right after ADD, and fails once something it watches is gone.
     ok(node.check("ctr-1", &c1, &conf, &r), "CHECK");

@@ -2,16 +2,12 @@
 //! namespace, an IPAM result applied to the container end, checked with iproute2 and with
 //! real TCP connections, then torn down.
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsFd;
-use std::time::Duration;
-
 use cni::result::{Interface, IpConfig, Result100, Route};
 use cni::SpecVersion;
 use ipnet::IpNet;
+use netns_sandbox::fixtures::tcp_round_trip;
 use netns_sandbox::Netns;
-use reference_plugins::iface::{self, run_in_netns};
+use reference_plugins::iface::{self};
 use reference_plugins::netlink::{AddressSpec, Family, Netlink};
 use serde_json::Value;
 
@@ -53,32 +49,6 @@ fn addrs(ns: &Netns, dev: &str) -> Vec<String> {
         // iproute2 leaves empty objects where its filter dropped an address.
         .filter_map(|a| Some(format!("{}/{}", a["local"].as_str()?, a["prefixlen"])))
         .collect()
-}
-
-/// Connects from `from` to a listener bound to `to` inside `server`, and exchanges a byte.
-fn tcp_round_trip(server: &Netns, client: &Netns, to: SocketAddr) {
-    let sfd = std::fs::File::open(server.path()).unwrap();
-    let cfd = std::fs::File::open(client.path()).unwrap();
-    // A socket stays in the namespace it was created in.
-    let listener = run_in_netns(sfd.as_fd(), || TcpListener::bind(to))
-        .unwrap()
-        .unwrap();
-    let accepter = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut b = [0u8; 1];
-        s.read_exact(&mut b).unwrap();
-        s.write_all(&b).unwrap();
-    });
-    let mut stream = run_in_netns(cfd.as_fd(), || {
-        TcpStream::connect_timeout(&to, Duration::from_secs(5))
-    })
-    .unwrap()
-    .unwrap_or_else(|e| panic!("connect to {to}: {e}"));
-    stream.write_all(b"x").unwrap();
-    let mut b = [0u8; 1];
-    stream.read_exact(&mut b).unwrap();
-    assert_eq!(&b, b"x");
-    accepter.join().unwrap();
 }
 
 #[test]
@@ -186,8 +156,8 @@ fn veth_with_a_result_applied_and_removed() {
         .any(|r| r.is_default() && r.oif == Some(pair.container.index)));
 
     // And packets flow both families, container to host.
-    tcp_round_trip(&host, &cont, "10.30.0.1:7777".parse().unwrap());
-    tcp_round_trip(&host, &cont, "[2001:db8:30::1]:7777".parse().unwrap());
+    tcp_round_trip(&host, &cont, "10.30.0.1:7777".parse().unwrap()).unwrap();
+    tcp_round_trip(&host, &cont, "[2001:db8:30::1]:7777".parse().unwrap()).unwrap();
 
     // DEL: the container end goes, its addresses are reported, the host end goes with it.
     let removed = iface::delete_link_and_addrs(&mut c, "eth0")

@@ -27,12 +27,10 @@
 mod support;
 use support::{assert_silent_ok, error_code, merged, ok_json, reserved, run_plugin, text, Call};
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Output;
-use std::time::Duration;
 
+use netns_sandbox::fixtures::tcp_round_trip;
 use netns_sandbox::Netns;
 use reference_plugins::netlink::{IpvlanMode, Link, LinkData, Netlink};
 use serde_json::{json, Value};
@@ -183,27 +181,6 @@ fn global_addrs(ns: &Netns) -> Vec<String> {
         .collect()
 }
 
-/// Connects from `client` to a listener on `to` inside `server` and exchanges a byte.
-fn tcp_round_trip(server: &Netns, client: &Netns, to: &str) {
-    let to: SocketAddr = format!("{to}:7777").parse().unwrap();
-    let listener = server.run(move || TcpListener::bind(to)).unwrap().unwrap();
-    let accepter = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut b = [0u8; 1];
-        s.read_exact(&mut b).unwrap();
-        s.write_all(&b).unwrap();
-    });
-    let mut stream = client
-        .run(move || TcpStream::connect_timeout(&to, Duration::from_secs(5)))
-        .unwrap()
-        .unwrap_or_else(|e| panic!("connect to {to}: {e}"));
-    stream.write_all(b"x").unwrap();
-    let mut b = [0u8; 1];
-    stream.read_exact(&mut b).unwrap();
-    assert_eq!(&b, b"x");
-    accepter.join().unwrap();
-}
-
 // ----- ipvlan ----------------------------------------------------------------------------
 
 fn ipvlan_mode(l: &Link) -> Option<IpvlanMode> {
@@ -254,8 +231,8 @@ fn ipvlan_add_check_del_in_each_mode() {
         assert_eq!(global_addrs(&c1), ["10.95.0.2/24"]);
         assert_eq!(link_names(&c1), ["eth0"], "no temporary name left");
         // The two containers reach each other through the master.
-        tcp_round_trip(&c2, &c1, "10.95.0.3");
-        tcp_round_trip(&c1, &c2, "10.95.0.2");
+        tcp_round_trip(&c2, &c1, "10.95.0.3:7777".parse().unwrap()).unwrap();
+        tcp_round_trip(&c1, &c2, "10.95.0.2:7777".parse().unwrap()).unwrap();
         // CHECK: fine, then with another mode configured it fails.
         assert_silent_ok(&node.check("ctr-1", &c1, &conf, &r1));
         let other = node.conf(json!({"mode": if mode == "l2" { "l3" } else { "l2" }}));

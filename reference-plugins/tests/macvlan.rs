@@ -8,13 +8,11 @@ use support::{
     assert_silent_ok, error_code, merged, ok_json, reserved, run_plugin, sysctl, text, Call,
 };
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::Output;
-use std::time::Duration;
 
 use ipnet::IpNet;
+use netns_sandbox::fixtures::tcp_round_trip;
 use netns_sandbox::Netns;
 use reference_plugins::netlink::{Family, Link, LinkData, MacvlanMode, Netlink};
 use serde_json::{json, Value};
@@ -171,27 +169,6 @@ fn ip_details(ns: &Netns) -> Value {
     serde_json::from_slice::<Value>(&out.stdout).unwrap()[0].clone()
 }
 
-/// Connects from `client` to a listener bound to `to` inside `server` and exchanges a byte.
-fn tcp_round_trip(server: &Netns, client: &Netns, to: &str) {
-    let to: SocketAddr = format!("{to}:7777").parse().unwrap();
-    let listener = server.run(move || TcpListener::bind(to)).unwrap().unwrap();
-    let accepter = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut b = [0u8; 1];
-        s.read_exact(&mut b).unwrap();
-        s.write_all(&b).unwrap();
-    });
-    let mut stream = client
-        .run(move || TcpStream::connect_timeout(&to, Duration::from_secs(5)))
-        .unwrap()
-        .unwrap_or_else(|e| panic!("connect to {to}: {e}"));
-    stream.write_all(b"x").unwrap();
-    let mut b = [0u8; 1];
-    stream.read_exact(&mut b).unwrap();
-    assert_eq!(&b, b"x");
-    accepter.join().unwrap();
-}
-
 #[test]
 fn add_check_del_with_host_local() {
     let node = Node::new("mv-basic-node");
@@ -248,8 +225,8 @@ fn add_check_del_with_host_local() {
     // A second container on the same master: the two reach each other (bridge mode).
     let r2 = node.add("ctr-2", &c2, &conf);
     assert_eq!(r2["ips"][0]["address"], "10.96.0.3/24");
-    tcp_round_trip(&c2, &c1, "10.96.0.3");
-    tcp_round_trip(&c1, &c2, "10.96.0.2");
+    tcp_round_trip(&c2, &c1, "10.96.0.3:7777".parse().unwrap()).unwrap();
+    tcp_round_trip(&c1, &c2, "10.96.0.2:7777".parse().unwrap()).unwrap();
 
     // DEL: link and reservation gone; twice is fine.
     let mut del_conf = conf.clone();

@@ -5,17 +5,15 @@
 mod support;
 use support::{assert_silent_ok, error_code, ok_json, reserved, run_plugin, Call};
 
-use std::io::{Read, Write};
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsFd;
+use std::net::IpAddr;
 use std::path::Path;
 use std::process::Output;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
+use netns_sandbox::fixtures::tcp_round_trip;
 use netns_sandbox::Netns;
 use reference_plugins::firewall::MasqSpec;
-use reference_plugins::iface::run_in_netns;
 use reference_plugins::netlink::{Family, Netlink, Route, RT_SCOPE_HOST, RT_SCOPE_LINK};
 use serde_json::{json, Value};
 use tempfile::TempDir;
@@ -192,40 +190,6 @@ fn global_addrs(nl: &mut Netlink, index: u32) -> Vec<IpNet> {
     v
 }
 
-/// Binds a listener to `to` in `server` (retrying while an IPv6 address is still tentative),
-/// connects from `client` and exchanges a byte.
-fn tcp_round_trip(server: &Netns, client: &Netns, to: SocketAddr) {
-    let sfd = std::fs::File::open(server.path()).unwrap();
-    let cfd = std::fs::File::open(client.path()).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    let listener = loop {
-        match run_in_netns(sfd.as_fd(), || TcpListener::bind(to)).unwrap() {
-            Ok(l) => break l,
-            Err(e) if Instant::now() < deadline => {
-                let _ = e;
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(e) => panic!("bind {to}: {e}"),
-        }
-    };
-    let accepter = std::thread::spawn(move || {
-        let (mut s, _) = listener.accept().unwrap();
-        let mut b = [0u8; 1];
-        s.read_exact(&mut b).unwrap();
-        s.write_all(&b).unwrap();
-    });
-    let mut stream = run_in_netns(cfd.as_fd(), || {
-        TcpStream::connect_timeout(&to, Duration::from_secs(5))
-    })
-    .unwrap()
-    .unwrap_or_else(|e| panic!("connect to {to}: {e}"));
-    stream.write_all(b"x").unwrap();
-    let mut b = [0u8; 1];
-    stream.read_exact(&mut b).unwrap();
-    assert_eq!(&b, b"x");
-    accepter.join().unwrap();
-}
-
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !f() {
@@ -304,7 +268,7 @@ fn add_check_del_ipv4_with_masquerade_and_mtu() {
     assert_eq!(node.reserved(), ["10.98.0.2"]);
 
     // Traffic from the container reaches the host end's address.
-    tcp_round_trip(&node.ns, &c, "10.98.0.1:7001".parse().unwrap());
+    tcp_round_trip(&node.ns, &c, "10.98.0.1:7001".parse().unwrap()).unwrap();
 
     assert_silent_ok(&node.check("ctr-v4", &c, &conf, &r));
 
@@ -393,8 +357,8 @@ fn dual_stack_containers_reach_each_other_through_the_node() {
     );
 
     // a -> node -> b, both families: the host routes and forwarding do the work.
-    tcp_round_trip(&b, &a, "10.99.0.3:7002".parse().unwrap());
-    tcp_round_trip(&b, &a, "[fd00:99::3]:7003".parse().unwrap());
+    tcp_round_trip(&b, &a, "10.99.0.3:7002".parse().unwrap()).unwrap();
+    tcp_round_trip(&b, &a, "[fd00:99::3]:7003".parse().unwrap()).unwrap();
 
     assert_silent_ok(&node.check("ctr-a", &a, &conf, &ra));
     assert_silent_ok(&node.check("ctr-b", &b, &conf, &rb));
