@@ -10,40 +10,8 @@
 //!   `prevResult`.
 //! - STATUS and GC: forwarded to the IPAM plugin.
 //!
-//! The work lives in [`reference_plugins::bridge`].
-
-use cni::skel::{plugin_main, CmdArgs, Plugin};
-use cni::{CniResult, Error};
-use reference_plugins::bridge;
-
-struct Bridge;
-
-impl Plugin for Bridge {
-    fn about(&self) -> String {
-        format!("CNI bridge plugin (cni-rs {})", env!("CARGO_PKG_VERSION"))
-    }
-
-    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
-        bridge::add(args)
-    }
-
-    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
-        bridge::check(args)
-    }
-
-    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
-        bridge::del(args)
-    }
-
-    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
-        bridge::status(args)
-    }
-
-    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
-        bridge::gc(args)
-    }
-}
+//! The work lives in [`reference_plugins::plugins::bridge`].
 
 fn main() {
-    plugin_main(Bridge)
+    cni::skel::plugin_main(reference_plugins::plugins::bridge::PLUGIN)
 }

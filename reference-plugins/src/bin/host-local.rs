@@ -10,59 +10,8 @@
 //! - GC: releases every reservation of the network not in `cni.dev/valid-attachments`.
 //! - STATUS: fails with code 50 when the data directory is unusable or a range set is full.
 //!
-//! The work lives in [`reference_plugins::ipam`].
-
-use cni::skel::{plugin_main, CmdArgs, Plugin};
-use cni::{CniResult, Error};
-use reference_plugins::ipam::{self, config::IpamConfig, config::StoreLocation};
-
-struct HostLocal;
-
-fn config(args: &CmdArgs) -> Result<IpamConfig, Error> {
-    IpamConfig::parse(&args.stdin, &args.args, args.version)
-}
-
-impl Plugin for HostLocal {
-    fn about(&self) -> String {
-        format!(
-            "CNI host-local plugin (cni-rs {})",
-            env!("CARGO_PKG_VERSION")
-        )
-    }
-
-    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
-        ipam::add(&config(args)?, &args.container_id, &args.ifname)
-    }
-
-    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
-        let prev = args.prev_result()?;
-        ipam::check(
-            &config(args)?,
-            &args.container_id,
-            &args.ifname,
-            prev.as_ref(),
-        )
-    }
-
-    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
-        // Only the store's location is needed, so DEL works even if the ranges became invalid.
-        ipam::del(
-            &StoreLocation::parse(&args.stdin)?,
-            &args.container_id,
-            &args.ifname,
-        )
-    }
-
-    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
-        let valid = args.conf.gc_valid_attachments();
-        ipam::gc(&StoreLocation::parse(&args.stdin)?, valid.as_deref())
-    }
-
-    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
-        ipam::status(&config(args)?)
-    }
-}
+//! The work lives in [`reference_plugins::plugins::host_local`].
 
 fn main() {
-    plugin_main(HostLocal)
+    cni::skel::plugin_main(reference_plugins::plugins::host_local::PLUGIN)
 }

@@ -1,8 +1,6 @@
-//! `ipvlan`: see [`reference_plugins::ipvlan`] for what each verb does and
+//! `ipvlan`: see [`reference_plugins::plugins::ipvlan`] for what each verb does and
 //! [`reference_plugins::sublink`] for the shared work.
 
 fn main() {
-    cni::skel::plugin_main(reference_plugins::sublink::SublinkPlugin(
-        reference_plugins::ipvlan::Ipvlan,
-    ))
+    cni::skel::plugin_main(reference_plugins::plugins::ipvlan::PLUGIN)
 }

@@ -1,8 +1,6 @@
-//! `macvlan`: see [`reference_plugins::macvlan`] for what each verb does and
+//! `macvlan`: see [`reference_plugins::plugins::macvlan`] for what each verb does and
 //! [`reference_plugins::sublink`] for the shared work.
 
 fn main() {
-    cni::skel::plugin_main(reference_plugins::sublink::SublinkPlugin(
-        reference_plugins::macvlan::Macvlan,
-    ))
+    cni::skel::plugin_main(reference_plugins::plugins::macvlan::PLUGIN)
 }

@@ -10,40 +10,8 @@
 //!   success when the namespace or the interface is gone.
 //! - STATUS: the IPAM plugin's answer. GC: forwarded to IPAM, stale masquerade rules removed.
 //!
-//! The work lives in [`reference_plugins::ptp`].
-
-use cni::skel::{plugin_main, CmdArgs, Plugin};
-use cni::{CniResult, Error};
-use reference_plugins::ptp;
-
-struct Ptp;
-
-impl Plugin for Ptp {
-    fn about(&self) -> String {
-        format!("CNI ptp plugin (cni-rs {})", env!("CARGO_PKG_VERSION"))
-    }
-
-    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
-        ptp::add(args)
-    }
-
-    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
-        ptp::check(args)
-    }
-
-    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
-        ptp::del(args)
-    }
-
-    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
-        ptp::status(args)
-    }
-
-    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
-        ptp::gc(args)
-    }
-}
+//! The work lives in [`reference_plugins::plugins::ptp`].
 
 fn main() {
-    plugin_main(Ptp)
+    cni::skel::plugin_main(reference_plugins::plugins::ptp::PLUGIN)
 }

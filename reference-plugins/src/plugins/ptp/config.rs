@@ -15,7 +15,9 @@ use cni::result::Dns;
 use cni::{CmdArgs, Error};
 use serde::Deserialize;
 
-use super::{common, decode, ip_masq_backend, mtu, request_object, IpMasqBackend, COMMON_KEYS};
+use crate::conf::{
+    common, decode, ip_masq_backend, mtu, request_object, IpMasqBackend, COMMON_KEYS,
+};
 
 const PLUGIN: &str = "ptp";
 
@@ -29,7 +31,7 @@ pub struct PtpConf {
     pub mtu: Option<u32>,
     /// `ipam.type`.
     pub ipam_type: String,
-    /// The config's `dns` when "set" (see [`super::bridge::BridgeConf::dns`]).
+    /// The config's `dns` when "set" (see [`crate::plugins::bridge::config::BridgeConf::dns`]).
     pub dns: Option<Dns>,
 }
 

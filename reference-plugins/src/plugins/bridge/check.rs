@@ -21,9 +21,9 @@ use cni::result::{Interface, Result100};
 use cni::{CmdArgs, Error};
 use ipnet::IpNet;
 
+use super::config::BridgeConf;
 use super::spoofcheck::SpoofCheck;
 use super::{bridge_by_name, fail, netns_of, open_netns};
-use crate::conf::bridge::BridgeConf;
 use crate::firewall::{self, MasqSpec, Runner};
 use crate::netlink::{Family, Link, Netlink, RT_TABLE_MAIN};
 

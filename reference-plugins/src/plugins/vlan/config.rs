@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `master` | **required** | the docs mention a default-route default; upstream's code refuses an empty one |
 //! | `vlanId` | **required** | 0..=4094 |
-//! | `mtu` | kernel default | 0 = kernel default; at most the master's MTU ([`super::check_mtu_against_master`]) |
+//! | `mtu` | kernel default | 0 = kernel default; at most the master's MTU ([`crate::conf::check_mtu_against_master`]) |
 //! | `linkInContainer` | false | the master lives in the container's namespace |
 //! | `ipam` | **required** | |
 //! | `dns` | empty | always copied into the result, replacing IPAM's (catalogue E49) |
@@ -19,7 +19,7 @@ use cni::result::Dns;
 use cni::{CmdArgs, Error};
 use serde::Deserialize;
 
-use super::{check_ifname, common, decode, mtu, request_object, COMMON_KEYS};
+use crate::conf::{check_ifname, common, decode, mtu, request_object, COMMON_KEYS};
 
 const PLUGIN: &str = "vlan";
 

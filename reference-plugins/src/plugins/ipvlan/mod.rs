@@ -1,7 +1,7 @@
 //! The `ipvlan` plugin: an ipvlan link on a master becomes `CNI_IFNAME` in the container. The
 //! link shares the master's MAC address.
 //!
-//! Keys and defaults: [`crate::conf::ipvlan`]. The work, and where it differs from upstream:
+//! Keys and defaults: [`config`]. The work, and where it differs from upstream:
 //! [`crate::sublink`].
 //!
 //! - ADD: the master is `master`; else, chained, the one interface of `prevResult`; else the
@@ -17,7 +17,9 @@
 use cni::skel::CmdArgs;
 use cni::Error;
 
-use crate::conf::ipvlan::{AddressSource, IpvlanConf};
+pub mod config;
+
+use self::config::{AddressSource, IpvlanConf};
 use crate::conf::Master;
 use crate::sublink::{Addresses, LinkExpect, LinkPlan, SubKind, SublinkKind};
 
@@ -75,3 +77,6 @@ impl SublinkKind for Ipvlan {
         expect(args)
     }
 }
+
+/// What `src/bin/ipvlan.rs` runs: the shared sublink verbs over this kind.
+pub const PLUGIN: crate::sublink::SublinkPlugin<Ipvlan> = crate::sublink::SublinkPlugin(Ipvlan);

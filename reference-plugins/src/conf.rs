@@ -3,8 +3,8 @@
 //! Nothing here does I/O; what needs the host (the default-route interface, the master's MTU)
 //! is left to the plugin, with a pure helper where one helps ([`check_mtu_against_master`]).
 //!
-//! - [`bridge::BridgeConf`], [`ptp::PtpConf`], [`macvlan::MacvlanConf`],
-//!   [`ipvlan::IpvlanConf`], [`vlan::VlanConf`]: for ADD, CHECK and STATUS. They check
+//! - each plugin's own config type (`plugins::<name>::config`, e.g.
+//!   [`crate::plugins::bridge::config::BridgeConf`]): for ADD, CHECK and STATUS. They check
 //!   everything upstream checks on any verb *and* what upstream only finds out half-way through
 //!   ADD (an unknown mode, a bad MAC, a missing `ipam`), so a plugin can refuse before it
 //!   changes anything.
@@ -42,12 +42,6 @@
 //! ignored (catalogue E31; upstream refuses them unless `IgnoreUnknown` is set), as host-local
 //! does. Plugin-specific differences are listed in each module.
 
-pub mod bridge;
-pub mod ipvlan;
-pub mod macvlan;
-pub mod ptp;
-pub mod vlan;
-
 use std::fmt;
 use std::str::FromStr;
 
@@ -56,12 +50,6 @@ use cni::{Error, ErrorCode};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::{Map, Value};
-
-pub use bridge::BridgeConf;
-pub use ipvlan::IpvlanConf;
-pub use macvlan::MacvlanConf;
-pub use ptp::PtpConf;
-pub use vlan::VlanConf;
 
 /// The longest interface name the kernel accepts (`IFNAMSIZ` - 1).
 pub const MAX_IFNAME_LEN: usize = 15;
@@ -78,7 +66,7 @@ pub fn is_valid_ifname(name: &str) -> bool {
 }
 
 /// Checks a name from `key` with [`is_valid_ifname`] (code 7).
-fn check_ifname(plugin: &str, key: &str, name: &str) -> Result<(), Error> {
+pub(crate) fn check_ifname(plugin: &str, key: &str, name: &str) -> Result<(), Error> {
     if is_valid_ifname(name) {
         Ok(())
     } else {
@@ -203,7 +191,7 @@ pub struct RequestedMac {
 
 /// Picks the last non-empty candidate (candidates in increasing precedence) and checks it.
 /// Only the winner is checked, as upstream only ever uses the winner.
-fn pick_mac(
+pub(crate) fn pick_mac(
     plugin: &str,
     candidates: &[(MacSource, Option<&str>)],
 ) -> Result<Option<RequestedMac>, Error> {
@@ -248,7 +236,7 @@ impl IpMasqBackend {
 
 /// Reads `ipMasqBackend`. Upstream only looks at it when `ipMasq` is set (and then refuses an
 /// unknown value); otherwise any value is ignored, and so is it here (`None`).
-fn ip_masq_backend(
+pub(crate) fn ip_masq_backend(
     plugin: &str,
     ip_masq: bool,
     raw: Option<String>,
@@ -267,7 +255,7 @@ fn ip_masq_backend(
 }
 
 /// Checks an `mtu` key: absent, `null` or 0 mean "the kernel's default" (`None`).
-fn mtu(plugin: &str, raw: Option<i64>) -> Result<Option<u32>, Error> {
+pub(crate) fn mtu(plugin: &str, raw: Option<i64>) -> Result<Option<u32>, Error> {
     match raw {
         None | Some(0) => Ok(None),
         Some(m) if m < 0 || m > i64::from(i32::MAX) => Err(Error::invalid_config(format!(
@@ -292,7 +280,7 @@ pub fn check_mtu_against_master(
     }
 }
 
-fn unsupported(msg: String) -> Error {
+pub(crate) fn unsupported(msg: String) -> Error {
     Error::new(ErrorCode::UnsupportedField, msg)
 }
 
@@ -336,7 +324,7 @@ impl DelConf {
 
 /// Renames keys that match one of `known` case-insensitively (and not exactly) to the known
 /// spelling, keeping input order; a later key overwrites an earlier one, as in Go.
-fn fold_keys(map: Map<String, Value>, known: &[&str]) -> Map<String, Value> {
+pub(crate) fn fold_keys(map: Map<String, Value>, known: &[&str]) -> Map<String, Value> {
     let mut out = Map::with_capacity(map.len());
     for (k, v) in map {
         let key = if known.contains(&k.as_str()) {
@@ -360,7 +348,11 @@ fn fold_nested(map: &mut Map<String, Value>, key: &str, known: &[&str]) {
 }
 
 /// The request as an object with the plugin's keys folded (see the module documentation).
-fn request_object(plugin: &str, stdin: &[u8], known: &[&str]) -> Result<Map<String, Value>, Error> {
+pub(crate) fn request_object(
+    plugin: &str,
+    stdin: &[u8],
+    known: &[&str],
+) -> Result<Map<String, Value>, Error> {
     match serde_json::from_slice::<Value>(stdin) {
         Ok(Value::Object(map)) => Ok(fold_keys(map, known)),
         Ok(_) => Err(Error::decode(format!(
@@ -372,22 +364,25 @@ fn request_object(plugin: &str, stdin: &[u8], known: &[&str]) -> Result<Map<Stri
     }
 }
 
-fn decode<T: DeserializeOwned>(plugin: &str, map: &Map<String, Value>) -> Result<T, Error> {
+pub(crate) fn decode<T: DeserializeOwned>(
+    plugin: &str,
+    map: &Map<String, Value>,
+) -> Result<T, Error> {
     T::deserialize(Value::Object(map.clone()))
         .map_err(|e| Error::invalid_config(format!("invalid {plugin} configuration: {e}")))
 }
 
 /// The keys common to every interface plugin that the modules read themselves.
-const COMMON_KEYS: &[&str] = &["ipam", "dns", "args", "runtimeConfig", "prevResult"];
+pub(crate) const COMMON_KEYS: &[&str] = &["ipam", "dns", "args", "runtimeConfig", "prevResult"];
 
 #[derive(Deserialize)]
-struct RawIpam {
+pub(crate) struct RawIpam {
     #[serde(rename = "type", default)]
     plugin_type: Option<String>,
 }
 
 #[derive(Deserialize)]
-struct RawDns {
+pub(crate) struct RawDns {
     #[serde(default)]
     nameservers: Option<Vec<String>>,
     #[serde(default)]
@@ -399,13 +394,13 @@ struct RawDns {
 }
 
 /// The shared part every module reads: `ipam.type` and `dns`.
-struct Common {
+pub(crate) struct Common {
     /// `ipam.type` when non-empty (an absent or empty `ipam`, or `ipam: {}`, is `None`).
-    ipam_type: Option<String>,
-    dns: Dns,
+    pub(crate) ipam_type: Option<String>,
+    pub(crate) dns: Dns,
     /// Whether `dns` counts as given for bridge and ptp, which keep IPAM's DNS otherwise: any
     /// of `nameservers`, `search`, `options` present (even empty) or a non-empty `domain`.
-    dns_set: bool,
+    pub(crate) dns_set: bool,
 }
 
 /// Decodes an object-valued key (`None` when absent or `null`). serde would also read a struct
@@ -426,7 +421,7 @@ fn nested<T: DeserializeOwned>(
     }
 }
 
-fn common(plugin: &str, map: &mut Map<String, Value>) -> Result<Common, Error> {
+pub(crate) fn common(plugin: &str, map: &mut Map<String, Value>) -> Result<Common, Error> {
     fold_nested(map, "ipam", &["type"]);
     fold_nested(map, "dns", &["nameservers", "domain", "search", "options"]);
     let ipam: Option<RawIpam> = nested(plugin, "ipam", map.get("ipam"))?;
@@ -462,7 +457,10 @@ struct RawMacHolder {
 
 /// `runtimeConfig.mac`. Only this key of `runtimeConfig` is read, so a capability meant for
 /// another plugin (a `portMappings` entry, say) cannot make this one fail.
-fn runtime_config_mac(plugin: &str, map: &mut Map<String, Value>) -> Result<Option<String>, Error> {
+pub(crate) fn runtime_config_mac(
+    plugin: &str,
+    map: &mut Map<String, Value>,
+) -> Result<Option<String>, Error> {
     fold_nested(map, "runtimeConfig", &["mac"]);
     Ok(
         nested::<RawMacHolder>(plugin, "runtimeConfig", map.get("runtimeConfig"))?
@@ -471,7 +469,10 @@ fn runtime_config_mac(plugin: &str, map: &mut Map<String, Value>) -> Result<Opti
 }
 
 /// `args.cni.mac` (only that key is read).
-fn args_cni_mac(plugin: &str, map: &mut Map<String, Value>) -> Result<Option<String>, Error> {
+pub(crate) fn args_cni_mac(
+    plugin: &str,
+    map: &mut Map<String, Value>,
+) -> Result<Option<String>, Error> {
     fold_nested(map, "args", &["cni"]);
     if let Some(Value::Object(args)) = map.get_mut("args") {
         fold_nested(args, "cni", &["mac"]);

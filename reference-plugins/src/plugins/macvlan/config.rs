@@ -4,7 +4,7 @@
 //! |---|---|---|
 //! | `master` | the default-route interface | resolved by the plugin ([`Master::DefaultRoute`]) |
 //! | `mode` | `bridge` | `bridge`, `private`, `vepa`, `passthru`; `""` = `bridge` |
-//! | `mtu` | kernel default | 0 = kernel default; at most the master's MTU ([`super::check_mtu_against_master`]) |
+//! | `mtu` | kernel default | 0 = kernel default; at most the master's MTU ([`crate::conf::check_mtu_against_master`]) |
 //! | `mac` | none | also `CNI_ARGS` `MAC=` and `runtimeConfig.mac` |
 //! | `bcqueuelen` | kernel default | broadcast queue length (u32; 0 = kernel default) |
 //! | `linkInContainer` | false | the master lives in the container's namespace |
@@ -23,7 +23,7 @@ use cni::result::Dns;
 use cni::{CmdArgs, Error};
 use serde::Deserialize;
 
-use super::{
+use crate::conf::{
     check_ifname, common, decode, mtu, pick_mac, request_object, runtime_config_mac, unsupported,
     MacSource, Master, RequestedMac, COMMON_KEYS,
 };

@@ -111,6 +111,41 @@ fn internal(e: NetlinkError) -> Error {
     Error::plugin(INTERNAL, e.to_string())
 }
 
+/// The `loopback` plugin, for [`cni::skel::plugin_main`].
+pub struct Loopback;
+
+impl cni::Plugin for Loopback {
+    fn about(&self) -> String {
+        crate::about("loopback")
+    }
+
+    fn add(&self, args: &cni::CmdArgs) -> Result<CniResult, Error> {
+        // Read prevResult first: a bad one fails before the namespace is touched.
+        let prev = args.prev_result()?;
+        let netns = netns(args)?;
+        let addrs = up(netns)?;
+        Ok(prev.unwrap_or_else(|| result(netns, &addrs)))
+    }
+
+    fn check(&self, args: &cni::CmdArgs) -> Result<(), Error> {
+        check(netns(args)?)
+    }
+
+    fn del(&self, args: &cni::CmdArgs) -> Result<(), Error> {
+        down(args.netns.as_deref())
+    }
+}
+
+/// What `src/bin/loopback.rs` runs.
+pub const PLUGIN: Loopback = Loopback;
+
+/// skel guarantees `CNI_NETNS` for ADD and CHECK; this only turns its absence into an error.
+fn netns(args: &cni::CmdArgs) -> Result<&str, Error> {
+    args.netns
+        .as_deref()
+        .ok_or_else(|| Error::invalid_env("CNI_NETNS is required"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

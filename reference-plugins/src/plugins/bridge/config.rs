@@ -30,7 +30,7 @@
 //!
 //! Upstream only rejects `hairpinMode` with `promiscMode`, and `disableContainerInterface`
 //! with IPAM, on ADD; here they are refused whenever the full configuration is read (DEL uses
-//! [`super::DelConf`] instead).
+//! [`crate::conf::DelConf`] instead).
 
 use cni::args::CniArgs;
 use cni::result::Dns;
@@ -38,7 +38,7 @@ use cni::{CmdArgs, Error};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{
+use crate::conf::{
     args_cni_mac, check_ifname, common, decode, fold_keys, ip_masq_backend, mtu, pick_mac,
     request_object, runtime_config_mac, IpMasqBackend, MacSource, RequestedMac, COMMON_KEYS,
     MAX_IFNAME_LEN,

@@ -298,3 +298,53 @@ pub fn status(cfg: &IpamConfig) -> Result<(), Error> {
     }
     Ok(())
 }
+
+// ----- the plugin --------------------------------------------------------------------------
+
+/// The `host-local` plugin, for [`cni::skel::plugin_main`].
+pub struct HostLocal;
+
+impl cni::Plugin for HostLocal {
+    fn about(&self) -> String {
+        crate::about("host-local")
+    }
+
+    fn add(&self, args: &cni::CmdArgs) -> Result<CniResult, Error> {
+        add(&config_of(args)?, &args.container_id, &args.ifname)
+    }
+
+    fn check(&self, args: &cni::CmdArgs) -> Result<(), Error> {
+        let prev = args.prev_result()?;
+        check(
+            &config_of(args)?,
+            &args.container_id,
+            &args.ifname,
+            prev.as_ref(),
+        )
+    }
+
+    fn del(&self, args: &cni::CmdArgs) -> Result<(), Error> {
+        // Only the store's location is needed, so DEL works even if the ranges became invalid.
+        del(
+            &StoreLocation::parse(&args.stdin)?,
+            &args.container_id,
+            &args.ifname,
+        )
+    }
+
+    fn gc(&self, args: &cni::CmdArgs) -> Result<(), Error> {
+        let valid = args.conf.gc_valid_attachments();
+        gc(&StoreLocation::parse(&args.stdin)?, valid.as_deref())
+    }
+
+    fn status(&self, args: &cni::CmdArgs) -> Result<(), Error> {
+        status(&config_of(args)?)
+    }
+}
+
+fn config_of(args: &cni::CmdArgs) -> Result<IpamConfig, Error> {
+    IpamConfig::parse(&args.stdin, &args.args, args.version)
+}
+
+/// What `src/bin/host-local.rs` runs.
+pub const PLUGIN: HostLocal = HostLocal;

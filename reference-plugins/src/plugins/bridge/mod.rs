@@ -38,6 +38,7 @@
 //!   the network whose attachment is not listed as valid are removed ([`gc`]).
 
 mod check;
+pub mod config;
 pub mod spoofcheck;
 
 use std::net::IpAddr;
@@ -48,7 +49,7 @@ use cni::result::{Interface, Result100, Route as ResultRoute};
 use cni::{CmdArgs, CniResult, Error, SpecVersion};
 use ipnet::IpNet;
 
-use crate::conf::bridge::BridgeConf;
+use self::config::BridgeConf;
 use crate::conf::DelConf;
 use crate::firewall::{self, FirewallError, MasqSpec, Masquerade, Runner};
 use crate::iface::{self, IfaceError, INTERNAL};
@@ -668,6 +669,40 @@ pub fn gc(args: &CmdArgs) -> Result<(), Error> {
     }
     first.map_or(Ok(()), Err)
 }
+
+// ----- the plugin --------------------------------------------------------------------------
+
+/// The `bridge` plugin, for [`cni::skel::plugin_main`].
+pub struct Bridge;
+
+impl cni::Plugin for Bridge {
+    fn about(&self) -> String {
+        crate::about("bridge")
+    }
+
+    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
+        add(args)
+    }
+
+    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
+        check(args)
+    }
+
+    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
+        del(args)
+    }
+
+    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
+        status(args)
+    }
+
+    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
+        gc(args)
+    }
+}
+
+/// What `src/bin/bridge.rs` runs.
+pub const PLUGIN: Bridge = Bridge;
 
 #[cfg(test)]
 mod tests {

@@ -2,7 +2,7 @@
 //! route) becomes `CNI_IFNAME` in the container, with IPAM's addresses, or none at all when the
 //! configuration has no `ipam` (the link is only set up).
 //!
-//! Keys and defaults: [`crate::conf::macvlan`]. The work, and where it differs from upstream:
+//! Keys and defaults: [`config`]. The work, and where it differs from upstream:
 //! [`crate::sublink`].
 //!
 //! - ADD: master looked up in the plugin's namespace (in the container's with
@@ -16,7 +16,9 @@
 use cni::skel::CmdArgs;
 use cni::Error;
 
-use crate::conf::macvlan::{MacvlanConf, MacvlanMode as ConfMode};
+pub mod config;
+
+use self::config::{MacvlanConf, MacvlanMode as ConfMode};
 use crate::netlink::MacvlanMode;
 use crate::sublink::{Addresses, LinkExpect, LinkPlan, SubKind, SublinkKind};
 
@@ -76,3 +78,6 @@ impl SublinkKind for Macvlan {
         expect(args)
     }
 }
+
+/// What `src/bin/macvlan.rs` runs: the shared sublink verbs over this kind.
+pub const PLUGIN: crate::sublink::SublinkPlugin<Macvlan> = crate::sublink::SublinkPlugin(Macvlan);

@@ -27,7 +27,9 @@ use cni::{CmdArgs, Error, SpecVersion};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{check_ifname, common, decode, mtu, request_object, unsupported, Master, COMMON_KEYS};
+use crate::conf::{
+    check_ifname, common, decode, mtu, request_object, unsupported, Master, COMMON_KEYS,
+};
 
 const PLUGIN: &str = "ipvlan";
 

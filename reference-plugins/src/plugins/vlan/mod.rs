@@ -1,7 +1,7 @@
 //! The `vlan` plugin: an 802.1Q link with `vlanId` on `master` becomes `CNI_IFNAME` in the
 //! container, with IPAM's addresses.
 //!
-//! Keys and defaults: [`crate::conf::vlan`] (`master`, `vlanId` and `ipam` are required). The
+//! Keys and defaults: [`config`] (`master`, `vlanId` and `ipam` are required). The
 //! work, and where it differs from upstream: [`crate::sublink`].
 //!
 //! - ADD: master looked up in the plugin's namespace (in the container's with
@@ -18,7 +18,9 @@
 use cni::skel::CmdArgs;
 use cni::Error;
 
-use crate::conf::vlan::VlanConf;
+pub mod config;
+
+use self::config::VlanConf;
 use crate::conf::Master;
 use crate::sublink::{Addresses, LinkExpect, LinkPlan, SubKind, SublinkKind};
 
@@ -63,3 +65,6 @@ impl SublinkKind for Vlan {
         expect(args)
     }
 }
+
+/// What `src/bin/vlan.rs` runs: the shared sublink verbs over this kind.
+pub const PLUGIN: crate::sublink::SublinkPlugin<Vlan> = crate::sublink::SublinkPlugin(Vlan);

@@ -42,7 +42,10 @@ use cni::result::{CniResult, Interface, Result100};
 use cni::{CmdArgs, Error};
 use ipnet::IpNet;
 
-use crate::conf::{DelConf, PtpConf};
+pub mod config;
+
+use self::config::PtpConf;
+use crate::conf::DelConf;
 use crate::firewall::{self, FirewallError, MasqSpec, Masquerade, Runner};
 use crate::iface::{self, IfaceError, INTERNAL};
 use crate::netlink::{
@@ -549,3 +552,37 @@ pub fn gc(args: &CmdArgs) -> Result<(), Error> {
     }
     first.map_or(Ok(()), Err)
 }
+
+// ----- the plugin ------------------------------------------------------------------------
+
+/// The `ptp` plugin, for [`cni::skel::plugin_main`].
+pub struct Ptp;
+
+impl cni::Plugin for Ptp {
+    fn about(&self) -> String {
+        crate::about("ptp")
+    }
+
+    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
+        add(args)
+    }
+
+    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
+        check(args)
+    }
+
+    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
+        del(args)
+    }
+
+    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
+        status(args)
+    }
+
+    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
+        gc(args)
+    }
+}
+
+/// What `src/bin/ptp.rs` runs.
+pub const PLUGIN: Ptp = Ptp;
