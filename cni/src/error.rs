@@ -10,6 +10,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::version::SpecVersion;
 
+/// The code of a failure that is none of the spec's cases, a panic included. Upstream's Go
+/// skel reports its untyped errors with the same code.
+pub const INTERNAL_ERROR_CODE: u32 = 999;
+
 /// Well-known error codes of the spec (section "Error"), plus the plugin-defined range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
@@ -154,6 +158,12 @@ impl Error {
     /// A plugin-defined error (code 100 or above is expected, not enforced).
     pub fn plugin(code: u32, msg: impl Into<String>) -> Error {
         Error::new(ErrorCode::Other(code), msg)
+    }
+
+    /// A failure that is none of the spec's cases (the kernel refused, a file could not be
+    /// written, a delegate misbehaved): code [`INTERNAL_ERROR_CODE`].
+    pub fn internal(msg: impl Into<String>) -> Error {
+        Error::plugin(INTERNAL_ERROR_CODE, msg)
     }
 
     pub fn incompatible_version(msg: impl Into<String>) -> Error {

@@ -22,8 +22,7 @@ use crate::error::Error;
 use crate::result::CniResult;
 use crate::version::{SpecVersion, VersionInfo};
 
-/// Error code reported when a plugin panics (a plugin-range code: the spec reserves 0-99).
-pub const INTERNAL_ERROR_CODE: u32 = 999;
+pub use crate::error::INTERNAL_ERROR_CODE;
 
 /// Everything a plugin gets for one invocation.
 #[derive(Debug, Clone)]
@@ -110,7 +109,7 @@ pub fn run<P: Plugin + ?Sized>(
                 .map(|s| s.to_string())
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
-            Err(Error::plugin(INTERNAL_ERROR_CODE, "plugin panicked").with_details(what))
+            Err(Error::internal("plugin panicked").with_details(what))
         }
     };
     match outcome {

@@ -2,10 +2,9 @@
 //! [`crate::netlink`].
 //!
 //! What this module owns, and what it leaves to others:
-//! - namespaces: [`in_netns`] opens a netlink handle in a `CNI_NETNS` path (a path that is
-//!   gone is [`IfaceError::is_netns_gone`], so DEL can succeed); [`run_in_netns`] runs a
-//!   closure on a short-lived thread inside a namespace, for the few things netlink cannot do
-//!   from outside. The calling thread never changes namespace;
+//! - namespaces: [`run_in_netns`] runs a closure on a short-lived thread inside a namespace,
+//!   for the few things netlink cannot do from outside. The calling thread never changes
+//!   namespace (opening the container's namespace per verb is [`crate::netns`]'s);
 //! - sysctls of a namespace ([`sysctl_get`], [`sysctl_set`] and the named helpers):
 //!   `/proc/sys/net/...` shows the namespace of the thread that opens it, so each access runs
 //!   on a thread inside the target namespace. Keys are slash-separated (`net/ipv4/ip_forward`)
@@ -25,7 +24,6 @@ use std::fs::File;
 use std::io::{self, Read};
 use std::net::IpAddr;
 use std::os::fd::{AsRawFd, BorrowedFd};
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use cni::result::Result100;
@@ -33,10 +31,6 @@ use ipnet::IpNet;
 
 pub use crate::netlink::format_mac;
 use crate::netlink::{self, AddressSpec, Family, Link, LinkSpec, Netlink, NetlinkError, RouteAdd};
-
-/// The error code plugins report for failures that are not one of the spec's (upstream's
-/// `skel` does the same for plain errors).
-pub const INTERNAL: u32 = 999;
 
 /// How long [`configure_from_result`] waits for IPv6 addresses to leave the tentative state.
 pub const DAD_SETTLE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -84,11 +78,6 @@ impl IfaceError {
         }
     }
 
-    /// The namespace path does not exist any more (DEL succeeds then).
-    pub fn is_netns_gone(&self) -> bool {
-        self.netlink().is_some_and(NetlinkError::is_netns_gone)
-    }
-
     /// No such link, address or route.
     pub fn is_not_found(&self) -> bool {
         self.netlink().is_some_and(NetlinkError::is_not_found)
@@ -102,27 +91,13 @@ impl IfaceError {
 
 impl From<IfaceError> for cni::Error {
     fn from(e: IfaceError) -> cni::Error {
-        cni::Error::plugin(INTERNAL, e.to_string())
+        cni::Error::internal(e.to_string())
     }
 }
 
 pub type Result<T, E = IfaceError> = std::result::Result<T, E>;
 
 // ----- namespaces ------------------------------------------------------------------------
-
-/// Opens a netlink handle in the namespace at `netns` and runs `f` with it. A path that no
-/// longer exists fails with [`NetlinkError::NetnsNotFound`] (see
-/// [`IfaceError::is_netns_gone`]) before `f` runs.
-pub fn in_netns<T, E>(
-    netns: impl AsRef<Path>,
-    f: impl FnOnce(&mut Netlink) -> std::result::Result<T, E>,
-) -> std::result::Result<T, E>
-where
-    E: From<NetlinkError>,
-{
-    let mut nl = Netlink::open_in(netns)?;
-    f(&mut nl)
-}
 
 /// Runs `f` on a new thread that has entered the namespace open at `netns` (for example
 /// [`Netlink::netns`]), and returns its value. A panic in `f` is resumed here.
@@ -781,15 +756,11 @@ mod tests {
     }
 
     #[test]
-    fn in_netns_reports_a_missing_namespace() {
-        let r: Result<()> = in_netns("/run/netns/cnirs-gone-for-good", |_| Ok(()));
-        let e = r.unwrap_err();
-        assert!(e.is_netns_gone(), "{e:?}");
+    fn errors_become_internal_cni_errors() {
+        let e = IfaceError::Invalid("bad".into());
         let as_cni: cni::Error = e.into();
-        assert_eq!(as_cni.code.code(), INTERNAL);
-        let ns = Netns::new("if-in").unwrap();
-        let n = in_netns(ns.path(), |nl| -> Result<usize> { Ok(nl.links()?.len()) }).unwrap();
-        assert_eq!(n, 1);
+        assert_eq!(as_cni.code.code(), cni::error::INTERNAL_ERROR_CODE);
+        assert_eq!(as_cni.msg, "bad");
     }
 
     #[test]

@@ -11,13 +11,26 @@
 //! - [`sublink`]: what macvlan, ipvlan and vlan share (a link on a master, renamed into the
 //!   container; IPAM with rollback; CHECK, DEL, STATUS, GC).
 //! - [`firewall`]: ipMasq rules (nftables, or iptables as a fallback) for bridge and ptp.
+//!
+//! The toolkit every plugin's verbs are written with, so that they agree:
+//! - [`error`]: lower failures as CNI errors with context (`.context("…")`), one internal
+//!   code for them all ([`cni::error::INTERNAL_ERROR_CODE`]); the first failure of a DEL.
+//! - [`netns`]: the container's namespace for each verb, with one rule for "gone" on DEL.
+//! - [`rollback`]: how ADD undoes what it made when a later step fails.
+//! - [`check`]: CHECK's comparison of an attachment with `prevResult`.
+//! - [`delegate`]: the IPAM delegate's STATUS and GC as interface plugins forward them.
 
+pub mod check;
 pub mod conf;
+pub mod delegate;
+pub mod error;
 pub mod firewall;
 pub mod iface;
 /// The rtnetlink handle lives in its own crate (`netlink/`), shared with netns-sandbox.
 pub use cni_netlink as netlink;
+pub mod netns;
 pub mod plugins;
+pub mod rollback;
 pub mod sublink;
 
 /// The text VERSION-adjacent `about` reports: the upstream name and our version.

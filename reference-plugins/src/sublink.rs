@@ -44,23 +44,24 @@
 //! - CHECK also verifies that the link still sits on the configured master and has the
 //!   configured MTU, and checks only the addresses that `prevResult` assigns to this link.
 //!
-//! Failures that are not configuration errors carry code [`iface::INTERNAL`] (999), as
-//! upstream's.
-
-use std::net::IpAddr;
+//! Failures that are not configuration errors carry code
+//! [`cni::error::INTERNAL_ERROR_CODE`] (999), as upstream's.
 
 use cni::invoke::delegate;
 use cni::result::{CniResult, Dns, Interface, Result100};
 use cni::version::ResultFamily;
 use cni::{CmdArgs, Error, Plugin, SpecVersion};
-use ipnet::IpNet;
 
+use crate::check::{check_mac, Expected};
 use crate::conf::{check_mtu_against_master, Master};
-use crate::iface::{self, INTERNAL};
+use crate::delegate::Masquerade;
+use crate::error::{internal, Context};
+use crate::iface;
 use crate::netlink::{
-    Family, IpvlanFlag, IpvlanMode, Link, LinkData, LinkSpec, MacvlanMode, Netlink, NetlinkError,
-    RT_TABLE_MAIN,
+    IpvlanFlag, IpvlanMode, Link, LinkData, LinkSpec, MacvlanMode, Netlink, RT_TABLE_MAIN,
 };
+use crate::netns;
+use crate::rollback::Rollback;
 
 /// How many temporary names ADD tries before giving up.
 const TEMP_NAME_TRIES: usize = 10;
@@ -148,11 +149,7 @@ pub struct SublinkPlugin<K>(pub K);
 
 impl<K: SublinkKind> Plugin for SublinkPlugin<K> {
     fn about(&self) -> String {
-        format!(
-            "CNI {} plugin (cni-rs {})",
-            K::NAME,
-            env!("CARGO_PKG_VERSION")
-        )
+        crate::about(K::NAME)
     }
 
     fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
@@ -168,11 +165,11 @@ impl<K: SublinkKind> Plugin for SublinkPlugin<K> {
     }
 
     fn status(&self, args: &CmdArgs) -> Result<(), Error> {
-        status(args)
+        crate::delegate::status(args)
     }
 
     fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
-        gc(args)
+        crate::delegate::gc(args, Masquerade::NotOwned)
     }
 }
 
@@ -206,39 +203,20 @@ pub struct LinkExpect {
     pub ipam_type: Option<String>,
 }
 
-fn internal(msg: impl Into<String>) -> Error {
-    Error::plugin(INTERNAL, msg)
-}
-
-fn nl_err(what: impl std::fmt::Display) -> impl FnOnce(NetlinkError) -> Error {
-    move |e| internal(format!("{what}: {e}"))
-}
-
-fn netns_arg(args: &CmdArgs) -> Result<&str, Error> {
-    args.netns
-        .as_deref()
-        .ok_or_else(|| Error::invalid_env("CNI_NETNS is required"))
-}
-
-fn open_container(netns: &str) -> Result<Netlink, Error> {
-    Netlink::open_in(netns).map_err(nl_err(format!("failed to open netns {netns:?}")))
-}
-
 fn open_own() -> Result<Netlink, Error> {
-    Netlink::open().map_err(nl_err("cannot open a netlink socket"))
+    Netlink::open().context("cannot open a netlink socket")
 }
 
 /// The interface of the first default route (`0.0.0.0/0`, then `::/0`) of the main table.
 pub fn default_route_interface(nl: &mut Netlink) -> Result<Link, Error> {
-    let routes = nl.routes(None).map_err(nl_err("cannot list routes"))?;
+    let routes = nl.routes(None).context("cannot list routes")?;
     let oif = routes
         .iter()
         .filter(|r| r.table.unwrap_or(RT_TABLE_MAIN) == RT_TABLE_MAIN && r.is_default())
         .find_map(|r| r.oif)
         .ok_or_else(|| internal("no default route interface found (and no master given)"))?;
-    nl.link(oif).map_err(nl_err(format!(
-        "cannot look up default route interface {oif}"
-    )))
+    nl.link(oif)
+        .with_context(|| format!("cannot look up default route interface {oif}"))
 }
 
 /// The master link in `nl`'s namespace.
@@ -246,40 +224,15 @@ pub fn find_master(nl: &mut Netlink, master: &Master) -> Result<Link, Error> {
     match master {
         Master::Named(name) => nl
             .link(name.as_str())
-            .map_err(nl_err(format!("failed to lookup master {name:?}"))),
+            .with_context(|| format!("failed to lookup master {name:?}")),
         Master::DefaultRoute => default_route_interface(nl),
-    }
-}
-
-/// Keeps what a failed ADD must undo.
-struct Rollback<'a> {
-    cont: &'a mut Netlink,
-    link: Option<u32>,
-    ipam: Option<(&'a str, &'a [u8])>,
-}
-
-impl Rollback<'_> {
-    fn disarm(&mut self) {
-        self.link = None;
-        self.ipam = None;
-    }
-}
-
-impl Drop for Rollback<'_> {
-    fn drop(&mut self) {
-        if let Some((ipam_type, stdin)) = self.ipam.take() {
-            let _ = delegate::del(ipam_type, stdin);
-        }
-        if let Some(index) = self.link.take() {
-            let _ = self.cont.delete_link(index);
-        }
     }
 }
 
 /// ADD (see the module documentation).
 pub fn add(args: &CmdArgs, plan: &LinkPlan) -> Result<CniResult, Error> {
     let plugin = plan.kind.plugin();
-    let netns = netns_arg(args)?;
+    let netns = netns::required(args)?;
     let will_have_ip = match &plan.addresses {
         Addresses::None => plan.prev.as_ref().is_some_and(|p| !p.ips.is_empty()),
         Addresses::Ipam(_) | Addresses::PrevResult => true,
@@ -292,7 +245,7 @@ pub fn add(args: &CmdArgs, plan: &LinkPlan) -> Result<CniResult, Error> {
         )));
     }
 
-    let mut cont = open_container(netns)?;
+    let mut cont = netns::open(args)?;
     let mut own = if plan.link_in_container {
         None
     } else {
@@ -307,24 +260,24 @@ pub fn add(args: &CmdArgs, plan: &LinkPlan) -> Result<CniResult, Error> {
     }
 
     let index = create_renamed(&mut cont, own.as_mut(), plan, &master, &args.ifname)?;
-    let mut rollback = Rollback {
-        cont: &mut cont,
-        link: Some(index),
-        ipam: None,
-    };
-    let cont = &mut *rollback.cont;
+    let mut rollback = Rollback::new(plugin, &mut cont);
+    rollback.on_failure(format!("{plugin} link"), move |cont: &mut Netlink| {
+        cont.delete_link(index)
+    });
     if let SubKind::Macvlan {
         bcqueuelen: Some(len),
         ..
     } = plan.kind
     {
-        cont.set_macvlan_bc_queue_len(index, len)
-            .map_err(|e| internal(format!("macvlan: cannot set bcqueuelen {len}: {e}")))?;
+        rollback
+            .ctx()
+            .set_macvlan_bc_queue_len(index, len)
+            .with_context(|| format!("macvlan: cannot set bcqueuelen {len}"))?;
     }
-    let link = cont.link(index).map_err(nl_err(format!(
-        "failed to refetch {plugin} {:?}",
-        args.ifname
-    )))?;
+    let link = rollback
+        .ctx()
+        .link(index)
+        .with_context(|| format!("failed to refetch {plugin} {:?}", args.ifname))?;
     let iface = Interface {
         name: args.ifname.clone(),
         mac: link.mac_string(),
@@ -338,8 +291,11 @@ pub fn add(args: &CmdArgs, plan: &LinkPlan) -> Result<CniResult, Error> {
     let moved_prev_ips = match &plan.addresses {
         Addresses::None => false,
         Addresses::Ipam(ipam_type) => {
-            // Armed before the call: a delegate that fails ADD gets its DEL too (ADD-8).
-            rollback.ipam = Some((ipam_type.as_str(), args.stdin.as_slice()));
+            // Recorded before the call: a delegate that fails ADD gets its DEL too (ADD-8).
+            let stdin = args.stdin.as_slice();
+            rollback.on_failure("IPAM ADD", move |_: &mut Netlink| {
+                delegate::del(ipam_type, stdin)
+            });
             let got = delegate::add(ipam_type, &args.stdin, args.version)?;
             let got = got.to_v1();
             if got.ips.is_empty() {
@@ -358,10 +314,10 @@ pub fn add(args: &CmdArgs, plan: &LinkPlan) -> Result<CniResult, Error> {
             true
         }
     };
-    let cont = &mut *rollback.cont;
+    let cont = rollback.ctx();
     if mine.ips.is_empty() {
         cont.set_up(index)
-            .map_err(nl_err(format!("failed to set {:?} up", args.ifname)))?;
+            .with_context(|| format!("failed to set {:?} up", args.ifname))?;
     } else {
         for ip in &mut mine.ips {
             ip.interface = Some(0);
@@ -373,8 +329,7 @@ pub fn add(args: &CmdArgs, plan: &LinkPlan) -> Result<CniResult, Error> {
         }
         iface::configure_from_result(cont, index, &mine, &args.ifname)?;
     }
-    rollback.disarm();
-    drop(rollback);
+    rollback.commit();
     Ok(CniResult::V1(merge(
         plan.prev.clone(),
         mine,
@@ -463,7 +418,7 @@ fn create_renamed(
     })?;
     let index = cont
         .link(tmp.as_str())
-        .map_err(nl_err(format!("cannot find the new {plugin} link {tmp:?}")))?
+        .with_context(|| format!("cannot find the new {plugin} link {tmp:?}"))?
         .index;
     if let Err(e) = cont.rename(index, ifname) {
         let _ = cont.delete_link(index);
@@ -482,26 +437,11 @@ fn create_renamed(
 /// CHECK (see the module documentation).
 pub fn check(args: &CmdArgs, expect: &LinkExpect) -> Result<(), Error> {
     let plugin = expect.kind.plugin();
-    let netns = netns_arg(args)?;
-    let mut cont = open_container(netns)?;
+    let mut cont = netns::open(args)?;
     if let Some(ipam_type) = &expect.ipam_type {
         delegate::check(ipam_type, &args.stdin)?;
     }
-    let prev = args
-        .prev_result()?
-        .ok_or_else(|| Error::invalid_config(format!("{plugin}: required prevResult missing")))?
-        .to_v1();
-    let at = prev
-        .interfaces
-        .iter()
-        .position(|i| i.name == args.ifname && i.sandbox.as_deref() == Some(netns))
-        .ok_or_else(|| {
-            internal(format!(
-                "{plugin}: prevResult has no interface {:?} with sandbox {netns:?}",
-                args.ifname
-            ))
-        })?;
-    let want = &prev.interfaces[at];
+    let want = Expected::from_args(args, plugin)?;
 
     let master = match &expect.master {
         None => None,
@@ -518,18 +458,15 @@ pub fn check(args: &CmdArgs, expect: &LinkExpect) -> Result<(), Error> {
             args.ifname
         ))
     })?;
-    check_link(&expect.kind, &link, want, master.as_ref(), expect.mtu)?;
-
-    let mine: Vec<IpNet> = prev
-        .ips
-        .iter()
-        .filter(|ip| ip.interface.is_none_or(|i| i == at))
-        .map(|ip| ip.address)
-        .collect();
-    check_addresses(&mut cont, &link, &mine)?;
-    let routes: Vec<(IpNet, Option<IpAddr>, Option<u32>)> =
-        prev.routes.iter().map(|r| (r.dst, r.gw, r.table)).collect();
-    check_routes(&mut cont, &routes)
+    check_link(
+        &expect.kind,
+        &link,
+        want.interface(),
+        master.as_ref(),
+        expect.mtu,
+    )?;
+    want.check_addresses(&mut cont, &link)?;
+    want.check_routes(&mut cont)
 }
 
 /// The link's kind, settings, master, MAC and MTU against what was configured and reported.
@@ -585,14 +522,7 @@ fn check_link(
             )));
         }
     }
-    if let Some(mac) = want.mac.as_deref().filter(|m| !m.is_empty()) {
-        let current = link.mac_string().unwrap_or_default();
-        if !mac.eq_ignore_ascii_case(&current) {
-            return Err(internal(format!(
-                "{plugin}: interface {name:?} has MAC {current}, prevResult says {mac}"
-            )));
-        }
-    }
+    check_mac(&format!("{plugin}: interface"), want, link)?;
     if let (Some(want), Some(current)) = (mtu, link.mtu) {
         if want != current {
             return Err(internal(format!(
@@ -603,106 +533,21 @@ fn check_link(
     Ok(())
 }
 
-/// Every address is on the link, with its prefix route in the main table.
-fn check_addresses(nl: &mut Netlink, link: &Link, addrs: &[IpNet]) -> Result<(), Error> {
-    if addrs.is_empty() {
-        return Ok(());
-    }
-    let have = nl
-        .addresses(link.index, None)
-        .map_err(nl_err(format!("cannot list addresses of {:?}", link.name)))?;
-    let routes = nl.routes(None).map_err(nl_err("cannot list routes"))?;
-    for want in addrs {
-        if !have.iter().any(|a| a.net() == *want) {
-            return Err(internal(format!(
-                "failed to match address {want} on interface {:?}",
-                link.name
-            )));
-        }
-        let prefix = want.trunc();
-        if !routes
-            .iter()
-            .any(|r| r.table == Some(RT_TABLE_MAIN) && r.dst.trunc() == prefix)
-        {
-            return Err(internal(format!(
-                "no route to {prefix} for address {want} of interface {:?}",
-                link.name
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Every route (destination, gateway if given, table or main) is in the namespace.
-fn check_routes(
-    nl: &mut Netlink,
-    want: &[(IpNet, Option<IpAddr>, Option<u32>)],
-) -> Result<(), Error> {
-    if want.is_empty() {
-        return Ok(());
-    }
-    let have = nl.routes(None).map_err(nl_err("cannot list routes"))?;
-    for (dst, gw, table) in want {
-        let table = table.unwrap_or(RT_TABLE_MAIN);
-        let family = Family::of(&dst.addr());
-        let found = have.iter().any(|r| {
-            r.family() == family
-                && r.table == Some(table)
-                && r.dst.trunc() == dst.trunc()
-                && (gw.is_none() || r.gateway == *gw)
-        });
-        if !found {
-            let via = gw.map(|g| format!(" via {g}")).unwrap_or_default();
-            return Err(internal(format!(
-                "expected route {dst}{via} not found in the routing table"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// DEL: the IPAM plugin's DEL (when the configuration names one), then the link; success when
-/// `CNI_NETNS` is unset, the namespace is gone or the link is gone.
+/// the namespace is gone ([`netns::open_for_del`]) or the link is gone.
 pub fn del(args: &CmdArgs) -> Result<(), Error> {
     let conf = crate::conf::DelConf::parse(&args.stdin);
     if let Some(ipam_type) = &conf.ipam_type {
         delegate::del(ipam_type, &args.stdin)?;
     }
-    let Some(netns) = args.netns.as_deref() else {
-        return Ok(());
-    };
-    let mut cont = match Netlink::open_in(netns) {
-        Ok(nl) => nl,
-        Err(e) if e.is_netns_gone() => return Ok(()),
-        Err(e) => return Err(internal(format!("failed to open netns {netns:?}: {e}"))),
-    };
-    match cont.delete_link(args.ifname.as_str()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.is_not_found() => Ok(()),
-        Err(e) => Err(internal(format!("failed to delete {:?}: {e}", args.ifname))),
-    }
-}
-
-/// STATUS: the IPAM plugin's answer when there is one, else available.
-pub fn status(args: &CmdArgs) -> Result<(), Error> {
-    match crate::conf::DelConf::parse(&args.stdin).ipam_type {
-        Some(t) => delegate::status(&t, &args.stdin),
-        None => Ok(()),
-    }
-}
-
-/// GC: forwarded to the IPAM plugin when there is one (it holds the only state).
-pub fn gc(args: &CmdArgs) -> Result<(), Error> {
-    match crate::conf::DelConf::parse(&args.stdin).ipam_type {
-        Some(t) => delegate::gc(&t, &args.stdin),
-        None => Ok(()),
-    }
+    netns::delete_container_link(args)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use cni::result::{IpConfig, Route};
+    use ipnet::IpNet;
 
     fn net(s: &str) -> IpNet {
         s.parse().unwrap()

@@ -306,8 +306,18 @@ fn nft_direct_rules_are_the_bytes_nft_writes() {
     in_ns(&ns, || nft.check(&m)).unwrap();
 }
 
+/// nf_tables netlink sockets (protocol 12) open in the calling thread's namespace.
+fn netfilter_sockets() -> usize {
+    std::fs::read_to_string("/proc/thread-self/net/netlink")
+        .unwrap()
+        .lines()
+        .skip(1)
+        .filter(|l| l.split_whitespace().nth(1) == Some("12"))
+        .count()
+}
+
 #[test]
-fn teardown_before_links_keeps_the_deleting_socket_open() {
+fn teardown_around_deletes_rules_before_links_with_the_socket_open() {
     let ns = Netns::new("fw-linger").unwrap();
     let spawns = Spawns::default();
     let runner = spawns.runner();
@@ -318,22 +328,37 @@ fn teardown_before_links_keeps_the_deleting_socket_open() {
     in_ns(&ns, || nft.setup(&b)).unwrap();
     spawns.take();
 
-    let (result, linger) = in_ns(&ns, || firewall::teardown_before_links(&a, &runner));
+    let (result, (open_before, open_during, rs)) = in_ns(&ns, || {
+        let before = netfilter_sockets();
+        firewall::teardown_around(&a, &runner, || (before, netfilter_sockets(), ruleset(&ns)))
+    });
     result.unwrap();
-    assert!(linger.is_some(), "the socket that deleted the rules");
+    assert_eq!(
+        open_during,
+        open_before + 1,
+        "the socket that deleted the rules is open while the links go"
+    );
+    assert_eq!(
+        in_ns(&ns, netfilter_sockets),
+        open_before,
+        "and closed after"
+    );
     assert!(
         spawns.take().is_empty(),
         "no process: no iptables layout here"
     );
     // Deleted already, while the socket is still open.
-    let rs = ruleset(&ns);
     assert!(masq_rules(&rs, &a).is_empty());
     assert_eq!(masq_rules(&rs, &b).len(), 1);
-    drop(linger);
 
-    let (result, linger) = in_ns(&ns, || firewall::teardown_before_links(&a, &runner));
+    let (result, open_during) = in_ns(&ns, || {
+        firewall::teardown_around(&a, &runner, netfilter_sockets)
+    });
     result.unwrap();
-    assert!(linger.is_none(), "nothing left to delete");
+    assert_eq!(
+        open_during, open_before,
+        "nothing left to delete: no socket kept"
+    );
 }
 
 #[test]
@@ -631,7 +656,7 @@ fn selection_detects_nftables_and_honours_overrides() {
 }
 
 #[test]
-fn teardown_everywhere_removes_both_layouts() {
+fn teardown_around_removes_both_layouts() {
     let ns = Netns::new("fw-both").unwrap();
     let m = spec("ctr-a", &["10.88.0.5/16"]);
     let other = spec("ctr-b", &["10.88.0.6/16"]);
@@ -639,8 +664,12 @@ fn teardown_everywhere_removes_both_layouts() {
         Nftables::default().setup(&m).unwrap();
         Iptables::default().setup(&m).unwrap();
         Nftables::default().setup(&other).unwrap();
-        firewall::teardown_everywhere(&spec("ctr-a", &[]), &Runner::new()).unwrap();
-        firewall::teardown_everywhere(&m, &Runner::new()).unwrap();
+        firewall::teardown_around(&spec("ctr-a", &[]), &Runner::new(), || ())
+            .0
+            .unwrap();
+        firewall::teardown_around(&m, &Runner::new(), || ())
+            .0
+            .unwrap();
     });
     assert!(masq_rules(&ruleset(&ns), &m).is_empty());
     assert_eq!(masq_rules(&ruleset(&ns), &other).len(), 1);

@@ -187,8 +187,9 @@ fn gone_namespace_is_distinguishable() {
     let ns = Netns::new("iface-gone").unwrap();
     let path = ns.path().to_path_buf();
     ns.delete();
-    let r: Result<(), iface::IfaceError> = iface::in_netns(&path, |nl| {
-        iface::delete_link_and_addrs(nl, "eth0").map(drop)
-    });
-    assert!(r.unwrap_err().is_netns_gone());
+    let e = Netlink::open_in(&path).unwrap_err();
+    assert!(reference_plugins::netns::is_gone(&e), "{e:?}");
+    assert!(reference_plugins::netns::open_path_for_del(path.to_str())
+        .unwrap()
+        .is_none());
 }

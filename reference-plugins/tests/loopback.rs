@@ -256,14 +256,16 @@ fn bad_namespace_paths_are_errors_for_add_and_check() {
     assert!(e["msg"].as_str().unwrap().contains("does not exist"), "{e}");
     error_json(&ours("CHECK", Some(missing), &conf("1.0.0")));
 
-    // A path that exists but is not a network namespace.
+    // A path that exists but is not a network namespace: ADD fails, DEL succeeds (there is
+    // no namespace to clean up; a runtime whose namespace was torn down first leaves its
+    // bind-mount target as a plain file).
     let file = std::env::temp_dir().join(format!("cnirs-lo-notns-{}", std::process::id()));
     std::fs::write(&file, b"").unwrap();
     let add = ours("ADD", Some(&file), &conf("1.0.0"));
     let del = ours("DEL", Some(&file), &conf("1.0.0"));
     std::fs::remove_file(&file).unwrap();
     error_json(&add);
-    error_json(&del);
+    assert_silent_ok(&del);
 }
 
 #[test]

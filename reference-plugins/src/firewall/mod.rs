@@ -27,8 +27,9 @@
 //! Names, hashes and comments are the upstream plugins' own, so either implementation finds
 //! and removes what the other made. Teardown needs no addresses (rules are found by comment
 //! or chain name: DEL may come after the namespace is gone) and succeeds when there is
-//! nothing left to remove. [`teardown_everywhere`] undoes both layouts, for a DEL of an
-//! attachment made by another version or configuration.
+//! nothing left to remove. [`teardown_around`] undoes both layouts, for a DEL of an
+//! attachment made by another version or configuration, and keeps the timing of its netlink
+//! socket to itself.
 //!
 //! Everything happens in the network namespace of the calling thread: netlink sockets are
 //! opened there, and child processes inherit it. A [`Runner`] starts those processes and can
@@ -50,7 +51,6 @@ use std::sync::Arc;
 
 pub use ipnet::IpNet;
 pub use iptables::Iptables;
-pub use nfnl::Linger;
 pub use nftables::Nftables;
 
 /// The variable that picks a backend (`nftables` or `iptables`) when the configuration
@@ -107,7 +107,7 @@ pub enum FirewallError {
         what: String,
         detail: String,
     },
-    /// Several backends failed ([`teardown_everywhere`]).
+    /// Several backends failed ([`teardown_around`]).
     #[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     Several(Vec<FirewallError>),
 }
@@ -354,12 +354,29 @@ pub fn nftables_available() -> bool {
     locate("nft").is_some() && nfnl::probe().is_ok()
 }
 
-/// [`teardown_everywhere`] for a DEL that deletes links next: the iptables layout is
-/// handled first, then the nftables rules are deleted, and the netlink socket that deleted
-/// them comes back still open with the result ([`Linger`]). Drop it once the links are
-/// deleted: the kernel's clean-up of the rules then overlaps the link deletion instead of
-/// holding it up (or being waited for on its own).
-pub fn teardown_before_links(m: &MasqSpec, runner: &Runner) -> (Result<()>, Option<Linger>) {
+/// DEL's teardown of an attachment's masquerade rules, in both layouts (a DEL cannot know
+/// which backend, or which implementation, ours or upstream's, made them), around the work
+/// that deletes the attachment's links: the rules are deleted first, then `delete_links`
+/// runs, then the netlink socket that deleted the rules is closed. Closing it waits for
+/// nf_tables' clean-up of the deleted rules while holding the lock that link deletion also
+/// takes; closed after the links are gone, that wait overlaps the link deletion's own.
+///
+/// A backend's failure counts only where that backend works; the iptables layout is only
+/// looked at where it can exist (see [`iptables_layout_possible`]), which spares a DEL its
+/// two `iptables-save` runs. Returns the teardown's outcome and `delete_links`' value.
+pub fn teardown_around<R>(
+    m: &MasqSpec,
+    runner: &Runner,
+    delete_links: impl FnOnce() -> R,
+) -> (Result<()>, R) {
+    let (result, linger) = teardown_before_links(m, runner);
+    let out = delete_links();
+    drop(linger);
+    (result, out)
+}
+
+/// Deletes the rules; the socket that deleted them comes back still open.
+fn teardown_before_links(m: &MasqSpec, runner: &Runner) -> (Result<()>, Option<nfnl::Linger>) {
     let mut errors = Vec::new();
     // First: its netlink queries close sockets, which would wait for a pending clean-up.
     if iptables_layout_possible(m) && iptables_available() {
@@ -420,29 +437,6 @@ pub fn backend(kind: BackendKind, runner: Runner) -> Box<dyn Masquerade> {
     match kind {
         BackendKind::Nftables => Box::new(Nftables::new(runner)),
         BackendKind::Iptables => Box::new(Iptables::new(runner)),
-    }
-}
-
-/// Tears the attachment down in both layouts, for a DEL that cannot know which backend (or
-/// which implementation, ours or upstream's) made the rules. A backend's failure counts only
-/// where that backend works. The iptables layout is only looked at where it can exist (see
-/// [`iptables_layout_possible`]), which spares a DEL its two `iptables-save` runs.
-pub fn teardown_everywhere(m: &MasqSpec, runner: &Runner) -> Result<()> {
-    let mut errors = Vec::new();
-    if let Err(e) = Nftables::new(runner.clone()).teardown(m) {
-        if nftables_available() {
-            errors.push(e);
-        }
-    }
-    if iptables_layout_possible(m) && iptables_available() {
-        if let Err(e) = Iptables::new(runner.clone()).teardown(m) {
-            errors.push(e);
-        }
-    }
-    match errors.len() {
-        0 => Ok(()),
-        1 => Err(errors.remove(0)),
-        _ => Err(FirewallError::Several(errors)),
     }
 }
 

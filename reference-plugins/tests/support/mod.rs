@@ -172,3 +172,64 @@ pub fn error_code(out: &Output) -> u64 {
     assert!(!e["msg"].as_str().unwrap_or_default().is_empty(), "{e}");
     e["code"].as_u64().unwrap()
 }
+
+/// Runs `ip <args>` in `ns` and fails the test if it fails.
+pub fn ip(ns: &Netns, args: &[&str]) {
+    let out = ns.command("ip").args(args).output().unwrap();
+    assert!(out.status.success(), "ip {args:?}: {out:?}");
+}
+
+/// A node namespace (the plugin's "host", `lo` up) in which one of our plugins runs, with a
+/// host-local data directory for its IPAM.
+pub struct Node {
+    pub ns: Netns,
+    pub data: tempfile::TempDir,
+    pub plugin: &'static str,
+}
+
+impl Node {
+    pub fn new(label: &str, plugin: &'static str) -> Node {
+        let ns = Netns::new(label).unwrap();
+        ip(&ns, &["link", "set", "lo", "up"]);
+        Node {
+            ns,
+            data: tempfile::tempdir().unwrap(),
+            plugin,
+        }
+    }
+
+    /// host-local's `ipam` object over `subnet`, storing under this node's data directory.
+    pub fn host_local(&self, subnet: &str) -> Value {
+        serde_json::json!({
+            "type": "host-local",
+            "dataDir": self.data.path(),
+            "ranges": [[{"subnet": subnet}]],
+        })
+    }
+
+    /// Runs the plugin to the end (see [`run_plugin`]).
+    pub fn run(&self, call: &Call<'_>, conf: &Value) -> Output {
+        run_plugin(&self.ns, self.plugin, call, conf)
+    }
+
+    /// ADD of container `id` on `eth0` in `c`; must succeed.
+    pub fn add(&self, id: &str, c: &Netns, conf: &Value) -> Value {
+        ok_json(&self.run(&Call::new("ADD", id, Some(c.path())), conf))
+    }
+
+    /// CHECK of container `id` on `eth0` in `c` with `prev` as `prevResult`.
+    pub fn check(&self, id: &str, c: &Netns, conf: &Value, prev: &Value) -> Output {
+        let conf = merged(conf.clone(), serde_json::json!({ "prevResult": prev }));
+        self.run(&Call::new("CHECK", id, Some(c.path())), &conf)
+    }
+
+    /// DEL of container `id` on `eth0`; `netns` `None` leaves `CNI_NETNS` unset.
+    pub fn del(&self, id: &str, netns: Option<&Path>, conf: &Value) -> Output {
+        self.run(&Call::new("DEL", id, netns), conf)
+    }
+
+    /// The addresses host-local reserved for network `net` on this node.
+    pub fn reserved(&self, net: &str) -> Vec<String> {
+        reserved(self.data.path(), net)
+    }
+}

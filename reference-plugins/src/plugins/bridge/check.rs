@@ -17,36 +17,19 @@
 //! Interfaces the result lists for other sandboxes, or that are not veths, are skipped: a
 //! later plugin may have added them (CHECK-2).
 
-use cni::result::{Interface, Result100};
+use cni::result::Interface;
 use cni::{CmdArgs, Error};
-use ipnet::IpNet;
 
+use super::bridge_by_name;
 use super::config::BridgeConf;
 use super::spoofcheck::SpoofCheck;
-use super::{bridge_by_name, fail, netns_of, open_netns};
+use crate::check::{check_mac, Expected};
+use crate::error::{internal, Context};
 use crate::firewall::{self, MasqSpec, Runner};
-use crate::netlink::{Family, Link, Netlink, RT_TABLE_MAIN};
+use crate::netlink::Netlink;
+use crate::netns;
 
 use cni::invoke::delegate;
-
-/// MAC strings compare as addresses (any case, any of Go's separators).
-fn same_mac(listed: &str, link: &Link) -> bool {
-    match (crate::iface::parse_mac(listed), link.mac.as_deref()) {
-        (Ok(a), Some(b)) => a[..] == *b,
-        _ => false,
-    }
-}
-
-fn check_mac(what: &str, intf: &Interface, link: &Link) -> Result<(), Error> {
-    match intf.mac.as_deref() {
-        Some(m) if !m.is_empty() && !same_mac(m, link) => Err(fail(format!(
-            "{what} {:?}: MAC {m} in prevResult, {} in the kernel",
-            intf.name,
-            link.mac_string().unwrap_or_default()
-        ))),
-        _ => Ok(()),
-    }
-}
 
 fn unsandboxed(intf: &Interface) -> bool {
     intf.sandbox.as_deref().is_none_or(str::is_empty)
@@ -55,16 +38,13 @@ fn unsandboxed(intf: &Interface) -> bool {
 /// CHECK (see the module documentation).
 pub fn check(args: &CmdArgs) -> Result<(), Error> {
     let conf = BridgeConf::from_cmd(args)?;
-    let netns = netns_of(args)?;
-    let mut cont = open_netns(netns)?;
+    let mut cont = netns::open(args)?;
     if let Some(ipam) = &conf.ipam_type {
         delegate::check(ipam, &args.stdin)?;
     }
-    let prev = args
-        .prev_result()?
-        .ok_or_else(|| Error::invalid_config("bridge: CHECK requires a prevResult"))?;
-    let result = prev.to_v1();
-    let mut host = Netlink::open().map_err(|e| fail(format!("cannot open netlink: {e}")))?;
+    let want = Expected::from_args(args, "bridge")?;
+    let result = &want.result;
+    let mut host = Netlink::open().context("cannot open netlink")?;
 
     // The bridge.
     let br_intf = result
@@ -73,7 +53,7 @@ pub fn check(args: &CmdArgs) -> Result<(), Error> {
         .rev()
         .find(|i| i.name == conf.bridge && unsandboxed(i))
         .ok_or_else(|| {
-            fail(format!(
+            internal(format!(
                 "prevResult lists no host interface for bridge {:?}",
                 conf.bridge
             ))
@@ -81,7 +61,7 @@ pub fn check(args: &CmdArgs) -> Result<(), Error> {
     let br = bridge_by_name(&mut host, &conf.bridge)?;
     check_mac("bridge", br_intf, &br)?;
     if br.is_promisc() != conf.promisc_mode {
-        return Err(fail(format!(
+        return Err(internal(format!(
             "bridge {:?}: promiscMode is {} but the bridge is{} promiscuous",
             br.name,
             conf.promisc_mode,
@@ -90,32 +70,19 @@ pub fn check(args: &CmdArgs) -> Result<(), Error> {
     }
 
     // The container end.
-    let cont_pos = result
-        .interfaces
-        .iter()
-        .position(|i| i.name == args.ifname && i.sandbox.as_deref() == Some(netns))
-        .ok_or_else(|| {
-            fail(format!(
-                "prevResult lists no interface {:?} with sandbox {netns:?}",
-                args.ifname
-            ))
-        })?;
-    let cont_intf = &result.interfaces[cont_pos];
-    let cont_link = cont.link(args.ifname.as_str()).map_err(|e| {
-        fail(format!(
-            "container interface {:?} not found: {e}",
-            args.ifname
-        ))
-    })?;
+    let cont_intf = want.interface();
+    let cont_link = cont
+        .link(args.ifname.as_str())
+        .with_context(|| format!("container interface {:?} not found", args.ifname))?;
     if !cont_link.is_kind("veth") {
-        return Err(fail(format!(
+        return Err(internal(format!(
             "container interface {:?} is not a veth",
             args.ifname
         )));
     }
     check_mac("container interface", cont_intf, &cont_link)?;
     if !conf.disable_container_interface && !cont_link.is_up() {
-        return Err(fail(format!(
+        return Err(internal(format!(
             "container interface {:?} is down",
             args.ifname
         )));
@@ -141,88 +108,30 @@ pub fn check(args: &CmdArgs) -> Result<(), Error> {
         }
     }
     if !host_veth_found {
-        return Err(fail(format!(
+        return Err(internal(format!(
             "the host veth of {:?} on bridge {:?} was not found",
             args.ifname, conf.bridge
         )));
     }
 
-    check_addresses_and_routes(&mut cont, &cont_link, cont_pos, &result)?;
+    want.check_addresses(&mut cont, &cont_link)?;
+    want.check_routes(&mut cont)?;
 
     if conf.ip_masq && conf.is_layer3() {
         let spec = MasqSpec::new(
             &args.conf.name,
             &args.container_id,
             &args.ifname,
-            result
-                .ips
-                .iter()
-                .filter(|ip| ip.interface.is_none_or(|i| i == cont_pos))
-                .map(|ip| ip.address),
+            want.addresses(),
         );
         firewall::select(conf.ip_masq_backend.map(|b| b.as_str()), Runner::new())
             .and_then(|backend| backend.check(&spec))
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(|e| internal(e.to_string()))?;
     }
     if conf.macspoofchk {
         SpoofCheck::new(&args.container_id, &args.ifname)
             .check(cont_intf.mac.as_deref().filter(|m| !m.is_empty()))
-            .map_err(fail)?;
-    }
-    Ok(())
-}
-
-/// Addresses of the container interface, a route to each one's subnet, and the result's
-/// routes, in the container namespace.
-fn check_addresses_and_routes(
-    cont: &mut Netlink,
-    link: &Link,
-    cont_pos: usize,
-    result: &Result100,
-) -> Result<(), Error> {
-    let have = cont
-        .addresses(link.index, None)
-        .map_err(|e| fail(format!("cannot list the addresses of {:?}: {e}", link.name)))?;
-    let routes = cont
-        .routes(None)
-        .map_err(|e| fail(format!("cannot list the routes: {e}")))?;
-    for ip in &result.ips {
-        if ip.interface.is_some_and(|i| i != cont_pos) {
-            continue;
-        }
-        if !have.iter().any(|a| a.net() == ip.address) {
-            return Err(fail(format!(
-                "address {} is not on interface {:?}",
-                ip.address, link.name
-            )));
-        }
-        let subnet = ip.address.trunc();
-        let routed = routes
-            .iter()
-            .any(|r| r.dst == subnet && r.table == Some(RT_TABLE_MAIN));
-        if !routed {
-            return Err(fail(format!(
-                "no route to {subnet} for address {} of {:?}",
-                ip.address, link.name
-            )));
-        }
-    }
-    for want in &result.routes {
-        let dst: IpNet = want.dst.trunc();
-        let table = want.table.unwrap_or(RT_TABLE_MAIN);
-        let found = routes.iter().any(|r| {
-            r.dst == dst
-                && r.table == Some(table)
-                && Family::of(&r.dst.addr()) == Family::of(&dst.addr())
-                && want.gw.is_none_or(|gw| r.gateway == Some(gw))
-        });
-        if !found {
-            return Err(fail(format!(
-                "route to {}{} not found in the container's routing table",
-                want.dst,
-                want.gw.map(|g| format!(" via {g}")).unwrap_or_default()
-            )));
-        }
+            .map_err(internal)?;
     }
     Ok(())
 }

@@ -51,11 +51,15 @@ use ipnet::IpNet;
 
 use self::config::BridgeConf;
 use crate::conf::DelConf;
-use crate::firewall::{self, FirewallError, MasqSpec, Masquerade, Runner};
-use crate::iface::{self, IfaceError, INTERNAL};
+use crate::delegate::Masquerade as GcMasquerade;
+use crate::error::{internal, Context, FirstFailure};
+use crate::firewall::{self, MasqSpec, Runner};
+use crate::iface::{self, IfaceError};
 use crate::netlink::{
-    AddressSpec, BridgePort, BridgeVlan, Family, Link, LinkSpec, Netlink, NetlinkError, VlanTable,
+    AddressSpec, BridgePort, BridgeVlan, Family, Link, LinkSpec, Netlink, VlanTable,
 };
+use crate::netns;
+use crate::rollback::Rollback;
 
 pub use check::check;
 use spoofcheck::SpoofCheck;
@@ -65,34 +69,6 @@ use spoofcheck::SpoofCheck;
 const PORT_UP_TIMEOUT: Duration = Duration::from_millis(2550);
 /// How often it looks.
 const PORT_UP_INTERVAL: Duration = Duration::from_millis(10);
-
-/// A failure of the plugin's own (error code 999, as upstream's untyped errors).
-pub(crate) fn fail(msg: impl Into<String>) -> Error {
-    Error::plugin(INTERNAL, msg)
-}
-
-fn fw_error(what: &str, e: FirewallError) -> Error {
-    fail(format!("{what}: {e}"))
-}
-
-fn nl_error(what: impl std::fmt::Display) -> impl FnOnce(NetlinkError) -> Error {
-    move |e| fail(format!("{what}: {e}"))
-}
-
-fn iface_error(what: impl std::fmt::Display) -> impl FnOnce(IfaceError) -> Error {
-    move |e| fail(format!("{what}: {e}"))
-}
-
-fn netns_of(args: &CmdArgs) -> Result<&str, Error> {
-    args.netns
-        .as_deref()
-        .ok_or_else(|| Error::invalid_env("CNI_NETNS is required"))
-}
-
-/// Opens a handle in the container namespace, with upstream's wording on failure.
-pub(crate) fn open_netns(netns: &str) -> Result<Netlink, Error> {
-    Netlink::open_in(netns).map_err(|e| fail(format!("failed to open netns {netns:?}: {e}")))
-}
 
 fn mac_bytes(link: &Link) -> Option<[u8; 6]> {
     link.mac.as_deref().and_then(|m| m.try_into().ok())
@@ -104,7 +80,7 @@ fn mac_bytes(link: &Link) -> Option<[u8; 6]> {
 /// it as read after creation, before any port joined.
 fn ensure_bridge(host: &mut Netlink, conf: &BridgeConf) -> Result<Link, Error> {
     let name = conf.bridge.as_str();
-    let failed = |e: String| fail(format!("failed to create bridge {name:?}: {e}"));
+    let failed = |e: String| internal(format!("failed to create bridge {name:?}: {e}"));
     let mut spec = LinkSpec::bridge(name, conf.vlan_filtering().then_some(true));
     spec.mtu = conf.mtu;
     match host.create_link(&spec) {
@@ -133,9 +109,11 @@ fn ensure_bridge(host: &mut Netlink, conf: &BridgeConf) -> Result<Link, Error> {
 pub(crate) fn bridge_by_name(nl: &mut Netlink, name: &str) -> Result<Link, Error> {
     let link = nl
         .link(name)
-        .map_err(|e| fail(format!("could not look up {name:?}: {e}")))?;
+        .map_err(|e| internal(format!("could not look up {name:?}: {e}")))?;
     if !link.is_kind("bridge") {
-        return Err(fail(format!("{name:?} already exists but is not a bridge")));
+        return Err(internal(format!(
+            "{name:?} already exists but is not a bridge"
+        )));
     }
     Ok(link)
 }
@@ -157,40 +135,37 @@ fn join_bridge(
     br: &Link,
     setup: &PortSetup<'_>,
 ) -> Result<(), Error> {
-    host.set_master(port, br.index).map_err(nl_error(format!(
-        "failed to connect {name:?} to bridge {:?}",
-        br.name
-    )))?;
+    host.set_master(port, br.index)
+        .with_context(|| format!("failed to connect {name:?} to bridge {:?}", br.name))?;
     let opts = BridgePort {
         hairpin: Some(setup.hairpin),
         isolated: Some(setup.isolated),
         ..BridgePort::default()
     };
-    host.set_bridge_port(port, &opts).map_err(nl_error(format!(
-        "failed to set hairpin mode and isolation of {name:?}"
-    )))?;
-    let vlan_err = |what: &str| nl_error(format!("failed to {what} on interface {name:?}"));
+    host.set_bridge_port(port, &opts)
+        .with_context(|| format!("failed to set hairpin mode and isolation of {name:?}"))?;
+    let vlan_err = |what: &str| format!("failed to {what} on interface {name:?}");
     if (setup.vlan.is_some() || !setup.trunk.is_empty()) && !setup.preserve_default_vlan {
         for v in host
             .bridge_vlans(port)
-            .map_err(vlan_err("list the VLANs"))?
+            .with_context(|| vlan_err("list the VLANs"))?
         {
             host.bridge_vlan_del(port, v.vid, VlanTable::Port)
-                .map_err(vlan_err("remove the default VLAN"))?;
+                .with_context(|| vlan_err("remove the default VLAN"))?;
         }
     }
     if let Some(vid) = setup.vlan {
         host.bridge_vlan_add(port, BridgeVlan::access(vid), VlanTable::Port)
-            .map_err(vlan_err("set up the VLAN tag"))?;
+            .with_context(|| vlan_err("set up the VLAN tag"))?;
     }
     for &vid in setup.trunk {
         host.bridge_vlan_add(port, BridgeVlan::tagged(vid), VlanTable::Port)
-            .map_err(vlan_err("set up the trunk VLAN tags"))?;
+            .with_context(|| vlan_err("set up the trunk VLAN tags"))?;
     }
     if setup.vlan.is_none() && !setup.trunk.is_empty() {
         // A trunk without `vlan` gets native VLAN 1 (upstream's compatibility rule).
         host.bridge_vlan_add(port, BridgeVlan::access(1), VlanTable::Port)
-            .map_err(vlan_err("set up the native VLAN"))?;
+            .with_context(|| vlan_err("set up the native VLAN"))?;
     }
     Ok(())
 }
@@ -208,9 +183,9 @@ fn ensure_vlan_interface(
     match host.link(name.as_str()) {
         Ok(link) => return Ok(link),
         Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(fail(format!("failed to find interface {name:?}: {e}"))),
+        Err(e) => return Err(internal(format!("failed to find interface {name:?}: {e}"))),
     }
-    let failed = |e: String| fail(format!("failed to create vlan gateway {name:?}: {e}"));
+    let failed = |e: String| internal(format!("failed to create vlan gateway {name:?}: {e}"));
     let mut other = Netlink::open().map_err(|e| failed(e.to_string()))?;
     let pair = match iface::setup_veth(&mut other, host, &name, None, br.mtu, None) {
         Ok(pair) => pair,
@@ -227,9 +202,9 @@ fn ensure_vlan_interface(
     };
     join_bridge(host, pair.host.index, &pair.host.name, br, &setup)?;
     host.set_up(pair.container.index)
-        .map_err(nl_error(format!("failed to set {name:?} up")))?;
+        .with_context(|| format!("failed to set {name:?} up"))?;
     host.link(pair.container.index)
-        .map_err(nl_error(format!("failed to look up {name:?}")))
+        .with_context(|| format!("failed to look up {name:?}"))
 }
 
 /// Puts gateway address `gw` on `link` (see the module documentation) and pins the link's
@@ -246,7 +221,7 @@ fn ensure_addr(
     let name = &link.name;
     let addrs = nl
         .addresses(link.index, Some(family))
-        .map_err(nl_error("could not get list of IP addresses"))?;
+        .context("could not get list of IP addresses")?;
     for a in addrs {
         let have = a.net();
         if have == gw {
@@ -257,7 +232,7 @@ fn ensure_addr(
             family == Family::V4 || have.contains(&gw.addr()) || gw.contains(&have.addr());
         if conflicts {
             if !force {
-                return Err(fail(format!(
+                return Err(internal(format!(
                     "{name:?} already has an IP address different from {gw}"
                 )));
             }
@@ -265,7 +240,7 @@ fn ensure_addr(
                 Ok(()) => {}
                 Err(e) if e.is_not_found() => {}
                 Err(e) => {
-                    return Err(fail(format!(
+                    return Err(internal(format!(
                         "could not remove IP address {have} from {name:?}: {e}"
                     )))
                 }
@@ -276,7 +251,11 @@ fn ensure_addr(
         Ok(()) => {}
         // A concurrent ADD put the same address there first.
         Err(e) if e.is_exists() => {}
-        Err(e) => return Err(fail(format!("could not add IP address to {name:?}: {e}"))),
+        Err(e) => {
+            return Err(internal(format!(
+                "could not add IP address to {name:?}: {e}"
+            )))
+        }
     }
     // A bridge whose ports all left has no address (all zero) until the next one joins:
     // then the one it has now, taken from that port, is pinned instead.
@@ -291,7 +270,7 @@ fn ensure_addr(
     };
     if let Some(mac) = mac {
         nl.set_mac(link.index, mac)
-            .map_err(nl_error(format!("could not set the MAC of {name:?}")))?;
+            .with_context(|| format!("could not set the MAC of {name:?}"))?;
     }
     Ok(())
 }
@@ -364,78 +343,38 @@ fn calc_gateways(result: &mut Result100, conf: &BridgeConf) -> Gateways {
 
 // ----- ADD ---------------------------------------------------------------------------------
 
-/// What an ADD has done so far, to undo on failure.
-#[derive(Default)]
-struct Undo {
-    /// The container veth was made.
-    veth: bool,
-    spoofcheck: Option<SpoofCheck>,
-    /// IPAM ADD was run (successfully or not): IPAM DEL is owed.
-    ipam: Option<String>,
-    masq: Option<(Box<dyn Masquerade>, MasqSpec)>,
-}
-
-impl Undo {
-    /// Undoes in reverse order; failures go to stderr (the ADD error is what matters).
-    fn run(self, args: &CmdArgs, cont: Option<&mut Netlink>) {
-        if let Some((backend, spec)) = self.masq {
-            if let Err(e) = backend.teardown(&spec) {
-                eprintln!("bridge: rollback: masquerade teardown failed: {e}");
-            }
-        }
-        if let Some(ipam) = self.ipam {
-            if let Err(e) = delegate::del(&ipam, &args.stdin) {
-                eprintln!("bridge: rollback: IPAM DEL failed: {e}");
-            }
-        }
-        if let Some(sc) = self.spoofcheck {
-            if let Err(e) = sc.teardown() {
-                eprintln!("bridge: rollback: macspoofchk teardown failed: {e}");
-            }
-        }
-        if self.veth {
-            if let Some(cont) = cont {
-                match cont.delete_link(args.ifname.as_str()) {
-                    Ok(()) => {}
-                    Err(e) if e.is_not_found() => {}
-                    Err(e) => eprintln!("bridge: rollback: deleting {:?} failed: {e}", args.ifname),
-                }
-            }
-        }
-    }
-}
-
 /// ADD (see the module documentation).
 pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
     let conf = BridgeConf::from_cmd(args)?;
-    let netns = netns_of(args)?;
-    let mut host = Netlink::open().map_err(nl_error("cannot open netlink"))?;
+    let netns = netns::required(args)?;
+    let mut host = Netlink::open().context("cannot open netlink")?;
     let br = ensure_bridge(&mut host, &conf)?;
-    let mut cont = open_netns(netns)?;
-    let mut undo = Undo::default();
-    match add_attachment(args, &conf, netns, &mut host, &mut cont, &br, &mut undo) {
-        Ok(result) => Ok(result),
-        Err(e) => {
-            undo.run(args, Some(&mut cont));
-            Err(e)
-        }
-    }
+    let mut cont = netns::open(args)?;
+    let mut rollback = Rollback::new("bridge", &mut cont);
+    let result = add_attachment(args, &conf, netns, &mut host, &mut rollback, &br)?;
+    rollback.commit();
+    Ok(result)
 }
 
-fn add_attachment(
-    args: &CmdArgs,
-    conf: &BridgeConf,
+/// The attachment's part of ADD: everything it makes is recorded in `rollback`.
+fn add_attachment<'a>(
+    args: &'a CmdArgs,
+    conf: &'a BridgeConf,
     netns: &str,
     host: &mut Netlink,
-    cont: &mut Netlink,
+    rollback: &mut Rollback<'a, Netlink>,
     br: &Link,
-    undo: &mut Undo,
 ) -> Result<CniResult, Error> {
     let ifname = args.ifname.as_str();
     let mac = conf.mac.map(|m| m.addr.0);
-    let pair = iface::setup_veth(cont, host, ifname, None, conf.mtu, mac)
-        .map_err(|e| fail(e.to_string()))?;
-    undo.veth = true;
+    let pair = iface::setup_veth(rollback.ctx(), host, ifname, None, conf.mtu, mac)
+        .map_err(|e| internal(e.to_string()))?;
+    rollback.on_failure("container veth", move |cont: &mut Netlink| {
+        match cont.delete_link(ifname) {
+            Err(e) if !e.is_not_found() => Err(e),
+            _ => Ok(()),
+        }
+    });
     let setup = PortSetup {
         hairpin: conf.hairpin_mode,
         isolated: conf.port_isolation,
@@ -470,86 +409,22 @@ fn add_attachment(
         let sc = SpoofCheck::new(&args.container_id, ifname);
         let mac = cont_mac.as_deref().unwrap_or_default();
         let outcome = sc.setup(&pair.host.name, mac);
-        undo.spoofcheck = Some(sc);
-        outcome.map_err(|e| fw_error("failed to set up macspoofchk", e))?;
+        rollback.on_failure("macspoofchk rules", move |_: &mut Netlink| sc.teardown());
+        outcome.context("failed to set up macspoofchk")?;
     }
 
     if let Some(ipam) = &conf.ipam_type {
-        undo.ipam = Some(ipam.clone());
-        let ipam_result = delegate::add(ipam, &args.stdin, args.version)?.to_v1();
-        result.ips = ipam_result.ips;
-        result.routes = ipam_result.routes;
-        result.dns = ipam_result.dns;
-        if result.ips.is_empty() {
-            return Err(fail("IPAM plugin returned missing IP config"));
-        }
-        let gws = calc_gateways(&mut result, conf);
-
-        // Best effort, as upstream: a missing sysctl is not worth failing for.
-        let _ = iface::set_dad(cont.netns(), ifname, conf.enable_dad);
-        let _ = iface::set_arp_notify(cont.netns(), ifname, true);
-        iface::configure_from_result(cont, pair.container.index, &result, ifname)
-            .map_err(iface_error(format!("failed to configure {ifname:?}")))?;
-
-        if conf.is_gateway {
-            let pin = mac_bytes(br);
-            let mut vlan_listed = false;
-            for (family, list) in [(Family::V4, &gws.v4), (Family::V6, &gws.v6)] {
-                for gw in list {
-                    match conf.vlan {
-                        Some(vlan) => {
-                            let link =
-                                ensure_vlan_interface(host, br, vlan, conf.preserve_default_vlan)?;
-                            if !vlan_listed {
-                                vlan_listed = true;
-                                result.interfaces.push(Interface {
-                                    name: link.name.clone(),
-                                    mac: link.mac_string(),
-                                    ..Interface::default()
-                                });
-                            }
-                            let own = mac_bytes(&link);
-                            ensure_addr(host, &link, *gw, conf.force_address, own).map_err(
-                                |e| {
-                                    fail(format!(
-                                        "failed to set vlan interface for bridge with addr: {}",
-                                        e.msg
-                                    ))
-                                },
-                            )?;
-                        }
-                        None => ensure_addr(host, br, *gw, conf.force_address, pin)
-                            .map_err(|e| fail(format!("failed to set bridge addr: {}", e.msg)))?,
-                    }
-                }
-                if !list.is_empty() {
-                    iface::enable_ip_forward(host.netns(), family)
-                        .map_err(iface_error("failed to enable forwarding"))?;
-                }
-            }
-        }
-
-        if conf.ip_masq {
-            let backend = firewall::select(conf.ip_masq_backend.map(|b| b.as_str()), Runner::new())
-                .map_err(|e| fw_error("ipMasq", e))?;
-            let spec = MasqSpec::new(
-                &args.conf.name,
-                &args.container_id,
-                ifname,
-                result.ips.iter().map(|ip| ip.address),
-            );
-            let outcome = backend.setup(&spec);
-            undo.masq = Some((backend, spec));
-            outcome.map_err(|e| fw_error("failed to set up ipMasq", e))?;
-        }
+        add_addresses(args, conf, ipam, host, rollback, br, &pair, &mut result)?;
     } else if !conf.disable_container_interface {
-        cont.set_up(pair.container.index)
-            .map_err(nl_error(format!("failed to set {ifname:?} up")))?;
+        rollback
+            .ctx()
+            .set_up(pair.container.index)
+            .with_context(|| format!("failed to set {ifname:?} up"))?;
     }
 
     let host_veth = if conf.disable_container_interface {
         host.link(pair.host.index)
-            .map_err(nl_error(format!("failed to look up {:?}", pair.host.name)))?
+            .with_context(|| format!("failed to look up {:?}", pair.host.name))?
     } else {
         wait_port_up(host, &pair.host)?
     };
@@ -569,18 +444,118 @@ fn add_attachment(
     Ok(result)
 }
 
+/// The IPAM part of ADD: the delegate's addresses on the container end, the gateways on the
+/// bridge (or its VLAN port), forwarding, and masquerading.
+#[allow(clippy::too_many_arguments)]
+fn add_addresses<'a>(
+    args: &'a CmdArgs,
+    conf: &BridgeConf,
+    ipam: &'a str,
+    host: &mut Netlink,
+    rollback: &mut Rollback<'a, Netlink>,
+    br: &Link,
+    pair: &iface::VethPair,
+    result: &mut Result100,
+) -> Result<(), Error> {
+    let ifname = args.ifname.as_str();
+    // Recorded before the call: a delegate that fails ADD gets its DEL too (ADD-8).
+    rollback.on_failure("IPAM ADD", move |_: &mut Netlink| {
+        delegate::del(ipam, &args.stdin)
+    });
+    let ipam_result = delegate::add(ipam, &args.stdin, args.version)?.to_v1();
+    result.ips = ipam_result.ips;
+    result.routes = ipam_result.routes;
+    result.dns = ipam_result.dns;
+    if result.ips.is_empty() {
+        return Err(internal("IPAM plugin returned missing IP config"));
+    }
+    let gws = calc_gateways(result, conf);
+
+    let cont = rollback.ctx();
+    // Best effort, as upstream: a missing sysctl is not worth failing for.
+    let _ = iface::set_dad(cont.netns(), ifname, conf.enable_dad);
+    let _ = iface::set_arp_notify(cont.netns(), ifname, true);
+    iface::configure_from_result(cont, pair.container.index, result, ifname)
+        .with_context(|| format!("failed to configure {ifname:?}"))?;
+
+    if conf.is_gateway {
+        put_gateways(conf, host, br, &gws, result)?;
+    }
+
+    if conf.ip_masq {
+        let backend = firewall::select(conf.ip_masq_backend.map(|b| b.as_str()), Runner::new())
+            .context("ipMasq")?;
+        let spec = MasqSpec::new(
+            &args.conf.name,
+            &args.container_id,
+            ifname,
+            result.ips.iter().map(|ip| ip.address),
+        );
+        let outcome = backend.setup(&spec);
+        rollback.on_failure("ipMasq rules", move |_: &mut Netlink| {
+            backend.teardown(&spec)
+        });
+        outcome.context("failed to set up ipMasq")?;
+    }
+    Ok(())
+}
+
+/// The gateway addresses on the bridge, or on its `<bridge>.<vlan>` port with `vlan` (then
+/// listed in the result), and forwarding for each family that has one.
+fn put_gateways(
+    conf: &BridgeConf,
+    host: &mut Netlink,
+    br: &Link,
+    gws: &Gateways,
+    result: &mut Result100,
+) -> Result<(), Error> {
+    let pin = mac_bytes(br);
+    let mut vlan_listed = false;
+    for (family, list) in [(Family::V4, &gws.v4), (Family::V6, &gws.v6)] {
+        for gw in list {
+            match conf.vlan {
+                Some(vlan) => {
+                    let link = ensure_vlan_interface(host, br, vlan, conf.preserve_default_vlan)?;
+                    if !vlan_listed {
+                        vlan_listed = true;
+                        result.interfaces.push(Interface {
+                            name: link.name.clone(),
+                            mac: link.mac_string(),
+                            ..Interface::default()
+                        });
+                    }
+                    let own = mac_bytes(&link);
+                    ensure_addr(host, &link, *gw, conf.force_address, own).map_err(|e| {
+                        internal(format!(
+                            "failed to set vlan interface for bridge with addr: {}",
+                            e.msg
+                        ))
+                    })?;
+                }
+                None => ensure_addr(host, br, *gw, conf.force_address, pin)
+                    .map_err(|e| internal(format!("failed to set bridge addr: {}", e.msg)))?,
+            }
+        }
+        if !list.is_empty() {
+            iface::enable_ip_forward(host.netns(), family)
+                .context("failed to enable forwarding")?;
+        }
+    }
+    Ok(())
+}
+
 /// Waits until the host end of the veth is operationally up.
 fn wait_port_up(host: &mut Netlink, port: &Link) -> Result<Link, Error> {
     let deadline = Instant::now() + PORT_UP_TIMEOUT;
     loop {
         let link = host
             .link(port.index)
-            .map_err(nl_error(format!("failed to look up {:?}", port.name)))?;
+            .with_context(|| format!("failed to look up {:?}", port.name))?;
         if link.is_oper_up() {
             return Ok(link);
         }
         if Instant::now() >= deadline {
-            return Err(fail(format!(
+            return Err(internal(format!(
                 "bridge port {:?} in error state: operational state {}",
                 port.name,
                 link.oper_state
@@ -596,57 +571,37 @@ fn wait_port_up(host: &mut Netlink, port: &Link) -> Result<Link, Error> {
 /// DEL (see the module documentation). Every step runs; the first failure is reported.
 pub fn del(args: &CmdArgs) -> Result<(), Error> {
     let conf = DelConf::parse(&args.stdin);
-    let mut first: Option<Error> = None;
-    let mut note = |e: Error| {
-        if first.is_none() {
-            first = Some(e);
+    let delete_attachment = || {
+        let mut failure = FirstFailure::default();
+        failure.note(netns::delete_container_link(args));
+        if let Some(ipam) = &conf.ipam_type {
+            failure.note(delegate::del(ipam, &args.stdin));
         }
+        if conf.macspoofchk {
+            failure.note(
+                SpoofCheck::new(&args.container_id, &args.ifname)
+                    .teardown()
+                    .context("failed to tear down macspoofchk"),
+            );
+        }
+        failure
     };
-    // The masquerade rules are found by name, without addresses, and deleted before the
-    // link; their clean-up overlaps the link deletion (see `firewall::teardown_before_links`).
-    let (masq, linger) = if conf.ip_masq && conf.ipam_type.is_some() {
+    // The masquerade rules are found by name, without addresses, and deleted around the rest.
+    let (masq, mut failure) = if conf.ip_masq && conf.ipam_type.is_some() {
         let spec = MasqSpec::new(&args.conf.name, &args.container_id, &args.ifname, []);
-        firewall::teardown_before_links(&spec, &Runner::new())
+        firewall::teardown_around(&spec, &Runner::new(), delete_attachment)
     } else {
-        (Ok(()), None)
+        (Ok(()), delete_attachment())
     };
-    if let Some(netns) = &args.netns {
-        match Netlink::open_in(netns) {
-            Ok(mut cont) => {
-                if let Err(e) = iface::delete_link_and_addrs(&mut cont, &args.ifname) {
-                    note(fail(format!("failed to delete {:?}: {e}", args.ifname)));
-                }
-            }
-            // Gone, or not a namespace (any more): the container and its veth are gone.
-            Err(e) if e.is_netns_gone() || e.errno() == Some(libc::EINVAL) => {}
-            Err(e) => note(fail(format!("failed to open netns {netns:?}: {e}"))),
-        }
-    }
-    if let Some(ipam) = &conf.ipam_type {
-        if let Err(e) = delegate::del(ipam, &args.stdin) {
-            note(e);
-        }
-    }
-    if conf.macspoofchk {
-        if let Err(e) = SpoofCheck::new(&args.container_id, &args.ifname).teardown() {
-            note(fw_error("failed to tear down macspoofchk", e));
-        }
-    }
-    drop(linger);
-    if let Err(e) = masq {
-        note(fw_error("failed to tear down ipMasq", e));
-    }
-    first.map_or(Ok(()), Err)
+    failure.note(masq.context("failed to tear down ipMasq"));
+    failure.into_result()
 }
 
 // ----- STATUS and GC -----------------------------------------------------------------------
 
 /// STATUS: the IPAM plugin's answer, or ready without one.
 pub fn status(args: &CmdArgs) -> Result<(), Error> {
-    match DelConf::parse(&args.stdin).ipam_type {
-        Some(ipam) => delegate::status(&ipam, &args.stdin),
-        None => Ok(()),
-    }
+    crate::delegate::status(args)
 }
 
 /// GC: forwarded to the IPAM plugin, which drops reservations of attachments not listed;
@@ -655,19 +610,7 @@ pub fn status(args: &CmdArgs) -> Result<(), Error> {
 /// interface in its rules; iptables chains of a stale attachment go with its DEL. Spoof-check
 /// chains carry no network name, so they are left to DEL as well.
 pub fn gc(args: &CmdArgs) -> Result<(), Error> {
-    let conf = DelConf::parse(&args.stdin);
-    let mut first: Option<Error> = None;
-    if let Some(ipam) = &conf.ipam_type {
-        if let Err(e) = delegate::gc(ipam, &args.stdin) {
-            first.get_or_insert(e);
-        }
-    }
-    if conf.ip_masq {
-        if let Err(e) = firewall::gc_masquerade(&args.conf, Runner::new()) {
-            first.get_or_insert(fw_error("cannot remove stale ipMasq rules", e));
-        }
-    }
-    first.map_or(Ok(()), Err)
+    crate::delegate::gc(args, GcMasquerade::OwnedWithIpMasq)
 }
 
 // ----- the plugin --------------------------------------------------------------------------

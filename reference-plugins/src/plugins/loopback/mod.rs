@@ -5,8 +5,9 @@
 //! `CNI_IFNAME` says; ADD fails if `lo` carries an address outside the loopback ranges; the
 //! result (without a `prevResult`) names `lo` with an all-zero MAC and the first IPv4 and the
 //! first IPv6 address the kernel lists for it (`127.0.0.1/8`, and `::1/128` only when the
-//! namespace has IPv6); DEL succeeds when there is no namespace any more. Failures are
-//! reported with the plugins' internal-error code, 999, as upstream does.
+//! namespace has IPv6); DEL succeeds when there is no namespace any more
+//! ([`crate::netns::open_for_del`]). Failures are reported with the internal-error code, 999,
+//! as upstream does.
 //!
 //! One deliberate difference: Debian's upstream 1.1.1 prints its 1.0.0-layout result under
 //! the requested label (a `0.2.0` result with `interfaces` and `ips`, a `0.4.0` one without
@@ -18,14 +19,14 @@ use ipnet::IpNet;
 use cni::result::{CniResult, Interface, IpConfig, Result100};
 use cni::{Error, SpecVersion};
 
-use crate::netlink::{Address, Netlink, NetlinkError};
+use crate::error::{internal, Context};
+use crate::netlink::{Address, Netlink};
+use crate::netns;
 
 /// The only interface this plugin touches.
 pub const LO: &str = "lo";
 /// The MAC address reported for `lo`.
 pub const LO_MAC: &str = "00:00:00:00:00:00";
-/// Error code for failures that are not one of the spec's (upstream uses the same).
-pub const INTERNAL: u32 = 999;
 
 /// The addresses `lo` reports once up: the first of each family.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -37,15 +38,17 @@ pub struct LoopbackAddrs {
 /// Brings `lo` up in the namespace at `netns` and returns its addresses. Fails if any address
 /// on `lo` is not a loopback address.
 pub fn up(netns: &str) -> Result<LoopbackAddrs, Error> {
-    let mut nl = Netlink::open_in(netns).map_err(internal)?;
-    let lo = nl.index_of(LO).map_err(internal)?;
-    nl.set_up(lo).map_err(internal)?;
-    let addrs = nl.addresses(lo, None).map_err(internal)?;
+    let mut nl = open(netns)?;
+    let lo = nl.index_of(LO).context(LO)?;
+    nl.set_up(lo).context("failed to set lo up")?;
+    let addrs = nl
+        .addresses(lo, None)
+        .context("failed to list lo's addresses")?;
     if let Some(bad) = addrs.iter().find(|a| !a.addr.is_loopback()) {
-        return Err(Error::plugin(
-            INTERNAL,
-            format!("lo carries {}, which is not a loopback address", bad.addr),
-        ));
+        return Err(internal(format!(
+            "lo carries {}, which is not a loopback address",
+            bad.addr
+        )));
     }
     let first = |v4: bool| {
         addrs
@@ -80,35 +83,29 @@ pub fn result(netns: &str, addrs: &LoopbackAddrs) -> CniResult {
 
 /// CHECK: `lo` exists in `netns` and is up.
 pub fn check(netns: &str) -> Result<(), Error> {
-    let mut nl = Netlink::open_in(netns).map_err(internal)?;
-    let lo = nl.link(LO).map_err(internal)?;
+    let lo = open(netns)?.link(LO).context(LO)?;
     if !lo.is_up() {
-        return Err(Error::plugin(INTERNAL, "loopback interface lo is down"));
+        return Err(internal("loopback interface lo is down"));
     }
     Ok(())
 }
 
 /// DEL: brings `lo` down. Nothing to do, and success, when there is no namespace (absent
-/// `CNI_NETNS`, or a path that no longer exists).
+/// `CNI_NETNS`, a path that no longer exists or that is not a namespace).
 pub fn down(netns: Option<&str>) -> Result<(), Error> {
-    let Some(netns) = netns else {
+    let Some(mut nl) = netns::open_path_for_del(netns)? else {
         return Ok(());
     };
-    let mut nl = match Netlink::open_in(netns) {
-        Ok(nl) => nl,
-        Err(NetlinkError::NetnsNotFound { .. }) => return Ok(()),
-        Err(e) => return Err(internal(e)),
-    };
     // By name: one request, the kernel resolves `lo` itself.
-    nl.set_down(LO).map_err(internal)
+    nl.set_down(LO).context("failed to set lo down")
+}
+
+fn open(netns: &str) -> Result<Netlink, Error> {
+    Netlink::open_in(netns).with_context(|| format!("failed to open netns {netns:?}"))
 }
 
 fn to_net(a: &Address) -> Option<IpNet> {
     IpNet::new(a.addr, a.prefix_len).ok()
-}
-
-fn internal(e: NetlinkError) -> Error {
-    Error::plugin(INTERNAL, e.to_string())
 }
 
 /// The `loopback` plugin, for [`cni::skel::plugin_main`].
@@ -122,13 +119,13 @@ impl cni::Plugin for Loopback {
     fn add(&self, args: &cni::CmdArgs) -> Result<CniResult, Error> {
         // Read prevResult first: a bad one fails before the namespace is touched.
         let prev = args.prev_result()?;
-        let netns = netns(args)?;
+        let netns = netns::required(args)?;
         let addrs = up(netns)?;
         Ok(prev.unwrap_or_else(|| result(netns, &addrs)))
     }
 
     fn check(&self, args: &cni::CmdArgs) -> Result<(), Error> {
-        check(netns(args)?)
+        check(netns::required(args)?)
     }
 
     fn del(&self, args: &cni::CmdArgs) -> Result<(), Error> {
@@ -138,13 +135,6 @@ impl cni::Plugin for Loopback {
 
 /// What `src/bin/loopback.rs` runs.
 pub const PLUGIN: Loopback = Loopback;
-
-/// skel guarantees `CNI_NETNS` for ADD and CHECK; this only turns its absence into an error.
-fn netns(args: &cni::CmdArgs) -> Result<&str, Error> {
-    args.netns
-        .as_deref()
-        .ok_or_else(|| Error::invalid_env("CNI_NETNS is required"))
-}
 
 #[cfg(test)]
 mod tests {
@@ -173,5 +163,7 @@ mod tests {
     fn del_without_namespace_is_a_no_op() {
         assert!(down(None).is_ok());
         assert!(down(Some("/run/netns/cnirs-never-existed")).is_ok());
+        let not_a_namespace = tempfile::NamedTempFile::new().unwrap();
+        assert!(down(not_a_namespace.path().to_str()).is_ok());
     }
 }

@@ -38,39 +38,24 @@
 use std::net::IpAddr;
 
 use cni::invoke::delegate;
-use cni::result::{CniResult, Interface, Result100};
+use cni::result::{CniResult, Interface};
 use cni::{CmdArgs, Error};
 use ipnet::IpNet;
 
 pub mod config;
 
 use self::config::PtpConf;
+use crate::check::{check_mac, Expected};
 use crate::conf::DelConf;
-use crate::firewall::{self, FirewallError, MasqSpec, Masquerade, Runner};
-use crate::iface::{self, IfaceError, INTERNAL};
+use crate::delegate::Masquerade as GcMasquerade;
+use crate::error::{internal, Context, FirstFailure};
+use crate::firewall::{self, MasqSpec, Masquerade, Runner};
+use crate::iface::{self, IfaceError};
 use crate::netlink::{
-    AddressSpec, Netlink, NetlinkError, Route, RouteAdd, RT_SCOPE_HOST, RT_SCOPE_LINK,
-    RT_TABLE_MAIN,
+    AddressSpec, Netlink, Route, RouteAdd, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_TABLE_MAIN,
 };
-
-fn internal(msg: impl Into<String>) -> Error {
-    Error::plugin(INTERNAL, msg)
-}
-
-fn fw_error(what: &str, e: FirewallError) -> Error {
-    internal(format!("ptp: {what}: {e}"))
-}
-
-fn nl_error(what: impl std::fmt::Display, e: NetlinkError) -> Error {
-    internal(format!("ptp: {what}: {e}"))
-}
-
-/// `CNI_NETNS`, which skel guarantees for ADD and CHECK.
-fn netns(args: &CmdArgs) -> Result<&str, Error> {
-    args.netns
-        .as_deref()
-        .ok_or_else(|| Error::invalid_env("ptp: CNI_NETNS is required"))
-}
+use crate::netns;
+use crate::rollback::Rollback;
 
 /// The masquerade spec of this attachment.
 fn masq_spec(args: &CmdArgs, ips: impl IntoIterator<Item = IpNet>) -> MasqSpec {
@@ -90,25 +75,13 @@ fn host_net(addr: IpAddr) -> IpNet {
 
 // ----- ADD -------------------------------------------------------------------------------
 
-/// What ADD has done so far, for undoing it when a later step fails.
-#[derive(Default)]
-struct Undo {
-    /// The IPAM reservation exists.
-    ipam: bool,
-    /// The veth pair (may) exist.
-    veth: bool,
-    /// Masquerade rules (may) exist for this spec.
-    masq: Option<MasqSpec>,
-}
-
 /// ADD: see the module documentation.
 pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
     let conf = PtpConf::from_cmd(args)?;
-    let netns = netns(args)?;
+    let netns = netns::required(args)?;
 
     // Everything that can be checked without changing anything, before IPAM runs.
-    let mut cont = Netlink::open_in(netns)
-        .map_err(|e| nl_error(format_args!("cannot open netns {netns:?}"), e))?;
+    let mut cont = netns::open(args)?;
     match cont.link(args.ifname.as_str()) {
         Ok(_) => {
             return Err(internal(format!(
@@ -117,61 +90,47 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
             )))
         }
         Err(e) if e.is_not_found() => {}
-        Err(e) => return Err(nl_error(format_args!("look up {:?}", args.ifname), e)),
+        Err(e) => return Err(e).with_context(|| format!("ptp: look up {:?}", args.ifname)),
     }
-    let mut host = Netlink::open().map_err(|e| nl_error("open the host namespace", e))?;
+    let mut host = Netlink::open().context("ptp: open the host namespace")?;
     let masq = if conf.ip_masq {
         let spec = masq_spec(args, []);
         spec.validate()
             .map_err(|e| Error::invalid_config(format!("ptp: ipMasq: {e}")))?;
         let backend = conf.ip_masq_backend.map(|b| b.as_str());
-        Some(
-            firewall::select(backend, Runner::new())
-                .map_err(|e| fw_error("no usable ipMasq backend", e))?,
-        )
+        Some(firewall::select(backend, Runner::new()).context("ptp: no usable ipMasq backend")?)
     } else {
         None
     };
 
-    let ipam = match delegate::add(&conf.ipam_type, &args.stdin, args.version) {
-        Ok(r) => r,
-        Err(e) => {
-            // The spec asks a caller to run the delegate's DEL after its ADD failed
-            // (a half-made reservation is the delegate's to release).
-            let _ = delegate::del(&conf.ipam_type, &args.stdin);
-            return Err(e);
-        }
-    };
-    let mut undo = Undo {
-        ipam: true,
-        ..Undo::default()
-    };
-    let outcome = add_after_ipam(
+    let mut rollback = Rollback::new("ptp", &mut cont);
+    // Recorded before the call: the spec asks a caller to run the delegate's DEL after its
+    // ADD failed too (a half-made reservation is the delegate's to release).
+    rollback.on_failure("IPAM ADD", |_: &mut Netlink| {
+        delegate::del(&conf.ipam_type, &args.stdin)
+    });
+    let ipam = delegate::add(&conf.ipam_type, &args.stdin, args.version)?;
+    let result = add_after_ipam(
         args,
         &conf,
         netns,
-        &mut cont,
+        &mut rollback,
         &mut host,
         masq.as_deref(),
         ipam,
-        &mut undo,
-    );
-    if outcome.is_err() {
-        rollback(args, &conf, &mut cont, masq.as_deref(), &undo);
-    }
-    outcome
+    )?;
+    rollback.commit();
+    Ok(result)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn add_after_ipam(
-    args: &CmdArgs,
+fn add_after_ipam<'a>(
+    args: &'a CmdArgs,
     conf: &PtpConf,
     netns: &str,
-    cont: &mut Netlink,
+    rollback: &mut Rollback<'a, Netlink>,
     host: &mut Netlink,
-    masq: Option<&dyn Masquerade>,
+    masq: Option<&'a dyn Masquerade>,
     ipam: CniResult,
-    undo: &mut Undo,
 ) -> Result<CniResult, Error> {
     let mut result = ipam.to_v1();
     if result.ips.is_empty() {
@@ -191,18 +150,18 @@ fn add_after_ipam(
     }
 
     iface::enable_forward_for(host.netns(), &result)
-        .map_err(|e| internal(format!("ptp: could not enable IP forwarding: {e}")))?;
+        .context("ptp: could not enable IP forwarding")?;
 
-    let pair = match iface::setup_veth(cont, host, &args.ifname, None, conf.mtu, None) {
-        Ok(pair) => pair,
-        Err(e) => {
-            // A name that turned out to be taken belongs to someone else; after any other
-            // failure the pair may exist half set up, and goes.
-            undo.veth = !matches!(e, IfaceError::Exists(_));
-            return Err(internal(format!("ptp: {e}")));
-        }
-    };
-    undo.veth = true;
+    let ifname = args.ifname.as_str();
+    let setup = iface::setup_veth(rollback.ctx(), host, ifname, None, conf.mtu, None);
+    // A name that turned out to be taken belongs to someone else; after any other outcome
+    // the pair may exist, maybe half set up, and goes on failure.
+    if !matches!(setup, Err(IfaceError::Exists(_))) {
+        rollback.on_failure("veth pair", move |cont: &mut Netlink| {
+            iface::delete_link_and_addrs(cont, ifname).map(drop)
+        });
+    }
+    let pair = setup.context("ptp")?;
 
     result.interfaces = vec![
         Interface {
@@ -222,17 +181,18 @@ fn add_after_ipam(
     }
 
     let index = pair.container.index;
-    iface::configure_from_result(cont, index, &result, &args.ifname)
-        .map_err(|e| internal(format!("ptp: {e}")))?;
+    let cont = rollback.ctx();
+    iface::configure_from_result(cont, index, &result, ifname).context("ptp")?;
     route_through_gateways(cont, index, &gateways)?;
     setup_host_end(host, pair.host.index, &pair.host.name, &gateways)?;
 
     if let Some(backend) = masq {
         let spec = masq_spec(args, result.ips.iter().map(|ip| ip.address));
-        undo.masq = Some(spec.clone());
-        backend
-            .setup(&spec)
-            .map_err(|e| fw_error("setting up ipMasq", e))?;
+        let outcome = backend.setup(&spec);
+        rollback.on_failure("ipMasq rules", move |_: &mut Netlink| {
+            backend.teardown(&spec)
+        });
+        outcome.context("ptp: setting up ipMasq")?;
     }
 
     if let Some(dns) = &conf.dns {
@@ -256,7 +216,7 @@ fn route_through_gateways(
             // A /32 or /128 has no connected route; nor has an address whose route
             // another entry of the same prefix already replaced.
             Err(e) if e.is_not_found() => {}
-            Err(e) => return Err(nl_error(format_args!("delete route {subnet}"), e)),
+            Err(e) => return Err(e).with_context(|| format!("ptp: delete route {subnet}")),
         }
         let to_gw = Route::new(host_net(*gw))
             .dev(index)
@@ -270,7 +230,7 @@ fn route_through_gateways(
                 Ok(()) => {}
                 // The same gateway and prefix for a second address of the family.
                 Err(e) if e.is_exists() => {}
-                Err(e) => return Err(nl_error("add route in the container", e)),
+                Err(e) => return Err(e).context("ptp: add route in the container"),
             }
         }
     }
@@ -290,10 +250,7 @@ fn setup_host_end(
             Ok(()) => {}
             Err(e) if e.is_exists() => {}
             Err(e) => {
-                return Err(nl_error(
-                    format_args!("add gateway address {gw} to {name:?}"),
-                    e,
-                ))
+                return Err(e).with_context(|| format!("ptp: add gateway address {gw} to {name:?}"))
             }
         }
         let route = Route::new(host_net(addr.addr()))
@@ -303,145 +260,58 @@ fn setup_host_end(
             Ok(()) => {}
             Err(e) if e.is_exists() => {}
             Err(e) => {
-                return Err(nl_error(
-                    format_args!("add host route to {} via {name:?}", addr.addr()),
-                    e,
-                ))
+                return Err(e).with_context(|| {
+                    format!("ptp: add host route to {} via {name:?}", addr.addr())
+                })
             }
         }
     }
     Ok(())
-}
-
-/// Undoes a failed ADD, best effort: masquerade rules, the veth pair (its host end, host
-/// addresses and routes go with it), the IPAM reservation.
-fn rollback(
-    args: &CmdArgs,
-    conf: &PtpConf,
-    cont: &mut Netlink,
-    masq: Option<&dyn Masquerade>,
-    undo: &Undo,
-) {
-    if let (Some(backend), Some(spec)) = (masq, &undo.masq) {
-        let _ = backend.teardown(spec);
-    }
-    if undo.veth {
-        let _ = iface::delete_link_and_addrs(cont, &args.ifname);
-    }
-    if undo.ipam {
-        let _ = delegate::del(&conf.ipam_type, &args.stdin);
-    }
 }
 
 // ----- DEL -------------------------------------------------------------------------------
 
-/// Whether opening the namespace failed because there is no namespace to work in: the path
-/// is gone, or it is not a network namespace (a regular file, say).
-fn no_namespace(e: &NetlinkError) -> bool {
-    match e {
-        NetlinkError::NetnsNotFound { .. } => true,
-        NetlinkError::EnterNetns { source, .. } => source.raw_os_error() == Some(libc::EINVAL),
-        _ => false,
-    }
-}
-
-/// DEL: IPAM DEL first, then the container interface (the host end goes with it), then the
-/// masquerade rules by name. Succeeds when the namespace or the interface is already gone.
+/// DEL: IPAM DEL, then the container interface (the host end goes with it), while the
+/// masquerade rules are torn down by name around them. Every step runs; the first failure is
+/// reported. Succeeds when the namespace or the interface is already gone.
 pub fn del(args: &CmdArgs) -> Result<(), Error> {
     let conf = DelConf::parse(&args.stdin);
-    let mut first: Option<Error> = None;
-    // Found by name, deleted before the link; the clean-up overlaps the link deletion (see
-    // `firewall::teardown_before_links`).
-    let (masq, linger) = if conf.ip_masq {
-        firewall::teardown_before_links(&masq_spec(args, []), &Runner::new())
-    } else {
-        (Ok(()), None)
+    let delete_attachment = || {
+        let mut failure = FirstFailure::default();
+        if let Some(ipam_type) = &conf.ipam_type {
+            failure.note(delegate::del(ipam_type, &args.stdin));
+        }
+        failure.note(netns::delete_container_link(args));
+        failure
     };
-
-    if let Some(ipam_type) = &conf.ipam_type {
-        if let Err(e) = delegate::del(ipam_type, &args.stdin) {
-            first.get_or_insert(e);
-        }
-    }
-
-    if let Some(netns) = args.netns.as_deref() {
-        match Netlink::open_in(netns) {
-            Ok(mut cont) => {
-                if let Err(e) = iface::delete_link_and_addrs(&mut cont, &args.ifname) {
-                    first.get_or_insert(internal(format!("ptp: {e}")));
-                }
-            }
-            Err(e) if no_namespace(&e) => {}
-            Err(e) => {
-                first.get_or_insert(nl_error(format_args!("cannot open netns {netns:?}"), e));
-            }
-        }
-    }
-
-    drop(linger);
-    if let Err(e) = masq {
-        first.get_or_insert(fw_error("tearing down ipMasq", e));
-    }
-
-    first.map_or(Ok(()), Err)
+    let (masq, mut failure) = if conf.ip_masq {
+        firewall::teardown_around(&masq_spec(args, []), &Runner::new(), delete_attachment)
+    } else {
+        (Ok(()), delete_attachment())
+    };
+    failure.note(masq.context("ptp: tearing down ipMasq"));
+    failure.into_result()
 }
 
 // ----- CHECK -----------------------------------------------------------------------------
 
-/// CHECK: IPAM CHECK, then the container interface, its addresses and routes against
-/// `prevResult`, then the masquerade rules.
+/// CHECK: IPAM CHECK, then the container interface (a veth with `prevResult`'s MAC), its
+/// addresses and routes against `prevResult`, then the masquerade rules.
 pub fn check(args: &CmdArgs) -> Result<(), Error> {
     let conf = PtpConf::from_cmd(args)?;
-    let netns = netns(args)?;
-    let mut cont = Netlink::open_in(netns)
-        .map_err(|e| nl_error(format_args!("cannot open netns {netns:?}"), e))?;
-
+    let mut cont = netns::open(args)?;
     delegate::check(&conf.ipam_type, &args.stdin)?;
+    let want = Expected::from_args(args, "ptp")?;
 
-    let prev = args
-        .prev_result()?
-        .ok_or_else(|| Error::invalid_config("ptp: CHECK requires a prevResult"))?;
-    let result = prev.to_v1();
-
-    let Some(pos) = result
-        .interfaces
-        .iter()
-        .position(|i| i.name == args.ifname && i.sandbox.as_deref() == Some(netns))
-    else {
-        return Err(internal(format!(
-            "ptp: prevResult has no interface {:?} with sandbox {netns:?}",
-            args.ifname
-        )));
-    };
-    let expected = &result.interfaces[pos];
-    check_container_link(&mut cont, expected)?;
-    check_addresses(&mut cont, &args.ifname, pos, &result)?;
-    check_routes(&mut cont, &result)?;
-
-    if conf.ip_masq {
-        let ips = result
-            .ips
-            .iter()
-            .filter(|ip| ip.interface.is_none_or(|i| i == pos))
-            .map(|ip| ip.address);
-        let backend = conf.ip_masq_backend.map(|b| b.as_str());
-        firewall::select(backend, Runner::new())
-            .and_then(|b| b.check(&masq_spec(args, ips)))
-            .map_err(|e| fw_error("checking ipMasq", e))?;
-    }
-    Ok(())
-}
-
-fn check_container_link(cont: &mut Netlink, expected: &Interface) -> Result<(), Error> {
-    let link = match cont.link(expected.name.as_str()) {
+    let name = &want.interface().name;
+    let link = match cont.link(name.as_str()) {
         Ok(link) => link,
         Err(e) if e.is_not_found() => {
             return Err(internal(format!(
-                "ptp: container interface {:?} of prevResult not found",
-                expected.name
+                "ptp: container interface {name:?} of prevResult not found"
             )))
         }
-        Err(e) => return Err(nl_error(format_args!("look up {:?}", expected.name), e)),
+        Err(e) => return Err(e).with_context(|| format!("ptp: look up {name:?}")),
     };
     if !link.is_kind("veth") {
         return Err(internal(format!(
@@ -450,107 +320,31 @@ fn check_container_link(cont: &mut Netlink, expected: &Interface) -> Result<(), 
             link.kind.as_deref().unwrap_or("no kind")
         )));
     }
-    if let Some(want) = expected.mac.as_deref().filter(|m| !m.is_empty()) {
-        let have = link.mac_string().unwrap_or_default();
-        let same = iface::parse_mac(want).is_ok_and(|w| link.mac.as_deref() == Some(&w[..]));
-        if !same {
-            return Err(internal(format!(
-                "ptp: interface {:?} has MAC {have}, prevResult says {want}",
-                link.name
-            )));
-        }
-    }
-    Ok(())
-}
+    check_mac("ptp: container interface", want.interface(), &link)?;
+    want.check_addresses(&mut cont, &link)?;
+    want.check_routes(&mut cont)?;
 
-/// Each address of the interface (entries without an index included) is on the link with
-/// its prefix, and its prefix is routed.
-fn check_addresses(
-    cont: &mut Netlink,
-    ifname: &str,
-    pos: usize,
-    result: &Result100,
-) -> Result<(), Error> {
-    let link = cont
-        .link(ifname)
-        .map_err(|e| nl_error(format_args!("look up {ifname:?}"), e))?;
-    let have = cont
-        .addresses(link.index, None)
-        .map_err(|e| nl_error(format_args!("list addresses of {ifname:?}"), e))?;
-    let routes = cont.routes(None).map_err(|e| nl_error("list routes", e))?;
-    for ip in result
-        .ips
-        .iter()
-        .filter(|ip| ip.interface.is_none_or(|i| i == pos))
-    {
-        if !have.iter().any(|a| a.net() == ip.address) {
-            return Err(internal(format!(
-                "ptp: address {} of prevResult is not on {ifname:?}",
-                ip.address
-            )));
-        }
-        let subnet = ip.address.trunc();
-        let routed = routes
-            .iter()
-            .any(|r| r.dst == subnet && r.table == Some(RT_TABLE_MAIN));
-        if !routed {
-            return Err(internal(format!(
-                "ptp: no route for {subnet} (the prefix of {}) in the container",
-                ip.address
-            )));
-        }
-    }
-    Ok(())
-}
-
-/// Each route of the result is in the container's table (its destination, and its gateway
-/// when it names one).
-fn check_routes(cont: &mut Netlink, result: &Result100) -> Result<(), Error> {
-    if result.routes.is_empty() {
-        return Ok(());
-    }
-    let have = cont.routes(None).map_err(|e| nl_error("list routes", e))?;
-    for want in &result.routes {
-        let dst = want.dst.trunc();
-        let table = want.table.unwrap_or(RT_TABLE_MAIN);
-        let found = have.iter().any(|r| {
-            r.dst == dst && r.table == Some(table) && want.gw.is_none_or(|gw| r.gateway == Some(gw))
-        });
-        if !found {
-            return Err(internal(format!(
-                "ptp: route {}{} of prevResult not found in the container",
-                want.dst,
-                want.gw.map(|g| format!(" via {g}")).unwrap_or_default()
-            )));
-        }
+    if conf.ip_masq {
+        let backend = conf.ip_masq_backend.map(|b| b.as_str());
+        firewall::select(backend, Runner::new())
+            .and_then(|b| b.check(&masq_spec(args, want.addresses())))
+            .context("ptp: checking ipMasq")?;
     }
     Ok(())
 }
 
 // ----- STATUS and GC ---------------------------------------------------------------------
 
-/// STATUS: whatever the IPAM plugin says.
+/// STATUS: whatever the IPAM plugin says, once the configuration is valid.
 pub fn status(args: &CmdArgs) -> Result<(), Error> {
-    let conf = PtpConf::from_cmd(args)?;
-    delegate::status(&conf.ipam_type, &args.stdin)
+    PtpConf::from_cmd(args)?;
+    crate::delegate::status(args)
 }
 
 /// GC: forwarded to the IPAM plugin; with `ipMasq`, masquerade rules of this network whose
 /// attachment is not valid any more are removed.
 pub fn gc(args: &CmdArgs) -> Result<(), Error> {
-    let conf = DelConf::parse(&args.stdin);
-    let mut first: Option<Error> = None;
-    if let Some(ipam_type) = &conf.ipam_type {
-        if let Err(e) = delegate::gc(ipam_type, &args.stdin) {
-            first.get_or_insert(e);
-        }
-    }
-    if conf.ip_masq {
-        if let Err(e) = firewall::gc_masquerade(&args.conf, Runner::new()) {
-            first.get_or_insert(fw_error("removing stale ipMasq rules", e));
-        }
-    }
-    first.map_or(Ok(()), Err)
+    crate::delegate::gc(args, GcMasquerade::OwnedWithIpMasq)
 }
 
 // ----- the plugin ------------------------------------------------------------------------
