@@ -949,20 +949,15 @@ impl<'t> CaseRunner<'t> {
             if let Some(v) = (check.run)(&view) {
                 let (reqs, msg) = match &v {
                     Ok(()) => (reqs, format!("step {idx}: {verb} {} ok", check.name)),
-                    Err(e) => {
-                        // "[ID] reason" pins the failure on one of the check's IDs.
-                        let pinned = e
-                            .strip_prefix('[')
-                            .and_then(|r| r.split_once("] "))
-                            .filter(|(id, _)| reqs.iter().any(|r| r == id));
-                        match pinned {
-                            Some((id, rest)) => (
-                                vec![id.to_string()],
-                                format!("step {idx}: {verb} {}: {rest}", check.name),
-                            ),
-                            None => (reqs, format!("step {idx}: {verb} {}: {e}", check.name)),
-                        }
-                    }
+                    // A failure naming one of the IDs the check stands for here counts
+                    // against that ID alone; otherwise against all, its ID in the message.
+                    Err(f) => match f.requirement.filter(|id| reqs.iter().any(|r| r == id)) {
+                        Some(id) => (
+                            vec![id.to_string()],
+                            format!("step {idx}: {verb} {}: {}", check.name, f.reason),
+                        ),
+                        None => (reqs, format!("step {idx}: {verb} {}: {f}", check.name)),
+                    },
                 };
                 results.push((reqs, v.is_ok(), msg));
             }
