@@ -30,8 +30,58 @@ pub struct StepView<'a> {
     pub delegate_calls: Option<&'a [Value]>,
 }
 
-/// A check's verdict: `Ok(())` passed, `Err(reason)` failed; `None` when not applicable.
-pub type Verdict = Option<Result<(), String>>;
+/// Why a check failed. A check stands for several requirement IDs; a failure that breaks
+/// only one of them names it in `requirement`, and the runner then records the failure
+/// against that ID alone (when the step lets the check stand for it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckFailure {
+    /// The one requirement the failure breaks; `None`: every ID the check stands for.
+    pub requirement: Option<&'static str>,
+    pub reason: String,
+}
+
+impl CheckFailure {
+    /// A failure against every requirement the check stands for.
+    pub fn new(reason: impl Into<String>) -> CheckFailure {
+        CheckFailure {
+            requirement: None,
+            reason: reason.into(),
+        }
+    }
+
+    /// A failure against `requirement` alone.
+    pub fn of(requirement: &'static str, reason: impl Into<String>) -> CheckFailure {
+        CheckFailure {
+            requirement: Some(requirement),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<String> for CheckFailure {
+    fn from(reason: String) -> CheckFailure {
+        CheckFailure::new(reason)
+    }
+}
+
+impl From<&str> for CheckFailure {
+    fn from(reason: &str) -> CheckFailure {
+        CheckFailure::new(reason)
+    }
+}
+
+/// `[ID] reason` when the failure names one requirement, else the reason.
+impl std::fmt::Display for CheckFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.requirement {
+            Some(id) => write!(f, "[{id}] {}", self.reason),
+            None => f.write_str(&self.reason),
+        }
+    }
+}
+
+/// A check's verdict: `Ok(())` passed, `Err(failure)` failed; `None` when not applicable.
+pub type Verdict = Option<Result<(), CheckFailure>>;
 
 /// A named check and the requirement IDs it stands for by default.
 pub struct Check {
@@ -194,7 +244,7 @@ fn parsed_result(v: &StepView) -> Option<Result<CniResult, String>> {
 }
 
 fn single_json(v: &StepView) -> Verdict {
-    Some(one_json(v.stdout).map(drop))
+    Some(one_json(v.stdout).map(drop).map_err(Into::into))
 }
 
 /// The requirement that defines the result schema of request version `version`.
@@ -207,7 +257,8 @@ fn schema_req(version: &str) -> &'static str {
     }
 }
 
-/// Failure messages may start with `[ID] ` to pin the failure on one of the check's IDs.
+/// A failure names the one rule it breaks: RES-19, RES-6, RES-14, RES-5, else the rule that
+/// defines the request version's schema.
 fn result_valid(v: &StepView) -> Verdict {
     if !v.exit_ok || v.verb != "ADD" {
         return None;
@@ -215,7 +266,7 @@ fn result_valid(v: &StepView) -> Verdict {
     let schema_id = schema_req(v.version);
     let json = match one_json(v.stdout) {
         Ok(j) => j,
-        Err(e) => return Some(Err(format!("[{schema_id}] {e}"))),
+        Err(e) => return Some(Err(CheckFailure::of(schema_id, e))),
     };
     // 1.x results carry no ips[].version (RES-19).
     let is_v1 = json["cniVersion"]
@@ -226,7 +277,10 @@ fn result_valid(v: &StepView) -> Verdict {
         .as_array()
         .is_some_and(|a| a.iter().any(|ip| ip.get("version").is_some()));
     if is_v1 && has_version {
-        return Some(Err("[RES-19] a 1.x result has ips[].version".into()));
+        return Some(Err(CheckFailure::of(
+            "RES-19",
+            "a 1.x result has ips[].version",
+        )));
     }
     Some(match CniResult::from_value(json, None) {
         Ok(_) => Ok(()),
@@ -238,9 +292,9 @@ fn result_valid(v: &StepView) -> Verdict {
                 E::GatewayFamily { .. } => "RES-5",
                 _ => schema_id,
             };
-            Err(format!(
-                "[{id}] result does not follow the {} schema: {e}",
-                v.version
+            Err(CheckFailure::of(
+                id,
+                format!("result does not follow the {} schema: {e}", v.version),
             ))
         }
     })
@@ -251,14 +305,16 @@ fn result_version(v: &StepView) -> Verdict {
         return None;
     }
     Some(
-        one_json(v.stdout).and_then(|j| match j.get("cniVersion").and_then(Value::as_str) {
-            Some(got) if got == v.version => Ok(()),
-            Some(got) => Err(format!(
-                "result cniVersion {got:?}, request was {:?}",
-                v.version
-            )),
-            None => Err("result has no cniVersion".into()),
-        }),
+        one_json(v.stdout)
+            .and_then(|j| match j.get("cniVersion").and_then(Value::as_str) {
+                Some(got) if got == v.version => Ok(()),
+                Some(got) => Err(format!(
+                    "result cniVersion {got:?}, request was {:?}",
+                    v.version
+                )),
+                None => Err("result has no cniVersion".into()),
+            })
+            .map_err(Into::into),
     )
 }
 
@@ -283,24 +339,21 @@ fn sandbox(v: &StepView) -> Verdict {
         return None;
     }
     let r = parsed_result(v)?;
-    Some(r.and_then(|r| {
+    Some(r.map_err(CheckFailure::new).and_then(|r| {
         if matches!(r, CniResult::Legacy(_)) {
             return Ok(());
         }
         let ifaces = container_interfaces(&r);
         let Some((_, sb)) = ifaces.iter().find(|(n, _)| n == v.ifname) else {
-            return Err(format!(
-                "[ADD-11] result lists no interface named {:?}",
-                v.ifname
+            return Err(CheckFailure::of(
+                "ADD-11",
+                format!("result lists no interface named {:?}", v.ifname),
             ));
         };
         match sb {
             Some(s) if s == v.netns => Ok(()),
-            Some(s) => Err(format!(
-                "sandbox {s:?} differs from CNI_NETNS {:?}",
-                v.netns
-            )),
-            None => Err(format!("interface {:?} has no sandbox", v.ifname)),
+            Some(s) => Err(format!("sandbox {s:?} differs from CNI_NETNS {:?}", v.netns).into()),
+            None => Err(format!("interface {:?} has no sandbox", v.ifname).into()),
         }
     }))
 }
@@ -323,7 +376,7 @@ fn ifname_exists(v: &StepView) -> Verdict {
     }
     Some(match link_exists(v) {
         Some(true) => Ok(()),
-        Some(false) => Err(format!("no link named {:?} in the container", v.ifname)),
+        Some(false) => Err(format!("no link named {:?} in the container", v.ifname).into()),
         None => Err("container namespace is gone".into()),
     })
 }
@@ -337,7 +390,8 @@ fn ifname_absent(v: &StepView) -> Verdict {
         true => Some(Err(format!(
             "link {:?} still in the container after DEL",
             v.ifname
-        ))),
+        )
+        .into())),
     }
 }
 
@@ -368,7 +422,8 @@ fn addresses_applied(v: &StepView) -> Verdict {
             return Some(Err(format!(
                 "{want} is not on {} in the container",
                 iface.name
-            )));
+            )
+            .into()));
         }
     }
     Some(Ok(()))
@@ -396,31 +451,34 @@ fn ipam_abbreviated(v: &StepView) -> Verdict {
 fn prev_kept(v: &StepView) -> Verdict {
     let prev = v.prev_result?;
     let r = parsed_result(v)?;
-    Some(r.and_then(|r| {
-        let now = r.to_v1();
-        let before = prev.to_v1();
-        for i in &before.interfaces {
-            if !now
-                .interfaces
-                .iter()
-                .any(|n| n.name == i.name && n.sandbox == i.sandbox)
-            {
-                return Err(format!(
-                    "prevResult interface {:?} missing from the result",
-                    i.name
-                ));
+    Some(
+        r.and_then(|r| {
+            let now = r.to_v1();
+            let before = prev.to_v1();
+            for i in &before.interfaces {
+                if !now
+                    .interfaces
+                    .iter()
+                    .any(|n| n.name == i.name && n.sandbox == i.sandbox)
+                {
+                    return Err(format!(
+                        "prevResult interface {:?} missing from the result",
+                        i.name
+                    ));
+                }
             }
-        }
-        for ip in &before.ips {
-            if !now.ips.iter().any(|n| n.address == ip.address) {
-                return Err(format!(
-                    "prevResult address {} missing from the result",
-                    ip.address
-                ));
+            for ip in &before.ips {
+                if !now.ips.iter().any(|n| n.address == ip.address) {
+                    return Err(format!(
+                        "prevResult address {} missing from the result",
+                        ip.address
+                    ));
+                }
             }
-        }
-        Ok(())
-    }))
+            Ok(())
+        })
+        .map_err(Into::into),
+    )
 }
 
 fn stdout_empty(v: &StepView) -> Verdict {
@@ -431,7 +489,7 @@ fn stdout_empty(v: &StepView) -> Verdict {
     Some(if text.trim().is_empty() {
         Ok(())
     } else {
-        Err(format!("stdout not empty: {}", excerpt(&text)))
+        Err(format!("stdout not empty: {}", excerpt(&text)).into())
     })
 }
 
@@ -457,7 +515,7 @@ fn error_object(v: &StepView) -> Option<Result<Value, String>> {
 }
 
 fn error_json(v: &StepView) -> Verdict {
-    Some(error_object(v)?.map(drop))
+    Some(error_object(v)?.map(drop).map_err(Into::into))
 }
 
 fn error_fields(v: &StepView) -> Verdict {
@@ -488,7 +546,7 @@ fn error_only(v: &StepView) -> Verdict {
             Err("a failing plugin printed a success result".into())
         }
         Ok(_) => Ok(()),
-        Err(e) => Err(e),
+        Err(e) => Err(e.into()),
     })
 }
 
@@ -499,16 +557,20 @@ fn version_info(v: &StepView) -> Verdict {
     if !v.exit_ok {
         return Some(Err("VERSION failed".into()));
     }
-    Some(one_json(v.stdout).and_then(|j| {
-        let list = j["supportedVersions"]
-            .as_array()
-            .ok_or("no supportedVersions list")?;
-        if !list.iter().all(Value::is_string) || list.is_empty() {
-            return Err("supportedVersions is not a non-empty list of strings".into());
-        }
-        j["cniVersion"].as_str().ok_or("no cniVersion")?;
-        Ok(())
-    }))
+    Some(
+        one_json(v.stdout)
+            .and_then(|j| {
+                let list = j["supportedVersions"]
+                    .as_array()
+                    .ok_or("no supportedVersions list")?;
+                if !list.iter().all(Value::is_string) || list.is_empty() {
+                    return Err("supportedVersions is not a non-empty list of strings".into());
+                }
+                j["cniVersion"].as_str().ok_or("no cniVersion")?;
+                Ok(())
+            })
+            .map_err(Into::into),
+    )
 }
 
 fn version_echo(v: &StepView) -> Verdict {
@@ -521,7 +583,8 @@ fn version_echo(v: &StepView) -> Verdict {
         got => Err(format!(
             "VERSION answered cniVersion {got:?} to a request for {:?}",
             v.version
-        )),
+        )
+        .into()),
     })
 }
 
@@ -538,25 +601,25 @@ fn outcome(v: &StepView) -> Verdict {
         } else {
             v.version
         };
-        return Some(one_json(v.stdout).and_then(|j| {
+        return Some(one_json(v.stdout).map_err(CheckFailure::new).and_then(|j| {
             match j.get("cniVersion").and_then(Value::as_str) {
                 Some(got) if got == expected => {}
                 got => {
-                    return Err(format!(
-                        "[ADD-6] result version {got:?} for a {:?} request",
-                        v.version
+                    return Err(CheckFailure::of(
+                        "ADD-6",
+                        format!("result version {got:?} for a {:?} request", v.version),
                     ))
                 }
             }
             // Schema failures count against the rule defining the schema, as in `result`.
             CniResult::from_value(j, None)
                 .map(drop)
-                .map_err(|e| format!("[{}] invalid result: {e}", schema_req(expected)))
+                .map_err(|e| CheckFailure::of(schema_req(expected), format!("invalid result: {e}")))
         }));
     }
     Some(match error_object(v)? {
         Ok(_) => Ok(()),
-        Err(e) => Err(format!("[ERR-2] {e}")),
+        Err(e) => Err(CheckFailure::of("ERR-2", e)),
     })
 }
 
@@ -567,9 +630,9 @@ fn calls_of<'a>(v: &'a StepView) -> Option<&'a [Value]> {
 fn delegate_env(v: &StepView) -> Verdict {
     let calls = calls_of(v)?;
     if calls.is_empty() {
-        return Some(Err(format!(
-            "[IPAM-3] no delegate call was seen during {}",
-            v.verb
+        return Some(Err(CheckFailure::of(
+            "IPAM-3",
+            format!("no delegate call was seen during {}", v.verb),
         )));
     }
     for call in calls {
@@ -588,8 +651,9 @@ fn delegate_env(v: &StepView) -> Verdict {
                 .unwrap_or("");
             let seen = call["env"][key].as_str().unwrap_or("");
             if given != seen {
-                return Some(Err(format!(
-                    "[ENV-17] the delegate got {key}={seen:?}, the plugin was given {given:?}"
+                return Some(Err(CheckFailure::of(
+                    "ENV-17",
+                    format!("the delegate got {key}={seen:?}, the plugin was given {given:?}"),
                 )));
             }
         }
@@ -608,7 +672,8 @@ fn delegate_stdin(v: &StepView) -> Verdict {
             return Some(Err(format!(
                 "the delegate's stdin differs from the plugin's: {}",
                 excerpt(call["stdin"].as_str().unwrap_or(""))
-            )));
+            )
+            .into()));
         }
     }
     if calls.is_empty() {
@@ -625,10 +690,7 @@ fn delegate_verb(v: &StepView) -> Verdict {
     Some(if calls.iter().any(|c| c["command"] == v.verb) {
         Ok(())
     } else {
-        Err(format!(
-            "the plugin did not run its delegate for {}",
-            v.verb
-        ))
+        Err(format!("the plugin did not run its delegate for {}", v.verb).into())
     })
 }
 

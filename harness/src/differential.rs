@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::runner::Target;
+use crate::target::Target;
 use crate::world::{World, WorldSnapshot};
 
 /// What one side did.

@@ -1,18 +1,25 @@
 //! The conformance harness behind `cni-conformance`: the requirement catalogue, the case
 //! tables, the sandboxed worlds plugins run in, the checks, the runner and the reports.
 //!
-//! Flow: [`catalogue`] and [`cases`] load the data in `conformance-cases/`; [`runner::probe`]
-//! asks the plugin for its versions and classifies it; [`runner::run_all`] runs each case at
-//! each applicable version in its own [`world::World`] (node and container namespaces, private
-//! state dir) and records findings per requirement using [`checks`]; [`report`] turns them into
+//! Flow: [`catalogue`] and [`cases`] load the data in `conformance-cases/`; [`target`] reads
+//! the plugin's base config (prelude, `x-conformance`, attachment patch); [`runner::probe`]
+//! asks the plugin for its versions and classifies it; [`runner::run_all`] ([`pool`]) runs each
+//! case at each applicable version in its own [`world::World`] (node and container namespaces,
+//! private state dir), where `step` executes its plugin calls and `action` its actions on the
+//! world, and records findings per requirement using [`checks`]; [`report`] turns them into
 //! verdicts by level and prints them.
 
+mod action;
 pub mod cases;
 pub mod catalogue;
 pub mod checks;
 pub mod coverage;
 pub mod differential;
 pub mod generated;
+pub mod pool;
 pub mod report;
 pub mod runner;
+mod session;
+mod step;
+pub mod target;
 pub mod world;

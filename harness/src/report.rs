@@ -9,7 +9,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use crate::catalogue::{Catalogue, Level};
-use crate::runner::{AttachmentPatch, CaseRun, Probe, Skipped, PRIMARY_ATTACHMENT};
+use crate::runner::{CaseRun, Probe, Skipped};
+use crate::target::{AttachmentPatch, PRIMARY_ATTACHMENT};
 
 /// The verdict on one requirement.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

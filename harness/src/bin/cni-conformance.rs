@@ -18,7 +18,8 @@ use clap::{Parser, Subcommand};
 
 use harness::catalogue::Catalogue;
 use harness::report::{Report, Subject};
-use harness::runner::{self, AttachmentPatch, Probe, Target};
+use harness::runner::{self, Probe};
+use harness::target::{AttachmentPatch, SetupError, Target};
 
 #[derive(Parser)]
 #[command(
@@ -147,7 +148,7 @@ fn main() -> ExitCode {
             let target = match attachment_patch {
                 None => target,
                 Some(arg) => match AttachmentPatch::from_arg(&arg)
-                    .map_err(runner::SetupError::AttachmentPatch)
+                    .map_err(SetupError::AttachmentPatch)
                     .and_then(|p| target.with_attachment_patch(p))
                 {
                     Ok(t) => t,
