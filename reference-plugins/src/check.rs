@@ -224,19 +224,7 @@ mod tests {
         let conf = serde_json::json!({
             "cniVersion": "1.0.0", "name": "n", "type": "t", "prevResult": prev
         });
-        let stdin = serde_json::to_vec(&conf).unwrap();
-        let args = CmdArgs {
-            command: cni::Command::Check,
-            container_id: "c".into(),
-            netns: Some("/run/netns/mine".into()),
-            ifname: "eth0".into(),
-            args: Default::default(),
-            raw_args: String::new(),
-            path: Vec::new(),
-            conf: cni::NetConf::parse(&stdin).unwrap(),
-            stdin,
-            version: cni::SpecVersion::V1_0_0,
-        };
+        let args = crate::test_args::cmd_args(cni::Command::Check, &conf, Some("/run/netns/mine"));
         let want = Expected::from_args(&args, "t").unwrap();
         assert_eq!(want.index, 1);
         let addrs: Vec<String> = want.addresses().map(|a| a.to_string()).collect();

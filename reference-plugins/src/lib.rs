@@ -32,6 +32,8 @@ pub mod netns;
 pub mod plugins;
 pub mod rollback;
 pub mod sublink;
+#[cfg(test)]
+mod test_args;
 
 /// The text VERSION-adjacent `about` reports: the upstream name and our version.
 pub fn about(plugin: &str) -> String {

@@ -73,19 +73,8 @@ mod tests {
     use super::*;
 
     fn args(netns: Option<&str>) -> CmdArgs {
-        let stdin = br#"{"cniVersion":"1.0.0","name":"n","type":"t"}"#.to_vec();
-        CmdArgs {
-            command: cni::Command::Del,
-            container_id: "c".into(),
-            netns: netns.map(String::from),
-            ifname: "eth0".into(),
-            args: Default::default(),
-            raw_args: String::new(),
-            path: Vec::new(),
-            conf: cni::NetConf::parse(&stdin).unwrap(),
-            stdin,
-            version: cni::SpecVersion::V1_0_0,
-        }
+        let conf = serde_json::json!({"cniVersion": "1.0.0", "name": "n", "type": "t"});
+        crate::test_args::cmd_args(cni::Command::Del, &conf, netns)
     }
 
     #[test]

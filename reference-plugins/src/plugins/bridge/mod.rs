@@ -597,22 +597,6 @@ pub fn del(args: &CmdArgs) -> Result<(), Error> {
     failure.into_result()
 }
 
-// ----- STATUS and GC -----------------------------------------------------------------------
-
-/// STATUS: the IPAM plugin's answer, or ready without one.
-pub fn status(args: &CmdArgs) -> Result<(), Error> {
-    crate::delegate::status(args)
-}
-
-/// GC: forwarded to the IPAM plugin, which drops reservations of attachments not listed;
-/// with `ipMasq`, the nftables masquerade rules of this network that belong to no listed
-/// attachment are removed (upstream bridge has no GC). Only the nftables layout names the
-/// interface in its rules; iptables chains of a stale attachment go with its DEL. Spoof-check
-/// chains carry no network name, so they are left to DEL as well.
-pub fn gc(args: &CmdArgs) -> Result<(), Error> {
-    crate::delegate::gc(args, GcMasquerade::OwnedWithIpMasq)
-}
-
 // ----- the plugin --------------------------------------------------------------------------
 
 /// The `bridge` plugin, for [`cni::skel::plugin_main`].
@@ -635,12 +619,18 @@ impl cni::Plugin for Bridge {
         del(args)
     }
 
+    /// STATUS: the IPAM plugin's answer, or ready without one.
     fn status(&self, args: &CmdArgs) -> Result<(), Error> {
-        status(args)
+        crate::delegate::status(args)
     }
 
+    /// GC: forwarded to the IPAM plugin, which drops reservations of attachments not listed;
+    /// with `ipMasq`, the nftables masquerade rules of this network that belong to no listed
+    /// attachment are removed (upstream bridge has no GC). Only the nftables layout names the
+    /// interface in its rules; iptables chains of a stale attachment go with its DEL.
+    /// Spoof-check chains carry no network name, so they are left to DEL as well.
     fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
-        gc(args)
+        crate::delegate::gc(args, GcMasquerade::OwnedWithIpMasq)
     }
 }
 

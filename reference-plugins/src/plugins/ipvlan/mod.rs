@@ -33,48 +33,39 @@ fn kind(conf: &IpvlanConf) -> SubKind {
     }
 }
 
-/// What ADD does for this request (codes 6 and 7 for an unusable `prevResult` or no address
-/// source, before anything changes).
-pub fn plan(args: &CmdArgs) -> Result<LinkPlan, Error> {
-    let conf = IpvlanConf::from_cmd(args)?;
-    let master = conf.resolve_master()?;
-    let addresses = match conf.address_source()? {
-        AddressSource::Ipam(t) => Addresses::Ipam(t),
-        AddressSource::PrevResult => Addresses::PrevResult,
-    };
-    Ok(LinkPlan {
-        kind: kind(&conf),
-        master,
-        link_in_container: conf.link_in_container,
-        mtu: conf.mtu,
-        mac: None,
-        addresses,
-        dns: conf.dns,
-        prev: conf.prev_result,
-    })
-}
-
-/// What CHECK expects for this request.
-pub fn expect(args: &CmdArgs) -> Result<LinkExpect, Error> {
-    let conf = IpvlanConf::from_cmd(args)?;
-    Ok(LinkExpect {
-        kind: kind(&conf),
-        master: conf.master.clone().map(Master::Named),
-        link_in_container: conf.link_in_container,
-        mtu: conf.mtu,
-        ipam_type: conf.ipam_type,
-    })
-}
-
 impl SublinkKind for Ipvlan {
     const NAME: &'static str = "ipvlan";
 
+    /// What ADD does for this request.
     fn plan(&self, args: &CmdArgs) -> Result<LinkPlan, Error> {
-        plan(args)
+        let conf = IpvlanConf::from_cmd(args)?;
+        let master = conf.resolve_master()?;
+        let addresses = match conf.address_source()? {
+            AddressSource::Ipam(t) => Addresses::Ipam(t),
+            AddressSource::PrevResult => Addresses::PrevResult,
+        };
+        Ok(LinkPlan {
+            kind: kind(&conf),
+            master,
+            link_in_container: conf.link_in_container,
+            mtu: conf.mtu,
+            mac: None,
+            addresses,
+            dns: conf.dns,
+            prev: conf.prev_result,
+        })
     }
 
+    /// What CHECK expects for this request.
     fn expect(&self, args: &CmdArgs) -> Result<LinkExpect, Error> {
-        expect(args)
+        let conf = IpvlanConf::from_cmd(args)?;
+        Ok(LinkExpect {
+            kind: kind(&conf),
+            master: conf.master.clone().map(Master::Named),
+            link_in_container: conf.link_in_container,
+            mtu: conf.mtu,
+            ipam_type: conf.ipam_type,
+        })
     }
 }
 

@@ -37,45 +37,37 @@ fn kind(conf: &MacvlanConf) -> SubKind {
     }
 }
 
-/// What ADD does for this request.
-pub fn plan(args: &CmdArgs) -> Result<LinkPlan, Error> {
-    let conf = MacvlanConf::from_cmd(args)?;
-    Ok(LinkPlan {
-        kind: kind(&conf),
-        master: conf.master.clone(),
-        link_in_container: conf.link_in_container,
-        mtu: conf.mtu,
-        mac: conf.mac.map(|m| m.addr.0),
-        addresses: match &conf.ipam_type {
-            Some(t) => Addresses::Ipam(t.clone()),
-            None => Addresses::None,
-        },
-        dns: conf.dns,
-        prev: args.prev_result()?.map(|r| r.to_v1()),
-    })
-}
-
-/// What CHECK expects for this request.
-pub fn expect(args: &CmdArgs) -> Result<LinkExpect, Error> {
-    let conf = MacvlanConf::from_cmd(args)?;
-    Ok(LinkExpect {
-        kind: kind(&conf),
-        master: Some(conf.master),
-        link_in_container: conf.link_in_container,
-        mtu: conf.mtu,
-        ipam_type: conf.ipam_type,
-    })
-}
-
 impl SublinkKind for Macvlan {
     const NAME: &'static str = "macvlan";
 
+    /// What ADD does for this request.
     fn plan(&self, args: &CmdArgs) -> Result<LinkPlan, Error> {
-        plan(args)
+        let conf = MacvlanConf::from_cmd(args)?;
+        Ok(LinkPlan {
+            kind: kind(&conf),
+            master: conf.master.clone(),
+            link_in_container: conf.link_in_container,
+            mtu: conf.mtu,
+            mac: conf.mac.map(|m| m.addr.0),
+            addresses: match &conf.ipam_type {
+                Some(t) => Addresses::Ipam(t.clone()),
+                None => Addresses::None,
+            },
+            dns: conf.dns,
+            prev: args.prev_result()?.map(|r| r.to_v1()),
+        })
     }
 
+    /// What CHECK expects for this request.
     fn expect(&self, args: &CmdArgs) -> Result<LinkExpect, Error> {
-        expect(args)
+        let conf = MacvlanConf::from_cmd(args)?;
+        Ok(LinkExpect {
+            kind: kind(&conf),
+            master: Some(conf.master),
+            link_in_container: conf.link_in_container,
+            mtu: conf.mtu,
+            ipam_type: conf.ipam_type,
+        })
     }
 }
 

@@ -333,20 +333,6 @@ pub fn check(args: &CmdArgs) -> Result<(), Error> {
     Ok(())
 }
 
-// ----- STATUS and GC ---------------------------------------------------------------------
-
-/// STATUS: whatever the IPAM plugin says, once the configuration is valid.
-pub fn status(args: &CmdArgs) -> Result<(), Error> {
-    PtpConf::from_cmd(args)?;
-    crate::delegate::status(args)
-}
-
-/// GC: forwarded to the IPAM plugin; with `ipMasq`, masquerade rules of this network whose
-/// attachment is not valid any more are removed.
-pub fn gc(args: &CmdArgs) -> Result<(), Error> {
-    crate::delegate::gc(args, GcMasquerade::OwnedWithIpMasq)
-}
-
 // ----- the plugin ------------------------------------------------------------------------
 
 /// The `ptp` plugin, for [`cni::skel::plugin_main`].
@@ -369,12 +355,16 @@ impl cni::Plugin for Ptp {
         del(args)
     }
 
+    /// STATUS: whatever the IPAM plugin says, once the configuration is valid.
     fn status(&self, args: &CmdArgs) -> Result<(), Error> {
-        status(args)
+        PtpConf::from_cmd(args)?;
+        crate::delegate::status(args)
     }
 
+    /// GC: forwarded to the IPAM plugin; with `ipMasq`, masquerade rules of this network whose
+    /// attachment is not valid any more are removed.
     fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
-        gc(args)
+        crate::delegate::gc(args, GcMasquerade::OwnedWithIpMasq)
     }
 }
 

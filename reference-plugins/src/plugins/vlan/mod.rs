@@ -27,42 +27,34 @@ use crate::sublink::{Addresses, LinkExpect, LinkPlan, SubKind, SublinkKind};
 /// The plugin's kind; `SublinkPlugin(Vlan)` is the plugin, for [`cni::skel::plugin_main`].
 pub struct Vlan;
 
-/// What ADD does for this request.
-pub fn plan(args: &CmdArgs) -> Result<LinkPlan, Error> {
-    let conf = VlanConf::from_cmd(args)?;
-    Ok(LinkPlan {
-        kind: SubKind::Vlan { id: conf.vlan_id },
-        master: Master::Named(conf.master),
-        link_in_container: conf.link_in_container,
-        mtu: conf.mtu,
-        mac: None,
-        addresses: Addresses::Ipam(conf.ipam_type),
-        dns: conf.dns,
-        prev: args.prev_result()?.map(|r| r.to_v1()),
-    })
-}
-
-/// What CHECK expects for this request.
-pub fn expect(args: &CmdArgs) -> Result<LinkExpect, Error> {
-    let conf = VlanConf::from_cmd(args)?;
-    Ok(LinkExpect {
-        kind: SubKind::Vlan { id: conf.vlan_id },
-        master: Some(Master::Named(conf.master)),
-        link_in_container: conf.link_in_container,
-        mtu: conf.mtu,
-        ipam_type: Some(conf.ipam_type),
-    })
-}
-
 impl SublinkKind for Vlan {
     const NAME: &'static str = "vlan";
 
+    /// What ADD does for this request.
     fn plan(&self, args: &CmdArgs) -> Result<LinkPlan, Error> {
-        plan(args)
+        let conf = VlanConf::from_cmd(args)?;
+        Ok(LinkPlan {
+            kind: SubKind::Vlan { id: conf.vlan_id },
+            master: Master::Named(conf.master),
+            link_in_container: conf.link_in_container,
+            mtu: conf.mtu,
+            mac: None,
+            addresses: Addresses::Ipam(conf.ipam_type),
+            dns: conf.dns,
+            prev: args.prev_result()?.map(|r| r.to_v1()),
+        })
     }
 
+    /// What CHECK expects for this request.
     fn expect(&self, args: &CmdArgs) -> Result<LinkExpect, Error> {
-        expect(args)
+        let conf = VlanConf::from_cmd(args)?;
+        Ok(LinkExpect {
+            kind: SubKind::Vlan { id: conf.vlan_id },
+            master: Some(Master::Named(conf.master)),
+            link_in_container: conf.link_in_container,
+            mtu: conf.mtu,
+            ipam_type: Some(conf.ipam_type),
+        })
     }
 }
 
