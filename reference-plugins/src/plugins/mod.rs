@@ -1,6 +1,7 @@
 //! One module per plugin, named as upstream's binary: its configuration type (`config`), its
-//! verbs and its [`cni::Plugin`] implementation. Each `src/bin/<name>.rs` only hands that
-//! implementation to [`cni::skel::plugin_main`].
+//! verbs and its `PLUGIN`, the [`cni::Plugin`] that `src/bin/<name>.rs` hands to
+//! [`cni::skel::plugin_main`]: a [`Verbs`] table of the module's verb functions (macvlan,
+//! ipvlan and vlan share theirs: [`crate::sublink::SublinkPlugin`]).
 
 pub mod bridge;
 pub mod host_local;
@@ -9,3 +10,47 @@ pub mod loopback;
 pub mod macvlan;
 pub mod ptp;
 pub mod vlan;
+
+use cni::{CmdArgs, CniResult, Error, Plugin};
+
+/// A plugin given as the functions that serve its verbs.
+pub struct Verbs {
+    /// The upstream binary's name.
+    pub name: &'static str,
+    pub add: fn(&CmdArgs) -> Result<CniResult, Error>,
+    pub check: fn(&CmdArgs) -> Result<(), Error>,
+    pub del: fn(&CmdArgs) -> Result<(), Error>,
+    pub status: fn(&CmdArgs) -> Result<(), Error>,
+    pub gc: fn(&CmdArgs) -> Result<(), Error>,
+}
+
+/// STATUS or GC of a plugin that holds no state and depends on nothing: success.
+pub fn nothing_held(_: &CmdArgs) -> Result<(), Error> {
+    Ok(())
+}
+
+impl Plugin for Verbs {
+    fn about(&self) -> String {
+        crate::about(self.name)
+    }
+
+    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
+        (self.add)(args)
+    }
+
+    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
+        (self.check)(args)
+    }
+
+    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
+        (self.del)(args)
+    }
+
+    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
+        (self.status)(args)
+    }
+
+    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
+        (self.gc)(args)
+    }
+}

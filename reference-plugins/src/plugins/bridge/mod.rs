@@ -59,6 +59,7 @@ use crate::netlink::{
     AddressSpec, BridgePort, BridgeVlan, Family, Link, LinkSpec, Netlink, VlanTable,
 };
 use crate::netns;
+use crate::plugins::Verbs;
 use crate::rollback::Rollback;
 
 pub use check::check;
@@ -599,43 +600,20 @@ pub fn del(args: &CmdArgs) -> Result<(), Error> {
 
 // ----- the plugin --------------------------------------------------------------------------
 
-/// The `bridge` plugin, for [`cni::skel::plugin_main`].
-pub struct Bridge;
-
-impl cni::Plugin for Bridge {
-    fn about(&self) -> String {
-        crate::about("bridge")
-    }
-
-    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
-        add(args)
-    }
-
-    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
-        check(args)
-    }
-
-    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
-        del(args)
-    }
-
-    /// STATUS: the IPAM plugin's answer, or ready without one.
-    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
-        crate::delegate::status(args)
-    }
-
-    /// GC: forwarded to the IPAM plugin, which drops reservations of attachments not listed;
-    /// with `ipMasq`, the nftables masquerade rules of this network that belong to no listed
-    /// attachment are removed (upstream bridge has no GC). Only the nftables layout names the
-    /// interface in its rules; iptables chains of a stale attachment go with its DEL.
-    /// Spoof-check chains carry no network name, so they are left to DEL as well.
-    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
-        crate::delegate::gc(args, GcMasquerade::OwnedWithIpMasq)
-    }
-}
-
-/// What `src/bin/bridge.rs` runs.
-pub const PLUGIN: Bridge = Bridge;
+/// What `src/bin/bridge.rs` runs. STATUS is the IPAM plugin's answer, or ready without one.
+/// GC is forwarded to the IPAM plugin, which drops reservations of attachments not listed;
+/// with `ipMasq`, the nftables masquerade rules of this network that belong to no listed
+/// attachment are removed (upstream bridge has no GC). Only the nftables layout names the
+/// interface in its rules; iptables chains of a stale attachment go with its DEL. Spoof-check
+/// chains carry no network name, so they are left to DEL as well.
+pub const PLUGIN: Verbs = Verbs {
+    name: "bridge",
+    add,
+    check,
+    del,
+    status: crate::delegate::status,
+    gc: |args| crate::delegate::gc(args, GcMasquerade::OwnedWithIpMasq),
+};
 
 #[cfg(test)]
 mod tests {

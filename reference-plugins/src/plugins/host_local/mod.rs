@@ -44,6 +44,7 @@ pub mod config;
 pub mod dns;
 pub mod store;
 
+use crate::plugins::Verbs;
 use std::collections::HashSet;
 use std::net::IpAddr;
 
@@ -301,19 +302,16 @@ pub fn status(cfg: &IpamConfig) -> Result<(), Error> {
 
 // ----- the plugin --------------------------------------------------------------------------
 
-/// The `host-local` plugin, for [`cni::skel::plugin_main`].
-pub struct HostLocal;
+fn config_of(args: &cni::CmdArgs) -> Result<IpamConfig, Error> {
+    IpamConfig::parse(&args.stdin, &args.args, args.version)
+}
 
-impl cni::Plugin for HostLocal {
-    fn about(&self) -> String {
-        crate::about("host-local")
-    }
-
-    fn add(&self, args: &cni::CmdArgs) -> Result<CniResult, Error> {
-        add(&config_of(args)?, &args.container_id, &args.ifname)
-    }
-
-    fn check(&self, args: &cni::CmdArgs) -> Result<(), Error> {
+/// What `src/bin/host-local.rs` runs. DEL and GC only need the store's location, so they
+/// work even when the ranges of the configuration became invalid.
+pub const PLUGIN: Verbs = Verbs {
+    name: "host-local",
+    add: |args| add(&config_of(args)?, &args.container_id, &args.ifname),
+    check: |args| {
         let prev = args.prev_result()?;
         check(
             &config_of(args)?,
@@ -321,30 +319,14 @@ impl cni::Plugin for HostLocal {
             &args.ifname,
             prev.as_ref(),
         )
-    }
-
-    fn del(&self, args: &cni::CmdArgs) -> Result<(), Error> {
-        // Only the store's location is needed, so DEL works even if the ranges became invalid.
-        del(
-            &StoreLocation::parse(&args.stdin)?,
-            &args.container_id,
-            &args.ifname,
-        )
-    }
-
-    fn gc(&self, args: &cni::CmdArgs) -> Result<(), Error> {
+    },
+    del: |args| {
+        let location = StoreLocation::parse(&args.stdin)?;
+        del(&location, &args.container_id, &args.ifname)
+    },
+    status: |args| status(&config_of(args)?),
+    gc: |args| {
         let valid = args.conf.gc_valid_attachments();
         gc(&StoreLocation::parse(&args.stdin)?, valid.as_deref())
-    }
-
-    fn status(&self, args: &cni::CmdArgs) -> Result<(), Error> {
-        status(&config_of(args)?)
-    }
-}
-
-fn config_of(args: &cni::CmdArgs) -> Result<IpamConfig, Error> {
-    IpamConfig::parse(&args.stdin, &args.args, args.version)
-}
-
-/// What `src/bin/host-local.rs` runs.
-pub const PLUGIN: HostLocal = HostLocal;
+    },
+};

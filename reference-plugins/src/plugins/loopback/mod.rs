@@ -22,6 +22,7 @@ use cni::{Error, SpecVersion};
 use crate::error::{internal, Context};
 use crate::netlink::{Address, Netlink};
 use crate::netns;
+use crate::plugins::{nothing_held, Verbs};
 
 /// The only interface this plugin touches.
 pub const LO: &str = "lo";
@@ -108,33 +109,21 @@ fn to_net(a: &Address) -> Option<IpNet> {
     IpNet::new(a.addr, a.prefix_len).ok()
 }
 
-/// The `loopback` plugin, for [`cni::skel::plugin_main`].
-pub struct Loopback;
-
-impl cni::Plugin for Loopback {
-    fn about(&self) -> String {
-        crate::about("loopback")
-    }
-
-    fn add(&self, args: &cni::CmdArgs) -> Result<CniResult, Error> {
-        // Read prevResult first: a bad one fails before the namespace is touched.
+/// What `src/bin/loopback.rs` runs. ADD reads `prevResult` first, so a bad one fails before
+/// the namespace is touched, and passes it on unchanged when there is one.
+pub const PLUGIN: Verbs = Verbs {
+    name: "loopback",
+    add: |args| {
         let prev = args.prev_result()?;
         let netns = netns::required(args)?;
         let addrs = up(netns)?;
         Ok(prev.unwrap_or_else(|| result(netns, &addrs)))
-    }
-
-    fn check(&self, args: &cni::CmdArgs) -> Result<(), Error> {
-        check(netns::required(args)?)
-    }
-
-    fn del(&self, args: &cni::CmdArgs) -> Result<(), Error> {
-        down(args.netns.as_deref())
-    }
-}
-
-/// What `src/bin/loopback.rs` runs.
-pub const PLUGIN: Loopback = Loopback;
+    },
+    check: |args| check(netns::required(args)?),
+    del: |args| down(args.netns.as_deref()),
+    status: nothing_held,
+    gc: nothing_held,
+};
 
 #[cfg(test)]
 mod tests {

@@ -55,6 +55,7 @@ use crate::netlink::{
     AddressSpec, Netlink, Route, RouteAdd, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_TABLE_MAIN,
 };
 use crate::netns;
+use crate::plugins::Verbs;
 use crate::rollback::Rollback;
 
 /// The masquerade spec of this attachment.
@@ -335,38 +336,17 @@ pub fn check(args: &CmdArgs) -> Result<(), Error> {
 
 // ----- the plugin ------------------------------------------------------------------------
 
-/// The `ptp` plugin, for [`cni::skel::plugin_main`].
-pub struct Ptp;
-
-impl cni::Plugin for Ptp {
-    fn about(&self) -> String {
-        crate::about("ptp")
-    }
-
-    fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
-        add(args)
-    }
-
-    fn check(&self, args: &CmdArgs) -> Result<(), Error> {
-        check(args)
-    }
-
-    fn del(&self, args: &CmdArgs) -> Result<(), Error> {
-        del(args)
-    }
-
-    /// STATUS: whatever the IPAM plugin says, once the configuration is valid.
-    fn status(&self, args: &CmdArgs) -> Result<(), Error> {
+/// What `src/bin/ptp.rs` runs. STATUS: whatever the IPAM plugin says, once the configuration
+/// is valid. GC: forwarded to the IPAM plugin; with `ipMasq`, masquerade rules of this
+/// network whose attachment is not valid any more are removed.
+pub const PLUGIN: Verbs = Verbs {
+    name: "ptp",
+    add,
+    check,
+    del,
+    status: |args| {
         PtpConf::from_cmd(args)?;
         crate::delegate::status(args)
-    }
-
-    /// GC: forwarded to the IPAM plugin; with `ipMasq`, masquerade rules of this network whose
-    /// attachment is not valid any more are removed.
-    fn gc(&self, args: &CmdArgs) -> Result<(), Error> {
-        crate::delegate::gc(args, GcMasquerade::OwnedWithIpMasq)
-    }
-}
-
-/// What `src/bin/ptp.rs` runs.
-pub const PLUGIN: Ptp = Ptp;
+    },
+    gc: |args| crate::delegate::gc(args, GcMasquerade::OwnedWithIpMasq),
+};
