@@ -1,6 +1,7 @@
 //! The one place cni-rs talks netlink: a small synchronous rtnetlink handle ([`Netlink`])
 //! with plain types for what it reads and asks for ([`Link`], [`LinkSpec`], [`Address`],
-//! [`AddressSpec`], [`Route`], [`BridgeVlan`], [`BridgePort`]).
+//! [`AddressSpec`], [`Route`], [`BridgeVlan`], [`BridgePort`]), and nf_tables over
+//! nfnetlink ([`nfnetlink`]).
 //!
 //! The crate is in layers, each a module that says what it owns:
 //! - `socket`: one `NETLINK_ROUTE` socket, created in the current namespace or in another
@@ -18,14 +19,17 @@
 //! - `wire`: the translation between `netlink-packet-route` messages and our types. That
 //!   crate changes its API often, so none of its types appear in this crate's public
 //!   interface: a version bump touches `wire` (and `socket`, for `netlink-packet-core`)
-//!   only, and golden-byte tests there catch one that changes the bytes.
+//!   only, and golden-byte tests there catch one that changes the bytes;
+//! - [`nfnetlink`]: nf_tables over a `NETLINK_NETFILTER` socket, framed by hand: rule
+//!   dumps, chain queries, and batches of rule changes committed in one transaction.
 //!
 //! The operations are the kernel facts the interface plugins (bridge, ptp, macvlan, ipvlan,
 //! vlan) need: links (create veth/bridge/macvlan/ipvlan/vlan, delete, rename, move to another
 //! namespace, up/down, MTU, MAC, promiscuous mode, master), bridge ports (hairpin, learning,
 //! isolation, VLANs), addresses and routes (add, replace, delete, dump). What to do with them
 //! (which sysctls, in which order, with which names) lives in the `iface` module of
-//! reference-plugins and the plugins.
+//! reference-plugins and the plugins; which firewall rules to write lives in its `firewall`
+//! module.
 //!
 //! Operations are blocking and cheap: a plugin opens one handle per namespace it works in
 //! and makes a handful of requests. A new operation is one method in `handle` on top of the
@@ -33,6 +37,7 @@
 
 mod error;
 mod handle;
+pub mod nfnetlink;
 mod socket;
 mod types;
 mod wire;
