@@ -150,21 +150,40 @@ impl MacvlanMode {
             MacvlanMode::Source => "source",
         }
     }
+
+    /// Every mode, in the kernel's order.
+    pub const ALL: [MacvlanMode; 5] = [
+        MacvlanMode::Private,
+        MacvlanMode::Vepa,
+        MacvlanMode::Bridge,
+        MacvlanMode::Passthru,
+        MacvlanMode::Source,
+    ];
+
+    /// The kernel's `MACVLAN_MODE_*` value (`IFLA_MACVLAN_MODE`).
+    pub fn kernel_value(self) -> u32 {
+        match self {
+            MacvlanMode::Private => 1,
+            MacvlanMode::Vepa => 2,
+            MacvlanMode::Bridge => 4,
+            MacvlanMode::Passthru => 8,
+            MacvlanMode::Source => 16,
+        }
+    }
+
+    /// The mode of a kernel value.
+    pub fn from_kernel_value(v: u32) -> Option<MacvlanMode> {
+        MacvlanMode::ALL.into_iter().find(|m| m.kernel_value() == v)
+    }
 }
 
 impl std::str::FromStr for MacvlanMode {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        [
-            MacvlanMode::Private,
-            MacvlanMode::Vepa,
-            MacvlanMode::Bridge,
-            MacvlanMode::Passthru,
-            MacvlanMode::Source,
-        ]
-        .into_iter()
-        .find(|m| m.as_str() == s)
-        .ok_or_else(|| format!("unknown macvlan mode {s:?}"))
+        MacvlanMode::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("unknown macvlan mode {s:?}"))
     }
 }
 
