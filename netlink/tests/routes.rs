@@ -123,3 +123,21 @@ fn routes_add_replace_list_delete() {
     assert!(mine(&mut nl, Family::V4).is_empty());
     assert!(mine(&mut nl, Family::V6).is_empty());
 }
+
+#[test]
+fn route_get_names_the_device_and_source() {
+    let ns = Netns::new("nl-route-get").unwrap();
+    let mut nl = Netlink::open_in(ns.path()).unwrap();
+    let (a, _) = up_pair(&mut nl, "g0", "g1");
+    nl.add_address(a, &AddressSpec::new(net("10.3.0.5/24")))
+        .unwrap();
+    nl.add_route(&Route::new(net("10.4.0.9/32")).dev(a).scope(RT_SCOPE_LINK))
+        .unwrap();
+    let r = nl.route_get(ip("10.3.0.77")).unwrap();
+    assert_eq!(r.oif, Some(a));
+    assert_eq!(r.prefsrc, Some(ip("10.3.0.5")));
+    assert_eq!(r.dst, net("10.3.0.77/32"));
+    assert_eq!(nl.route_get(ip("10.4.0.9")).unwrap().oif, Some(a));
+    let e = nl.route_get(ip("192.0.2.1")).unwrap_err();
+    assert!(!e.is_exists(), "no route: {e:?}");
+}

@@ -1,7 +1,10 @@
-//! Route operations: dump, add (exclusively, appending or replacing), delete.
+//! Route operations: dump, lookup (`ip route get`), add (exclusively, appending or
+//! replacing), delete.
 
 use super::Netlink;
-use crate::error::Result;
+use std::net::IpAddr;
+
+use crate::error::{NetlinkError, Result};
 use crate::socket::{NLM_F_CREATE, NLM_F_EXCL, NLM_F_REPLACE};
 use crate::types::{Family, Route, RouteAdd};
 use crate::wire::route as wire;
@@ -18,6 +21,18 @@ impl Netlink {
         let mut routes = wire::routes_from(op, &replies)?;
         routes.retain(|route| family.is_none() || family == Some(route.family()));
         Ok(routes)
+    }
+
+    /// The route the kernel would use to reach `to` (`ip route get <to>`): its output
+    /// device, gateway and preferred source, with `dst` the address itself.
+    pub fn route_get(&mut self, to: IpAddr) -> Result<Route> {
+        let op = format!("get route to {to}");
+        let msg = wire::get_route_message(to);
+        let replies = self.socket.request(&op, RTM_GETROUTE, 0, &msg)?;
+        wire::routes_from(&op, &replies)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| NetlinkError::decode(&op, "no route in the answer".to_string()))
     }
 
     /// Adds a route exclusively ([`RouteAdd::Exclusive`]).

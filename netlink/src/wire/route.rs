@@ -75,6 +75,18 @@ pub(crate) fn dump_routes_message(family: Option<Family>) -> RouteMessage {
     msg
 }
 
+/// The `RTM_GETROUTE` request body that asks the kernel which route it would use for `to`
+/// (`ip route get`).
+pub(crate) fn get_route_message(to: IpAddr) -> RouteMessage {
+    let mut msg = RouteMessage::default();
+    let family = if to.is_ipv4() { Family::V4 } else { Family::V6 };
+    msg.header.address_family = address_family(Some(family));
+    msg.header.destination_prefix_length = if to.is_ipv4() { 32 } else { 128 };
+    msg.attributes
+        .push(RouteAttribute::Destination(RouteAddress::from(to)));
+    msg
+}
+
 /// The IPv4 and IPv6 routes of the `RTM_NEWROUTE` messages of a reply, in order (a dump of
 /// all families also has multicast and MPLS routes, which are skipped undecoded).
 pub(crate) fn routes_from(op: &str, replies: &[Reply]) -> Result<Vec<Route>> {
@@ -185,6 +197,11 @@ mod tests {
         assert_bytes(
             &emit(&dump_routes_message(None)),
             "00 00 00 00 00 00 00 00 00000000 # rtmsg: AF_UNSPEC",
+        );
+        assert_bytes(
+            &emit(&get_route_message("10.1.0.5".parse().unwrap())),
+            "02 20 00 00 00 00 00 00 00000000 # rtmsg: AF_INET, /32
+            0800 0100 0a010005                # RTA_DST 10.1.0.5",
         );
     }
 }
