@@ -8,6 +8,7 @@ pub mod host_local;
 pub mod ipvlan;
 pub mod loopback;
 pub mod macvlan;
+pub mod portmap;
 pub mod ptp;
 pub mod vlan;
 
