@@ -37,7 +37,7 @@
 
 mod iptables;
 mod nftables;
-mod sha512;
+pub(crate) mod sha512;
 
 use std::ffi::OsStr;
 use std::fmt;

@@ -23,6 +23,7 @@ pub fn plugin_bin(name: &str) -> PathBuf {
         "ipvlan" => env!("CARGO_BIN_EXE_ipvlan"),
         "loopback" => env!("CARGO_BIN_EXE_loopback"),
         "macvlan" => env!("CARGO_BIN_EXE_macvlan"),
+        "portmap" => env!("CARGO_BIN_EXE_portmap"),
         "ptp" => env!("CARGO_BIN_EXE_ptp"),
         "vlan" => env!("CARGO_BIN_EXE_vlan"),
         other => panic!("no plugin binary named {other}"),
