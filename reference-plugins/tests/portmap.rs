@@ -1245,3 +1245,398 @@ fn rules_are_the_bytes_nft_writes() {
         assert_eq!(listing("cni_hostport"), listing("theirs"));
     }
 }
+
+// ----- the iptables backend -------------------------------------------------------------------
+
+fn iptables_save(ns: &Netns, v6: bool) -> String {
+    run_in(
+        ns,
+        if v6 {
+            "ip6tables-save"
+        } else {
+            "iptables-save"
+        },
+        &["-t", "nat"],
+    )
+}
+
+/// The `CNI-DN-` chains and the rules that mention them, in both families.
+fn dn_lines(ns: &Netns) -> Vec<String> {
+    [false, true]
+        .iter()
+        .flat_map(|&v6| {
+            iptables_save(ns, v6)
+                .lines()
+                .filter(|l| l.contains("CNI-DN-"))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// Runs a plugin binary given by path inside the node, as a runtime would.
+fn run_binary(
+    node: &Netns,
+    bin: &Path,
+    verb: &str,
+    id: &str,
+    ifname: &str,
+    netns: &Path,
+    conf: &Value,
+) -> Output {
+    use std::io::Write;
+    let mut child = node
+        .command(bin)
+        .env_clear()
+        .env(
+            "PATH",
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        )
+        .env("CNI_COMMAND", verb)
+        .env("CNI_CONTAINERID", id)
+        .env("CNI_IFNAME", ifname)
+        .env("CNI_NETNS", netns)
+        .env("CNI_PATH", support::plugin_dir())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(conf.to_string().as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+/// The iptables backend forwards the same traffic, one restore per family per call, and its
+/// DEL leaves the shared chains only.
+#[test]
+fn iptables_backend_traffic_and_teardown() {
+    let w = World::new("pm-ipt");
+    let bridge = w.bridge_conf(NET, "pm0", "10.77.0.0/24", Some("fd00:77::/64"));
+    let pm = portmap_conf(
+        NET,
+        json!([
+            {"hostPort": 8080, "containerPort": 80},
+            {"hostPort": 8053, "containerPort": 53, "protocol": "udp"},
+            {"hostPort": 9090, "containerPort": 90, "hostIP": "10.78.0.1"},
+        ]),
+        json!({"backend": "iptables"}),
+    );
+    let c1 = w.container("pm-ipt-c1");
+    let r = w.attach(&bridge, &pm, "ctr-1", "eth0", &c1);
+    let (c4, c6) = addresses(&r, "eth0");
+    let c6 = c6.unwrap();
+    let out = &w.outside;
+    assert_eq!(
+        tcp(&c1, at(c4, 80), out, "10.78.0.1:8080"),
+        ip_of("10.78.0.2")
+    );
+    assert_eq!(
+        tcp(&c1, at(c6, 80), out, "[fd00:78::1]:8080"),
+        ip_of("fd00:78::2")
+    );
+    assert_eq!(
+        udp(&c1, at(c4, 53), out, "10.78.0.1:8053"),
+        ip_of("10.78.0.2")
+    );
+    assert_eq!(
+        udp(&c1, at(c6, 53), out, "[fd00:78::1]:8053"),
+        ip_of("fd00:78::2")
+    );
+    tcp(&c1, at(c4, 90), out, "10.78.0.1:9090");
+    tcp_fails(&c1, at(c4, 90), out, "10.79.0.1:9090");
+    assert_eq!(
+        tcp(&c1, at(c4, 80), &w.node, "10.78.0.1:8080"),
+        ip_of("10.78.0.1")
+    );
+    assert_eq!(
+        tcp(&c1, at(c4, 80), &w.node, "127.0.0.1:8080"),
+        ip_of("10.77.0.1")
+    );
+    assert_eq!(
+        tcp(&c1, at(c4, 80), &c1, "10.78.0.1:8080"),
+        ip_of("10.77.0.1")
+    );
+    assert_eq!(
+        tcp(&c1, at(c6, 80), &c1, "[fd00:78::1]:8080"),
+        ip_of("fd00:77::1")
+    );
+    // Transit is not rewritten (addrtype LOCAL).
+    assert_eq!(
+        tcp(&w.far, sa("10.79.0.2:8080"), out, "10.79.0.2:8080"),
+        ip_of("10.78.0.2")
+    );
+    assert!(
+        !ruleset(&w.node).contains("cni_hostport"),
+        "no nftables layout"
+    );
+
+    let conf = with_prev(&pm, &r);
+    ok(
+        w.call("portmap", "CHECK", "ctr-1", "eth0", Some(c1.path()), &conf),
+        "CHECK",
+    );
+    // CHECK finds a DNAT rule deleted by hand.
+    let saved = iptables_save(&w.node, false);
+    let dnat = saved
+        .lines()
+        .find(|l| l.contains("--dport 8080") && l.contains("-j DNAT"))
+        .unwrap();
+    let args = split_rule(&dnat.replacen("-A ", "-D ", 1));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run_in(&w.node, "iptables", &args);
+    let bad = w.call("portmap", "CHECK", "ctr-1", "eth0", Some(c1.path()), &conf);
+    assert_eq!(error_code(&bad), 999, "{}", text(&bad));
+    // ADD again repairs it; DEL without the mappings removes everything of the attachment.
+    ok(
+        w.call("portmap", "ADD", "ctr-1", "eth0", Some(c1.path()), &conf),
+        "ADD again",
+    );
+    ok(
+        w.call("portmap", "CHECK", "ctr-1", "eth0", Some(c1.path()), &conf),
+        "CHECK",
+    );
+    assert_eq!(
+        iptables_save(&w.node, false).matches("-j DNAT").count(),
+        3,
+        "replaced, not added twice"
+    );
+    let bare = portmap_conf(NET, json!([]), json!({"runtimeConfig": null}));
+    ok(
+        w.call("portmap", "DEL", "ctr-1", "eth0", Some(c1.path()), &bare),
+        "DEL",
+    );
+    assert!(dn_lines(&w.node).is_empty(), "{:#?}", dn_lines(&w.node));
+    let v4 = iptables_save(&w.node, false);
+    assert!(
+        v4.contains(":CNI-HOSTPORT-DNAT") && v4.contains("-j CNI-HOSTPORT-MASQ"),
+        "{v4}"
+    );
+    tcp_fails(&c1, at(c4, 80), out, "10.78.0.1:8080");
+}
+
+/// Splits a saved rule into arguments (its comment quoted as one).
+fn split_rule(line: &str) -> Vec<String> {
+    let mut out = vec!["-t".to_string(), "nat".to_string()];
+    let mut word = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if quoted => word.extend(chars.next()),
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !word.is_empty() {
+                    out.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        out.push(word);
+    }
+    out
+}
+
+#[test]
+fn iptables_two_ifnames_and_rename() {
+    let w = World::new("pm-ipt2");
+    let pm0 = portmap_conf(
+        NET,
+        json!([{"hostPort": 8080, "containerPort": 80}]),
+        json!({"backend": "iptables"}),
+    );
+    let pm1 = portmap_conf(
+        NET,
+        json!([{"hostPort": 8081, "containerPort": 81}]),
+        json!({"backend": "iptables"}),
+    );
+    let p0 = with_prev(&pm0, &prev_result("eth0", &["10.77.0.2/24"]));
+    let p1 = with_prev(&pm1, &prev_result("eth1", &["10.77.0.3/24"]));
+    ok(w.portmap("ADD", "ctr-1", "eth0", &p0), "ADD eth0");
+    ok(w.portmap("ADD", "ctr-1", "eth1", &p1), "ADD eth1");
+    ok(w.portmap("CHECK", "ctr-1", "eth0", &p0), "CHECK eth0");
+    ok(w.portmap("CHECK", "ctr-1", "eth1", &p1), "CHECK eth1");
+    ok(w.portmap("DEL", "ctr-1", "eth0", &pm0), "DEL eth0");
+    ok(
+        w.portmap("CHECK", "ctr-1", "eth1", &p1),
+        "CHECK eth1 after DEL eth0",
+    );
+    assert!(!dn_lines(&w.node).iter().any(|l| l.contains("10.77.0.2")));
+    // DEL under another network name still finds eth1's chain through its jump.
+    let renamed = portmap_conf("renamed", json!([]), json!({}));
+    ok(w.portmap("DEL", "ctr-1", "eth1", &renamed), "DEL renamed");
+    assert!(dn_lines(&w.node).is_empty(), "{:#?}", dn_lines(&w.node));
+}
+
+/// Counts the programs a plugin run executes (besides itself), with strace.
+fn execs(w: &World, verb: &str, id: &str, ifname: &str, conf: &Value) -> Vec<String> {
+    let trace = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = w.node.command("strace");
+    cmd.args(["-f", "-qq", "-e", "trace=execve", "-o"])
+        .arg(trace.path())
+        .arg(support::plugin_bin("portmap"))
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("CNI_COMMAND", verb)
+        .env("CNI_CONTAINERID", id)
+        .env("CNI_IFNAME", ifname)
+        .env("CNI_NETNS", w.sandbox.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(conf.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{verb}: {}", text(&out));
+    let log = std::fs::read_to_string(trace.path()).unwrap();
+    log.lines()
+        .filter(|l| l.contains("execve(") && !l.contains("= -1"))
+        .filter_map(|l| l.split('"').nth(1))
+        .map(|p| p.rsplit('/').next().unwrap().to_string())
+        .filter(|p| p != "portmap")
+        .collect()
+}
+
+#[test]
+fn iptables_one_restore_per_family() {
+    if support_strace().is_none() {
+        eprintln!("strace is not installed: skipped");
+        return;
+    }
+    let w = World::new("pm-ipt3");
+    let pm = portmap_conf(
+        NET,
+        json!([{"hostPort": 8080, "containerPort": 80}]),
+        json!({"backend": "iptables"}),
+    );
+    let conf = with_prev(
+        &pm,
+        &prev_result("eth0", &["10.77.0.2/24", "fd00:77::2/64"]),
+    );
+    let mut add = execs(&w, "ADD", "ctr-1", "eth0", &conf);
+    add.sort();
+    assert_eq!(
+        add,
+        [
+            "ip6tables-restore",
+            "ip6tables-save",
+            "iptables-restore",
+            "iptables-save"
+        ]
+    );
+    let mut del = execs(&w, "DEL", "ctr-1", "eth0", &conf);
+    del.sort();
+    assert_eq!(
+        del,
+        [
+            "ip6tables-restore",
+            "ip6tables-save",
+            "iptables-restore",
+            "iptables-save"
+        ]
+    );
+    // Once nothing of the attachment is left, DEL still saves (the shared chains are
+    // there) but restores nothing.
+    let mut again = execs(&w, "DEL", "ctr-1", "eth0", &conf);
+    again.sort();
+    assert_eq!(again, ["ip6tables-save", "iptables-save"]);
+}
+
+/// The plugin Debian ships (upstream 1.1.1, iptables), when installed.
+fn upstream_portmap() -> Option<std::path::PathBuf> {
+    let p = std::path::PathBuf::from("/usr/lib/cni/portmap");
+    p.exists().then_some(p)
+}
+
+/// A node moving from upstream's plugin to ours: our DEL (without mappings, whatever the
+/// backend) removes what upstream's ADD wrote; and back: upstream's DEL removes what our
+/// ADD wrote with the iptables backend.
+#[test]
+fn upstream_and_ours_clean_up_after_each_other() {
+    // Upstream 1.1.1 needs the protocol spelt out.
+    let Some(upstream) = upstream_portmap() else {
+        eprintln!("/usr/lib/cni/portmap is not installed: skipped");
+        return;
+    };
+    let w = World::new("pm-mig");
+    let bridge = w.bridge_conf(NET, "pm0", "10.77.0.0/24", Some("fd00:77::/64"));
+    let maps = json!([
+        {"hostPort": 8080, "containerPort": 80, "protocol": "tcp"},
+        {"hostPort": 8053, "containerPort": 53, "protocol": "udp"},
+    ]);
+    let c1 = w.container("pm-mig-c1");
+    let out = ok(
+        w.call("bridge", "ADD", "ctr-1", "eth0", Some(c1.path()), &bridge),
+        "bridge ADD",
+    );
+    let prev: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (c4, _) = addresses(&prev, "eth0");
+
+    // Upstream's ADD, then ours DEL.
+    let upstream_conf = with_prev(&portmap_conf(NET, maps.clone(), json!({})), &prev);
+    ok(
+        run_binary(
+            &w.node,
+            &upstream,
+            "ADD",
+            "ctr-1",
+            "eth0",
+            c1.path(),
+            &upstream_conf,
+        ),
+        "upstream ADD",
+    );
+    assert!(!dn_lines(&w.node).is_empty());
+    tcp(&c1, at(c4, 80), &w.outside, "10.78.0.1:8080");
+    let bare = portmap_conf(NET, json!([]), json!({"runtimeConfig": null}));
+    ok(
+        w.call("portmap", "DEL", "ctr-1", "eth0", Some(c1.path()), &bare),
+        "our DEL",
+    );
+    assert!(dn_lines(&w.node).is_empty(), "{:#?}", dn_lines(&w.node));
+    tcp_fails(&c1, at(c4, 80), &w.outside, "10.78.0.1:8080");
+
+    // Ours (iptables) ADD, then upstream's DEL (which needs the mappings).
+    let ours = with_prev(
+        &portmap_conf(NET, maps.clone(), json!({"backend": "iptables"})),
+        &prev,
+    );
+    ok(
+        w.call("portmap", "ADD", "ctr-1", "eth0", Some(c1.path()), &ours),
+        "our ADD",
+    );
+    tcp(&c1, at(c4, 80), &w.outside, "10.78.0.1:8080");
+    ok(
+        run_binary(&w.node, &upstream, "DEL", "ctr-1", "eth0", c1.path(), &ours),
+        "upstream DEL",
+    );
+    assert!(dn_lines(&w.node).is_empty(), "{:#?}", dn_lines(&w.node));
+    tcp_fails(&c1, at(c4, 80), &w.outside, "10.78.0.1:8080");
+
+    // And ours again after upstream's shared chains: ADD, CHECK, DEL.
+    ok(
+        w.call("portmap", "ADD", "ctr-1", "eth0", Some(c1.path()), &ours),
+        "our ADD again",
+    );
+    ok(
+        w.call("portmap", "CHECK", "ctr-1", "eth0", Some(c1.path()), &ours),
+        "our CHECK",
+    );
+    ok(
+        w.call("portmap", "DEL", "ctr-1", "eth0", Some(c1.path()), &ours),
+        "our DEL",
+    );
+    assert!(dn_lines(&w.node).is_empty());
+}

@@ -683,13 +683,14 @@ fn port_mapping(entry: &Value, describe: String) -> Result<PortMapping, Error> {
     })
 }
 
-/// The container's addresses a mapping forwards to: the first IPv4 and the first IPv6
-/// address of `prevResult` on `ifname` (an address naming no interface counts; one naming
-/// an interface counts when it is `ifname` inside a sandbox), as upstream picks them.
+/// The container's addresses a mapping forwards to, with their prefixes: the first IPv4 and
+/// the first IPv6 address of `prevResult` on `ifname` (an address naming no interface
+/// counts; one naming an interface counts when it is `ifname` inside a sandbox), as
+/// upstream picks them.
 pub fn container_addresses(
     result: &cni::result::Result100,
     ifname: &str,
-) -> (Option<std::net::Ipv4Addr>, Option<std::net::Ipv6Addr>) {
+) -> (Option<IpNet>, Option<IpNet>) {
     let mut v4 = None;
     let mut v6 = None;
     for ip in &result.ips {
@@ -701,14 +702,12 @@ pub fn container_addresses(
                 }
             }
         }
-        match ip.address.addr() {
-            IpAddr::V4(a) => {
-                v4.get_or_insert(a);
-            }
-            IpAddr::V6(a) => {
-                v6.get_or_insert(a);
-            }
-        }
+        let slot = if ip.address.addr().is_ipv4() {
+            &mut v4
+        } else {
+            &mut v6
+        };
+        slot.get_or_insert(ip.address);
     }
     (v4, v6)
 }
@@ -1143,13 +1142,13 @@ mod tests {
         assert_eq!(
             container_addresses(&result, "eth0"),
             (
-                Some("10.9.0.5".parse().unwrap()),
-                Some("fd00::5".parse().unwrap())
+                Some("10.9.0.5/24".parse().unwrap()),
+                Some("fd00::5/64".parse().unwrap())
             )
         );
         assert_eq!(
             container_addresses(&result, "eth1").0,
-            Some("10.9.1.5".parse().unwrap())
+            Some("10.9.1.5/24".parse().unwrap())
         );
         assert_eq!(
             container_addresses(&result, "veth1").0,

@@ -45,7 +45,9 @@ pub mod iptables;
 pub mod nftables;
 
 use std::collections::HashSet;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::IpNet;
 
 use cni::result::CniResult;
 use cni::{CmdArgs, Error, ErrorCode};
@@ -60,22 +62,25 @@ use crate::netlink::Netlink;
 use crate::plugins::Verbs;
 use crate::rollback::Rollback;
 
-/// The attachment's container addresses (first IPv4, first IPv6 on `CNI_IFNAME`).
+/// The attachment's container addresses (first IPv4, first IPv6 on `CNI_IFNAME`), with
+/// their prefixes.
 #[derive(Debug, Clone, Copy)]
 pub struct Addresses {
-    pub v4: Option<Ipv4Addr>,
-    pub v6: Option<Ipv6Addr>,
+    pub v4: Option<IpNet>,
+    pub v6: Option<IpNet>,
 }
 
 impl Addresses {
     /// The families with an address, and the address.
     pub fn each(&self) -> impl Iterator<Item = (Family, IpAddr)> {
-        [
-            self.v4.map(|a| (V4, IpAddr::V4(a))),
-            self.v6.map(|a| (V6, IpAddr::V6(a))),
-        ]
-        .into_iter()
-        .flatten()
+        self.nets().map(|(f, n)| (f, n.addr()))
+    }
+
+    /// The families with an address, and the address with its prefix.
+    pub fn nets(&self) -> impl Iterator<Item = (Family, IpNet)> {
+        [self.v4.map(|n| (V4, n)), self.v6.map(|n| (V6, n))]
+            .into_iter()
+            .flatten()
     }
 
     fn of(&self, family: Family) -> Option<IpAddr> {
@@ -142,7 +147,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
     let mut host = Netlink::open().context("portmap: open the host namespace")?;
     let mut rollback = Rollback::new("portmap", &mut host);
     if conf.snat {
-        if let Some(v4) = addrs.v4 {
+        if let Some(IpAddr::V4(v4)) = addrs.v4.map(|n| n.addr()) {
             route_localnet(&mut rollback, v4)?;
         }
     }
