@@ -66,17 +66,9 @@ fn mode_of(l: &Link) -> Option<MacvlanMode> {
     }
 }
 
+/// The global addresses of link `index` in `ns`, sorted.
 fn global_addrs(ns: &Netns, index: u32) -> Vec<IpNet> {
-    let mut nl = Netlink::open_in(ns.path()).unwrap();
-    let mut v: Vec<IpNet> = nl
-        .addresses(index, None)
-        .unwrap()
-        .into_iter()
-        .filter(|a| a.scope == 0)
-        .map(|a| a.net())
-        .collect();
-    v.sort();
-    v
+    support::global_addrs(&mut Netlink::open_in(ns.path()).unwrap(), index)
 }
 
 /// `ip -d -j link show dev eth0` in `ns`.

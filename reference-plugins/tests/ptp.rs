@@ -3,7 +3,7 @@
 //! (a temporary `dataDir`), and reads the kernel, the firewall and the IPAM store back.
 
 mod support;
-use support::{assert_silent_ok, error_code, merged, Node};
+use support::{assert_silent_ok, error_code, global_addrs, merged, Node};
 
 use std::net::IpAddr;
 use std::path::Path;
@@ -100,18 +100,6 @@ fn routes_on(nl: &mut Netlink, family: Family, index: u32) -> Vec<RouteKey> {
 
 fn sorted(mut v: Vec<RouteKey>) -> Vec<RouteKey> {
     v.sort_by_key(|k| format!("{k:?}"));
-    v
-}
-
-fn global_addrs(nl: &mut Netlink, index: u32) -> Vec<IpNet> {
-    let mut v: Vec<IpNet> = nl
-        .addresses(index, None)
-        .unwrap()
-        .into_iter()
-        .filter(|a| a.scope == 0)
-        .map(|a| a.net())
-        .collect();
-    v.sort();
     v
 }
 

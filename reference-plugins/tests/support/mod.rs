@@ -12,6 +12,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Output, Stdio};
 
+use ipnet::IpNet;
 use netns_sandbox::Netns;
 use reference_plugins::netlink::{Link, Netlink};
 use serde_json::{json, Value};
@@ -156,6 +157,19 @@ pub fn sysctl(ns: &Netns, key: &str) -> String {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// The global (scope 0) addresses of link `index`, sorted.
+pub fn global_addrs(nl: &mut Netlink, index: u32) -> Vec<IpNet> {
+    let mut v: Vec<IpNet> = nl
+        .addresses(index, None)
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.scope == 0)
+        .map(|a| a.net())
+        .collect();
+    v.sort();
+    v
 }
 
 /// Exit status, stdout and stderr of a run, for assertion messages.
