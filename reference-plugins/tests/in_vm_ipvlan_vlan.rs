@@ -61,7 +61,7 @@ mod driver {
     #[test]
     fn ipvlan_and_vlan_tests_pass_inside_the_vm() {
         SelfDriven::new(env!("CARGO_PKG_NAME"), "in_vm_ipvlan_vlan")
-            .min_tests(7)
+            .min_tests(11)
             .env_default("CNIRS_VM_TIMEOUT", "900")
             .run()
             .assert_all_ok();
