@@ -298,25 +298,33 @@ fn ours_vlan() {
     );
 }
 
-/// The known findings on Debian's ipvlan and vlan (1.1.1), both the same. Failed: VERSION-2
-/// (every upstream plugin: VERSION answers 1.0.0 whatever the request's version). Warned
-/// (SHOULD):
-/// - ERR-3 (every upstream plugin): error objects for bad input carry no `cniVersion`;
+/// The known findings on Debian's ipvlan and vlan (1.1.1), both the same, each with its entry
+/// of `conformance-cases/upstream-deviations.toml`. Failed: VERSION-2 (every upstream plugin:
+/// VERSION answers 1.0.0 whatever the request's version; UPSTREAM-1). Warned (SHOULD):
+/// - ERR-3 (every upstream plugin): error objects for bad input carry no `cniVersion`
+///   (UPSTREAM-3);
 /// - ADD-8, IPAM-9 (as bridge, ptp, macvlan): when the IPAM delegate fails ADD, the plugin
-///   returns the error without running the delegate's DEL (case `delegation-add-failure`);
-/// - DEL-1, seen only here: when IPAM ADD fails, the plugin leaves the link it created in the
-///   container (macvlan removes its link on that path; ipvlan and vlan create the link, then
-///   return the delegate's error as it is). Shown by the generated variant with the malformed
-///   `CNI_ARGS` `Gw^` and ifname `yc6755xx`: host-local refuses the argument ("ARGS: invalid
-///   pair"), ADD fails, the link stays; the variant's DEL runs IPAM DEL first, which fails on
-///   the same argument before the link is reached; so the link outlives the attachment.
+///   returns the error without running the delegate's DEL (case `delegation-add-failure`;
+///   UPSTREAM-4);
+/// - DEL-1 (UPSTREAM-5), seen only here: when IPAM ADD fails, the plugin leaves the link it
+///   created in the container (macvlan removes its link on that path; ipvlan and vlan create
+///   the link, then return the delegate's error as it is). Shown by the generated variant with
+///   the malformed `CNI_ARGS` `Gw^` and ifname `yc6755xx`: host-local refuses the argument
+///   ("ARGS: invalid pair"), ADD fails, the link stays; the variant's DEL runs IPAM DEL first,
+///   which fails on the same argument before the link is reached; so the link outlives the
+///   attachment.
 fn upstream_findings(plugin: &str) -> Certified {
     let c = upstream_certify(plugin);
-    assert_eq!(c.ids("fail"), set(&["VERSION-2"]), "{}", c.output);
+    assert_eq!(
+        c.ids("fail"),
+        set(&["VERSION-2"]),
+        "known: VERSION-2 (UPSTREAM-1)\n{}",
+        c.output
+    );
     assert_eq!(
         c.ids("warn"),
         set(&["ADD-8", "DEL-1", "ERR-3", "IPAM-9"]),
-        "{}",
+        "known: ADD-8, IPAM-9 (UPSTREAM-4), DEL-1 (UPSTREAM-5), ERR-3 (UPSTREAM-3)\n{}",
         c.output
     );
     let del1 = c.reason("DEL-1");

@@ -2,8 +2,12 @@
 //! that the only failed requirements are the known, explained upstream violations:
 //!
 //! - VERSION-2 (all): the Go skel answers VERSION with its own newest version (1.0.0), not with
-//!   the cniVersion the request carried.
-//! - RES-13 (loopback): its 0.3.x/0.4.0 results lack `ips[].version`.
+//!   the cniVersion the request carried (UPSTREAM-1).
+//! - RES-13 (loopback): its 0.3.x/0.4.0 results lack `ips[].version` (UPSTREAM-2).
+//!
+//! The UPSTREAM-N entries of `conformance-cases/upstream-deviations.toml` say what ours do
+//! instead and cite these tests as evidence; [`DEVIATIONS`] ties each known violation to its
+//! entry, and the failure message names it.
 //!
 //! A new failure is a regression of the harness (or an upstream change to explain here); a
 //! known violation that disappears means upstream fixed it and this list needs updating. Each
@@ -11,7 +15,7 @@
 //!
 //! Upstream ipvlan and vlan need link kinds this kernel lacks; `tests/in_vm_certify.rs`
 //! certifies them inside the VM lane's VM and asserts their findings there (VERSION-2, and the
-//! warning DEL-1: a link left in the container when the IPAM delegate fails ADD).
+//! warning DEL-1: a link left in the container when the IPAM delegate fails ADD, UPSTREAM-5).
 //!
 //! Needs root and Debian's containernetworking-plugins (scripts/setup.sh).
 
@@ -23,6 +27,24 @@ use assert_cmd::Command;
 use serde_json::Value;
 
 const REAL_DIR: &str = "/usr/lib/cni";
+
+/// The entry of `conformance-cases/upstream-deviations.toml` behind each known violation.
+const DEVIATIONS: [(&str, &str); 2] = [("VERSION-2", "UPSTREAM-1"), ("RES-13", "UPSTREAM-2")];
+
+/// `ID (UPSTREAM-N)` for each known violation, for failure messages.
+fn with_deviations(known: &[&str]) -> String {
+    let entry = |id: &str| {
+        DEVIATIONS
+            .iter()
+            .find(|(req, _)| *req == id)
+            .map_or("no deviation entry", |(_, dev)| *dev)
+    };
+    let named: Vec<String> = known
+        .iter()
+        .map(|id| format!("{id} ({})", entry(id)))
+        .collect();
+    named.join(", ")
+}
 
 fn certify(plugin: &str, config: &str, known: &[&str]) {
     let path = Path::new(REAL_DIR).join(plugin);
@@ -68,10 +90,12 @@ fn certify(plugin: &str, config: &str, known: &[&str]) {
         .filter(|r| r["verdict"] == "fail")
         .map(|r| r["id"].as_str().unwrap())
         .collect();
+    let explained = with_deviations(known);
     let known: BTreeSet<&str> = known.iter().copied().collect();
     assert_eq!(
         failed, known,
-        "{plugin}: failed requirements differ from the known upstream violations:\n{output}"
+        "{plugin}: failed requirements differ from the known upstream violations \
+         ({explained}):\n{output}"
     );
     // A known MUST violation fails the certification.
     assert_eq!(out.status.code(), Some(1), "{output}");

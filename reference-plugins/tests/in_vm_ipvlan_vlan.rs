@@ -297,7 +297,7 @@ fn ipvlan_master_choices_and_failures() {
     assert_silent_ok(&node.del("ctr-m", Some(c.path()), &lic));
     assert_eq!(link_names(&c), ["m0"]);
 
-    // IPAM fails (unknown plugin): the link is removed (upstream leaves it, E41).
+    // IPAM fails (unknown plugin): the link is removed (upstream leaves it, UPSTREAM-5).
     let bad_ipam = node.conf(json!({"ipam": {"type": "no-such-ipam"}}));
     let out = node.run("ADD", "ctr-m", Some(c.path()), &bad_ipam);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -333,7 +333,7 @@ fn ipvlan_master_choices_and_failures() {
 fn ipvlan_del_when_things_are_gone() {
     in_vm();
     let node = sub_node("ipvlan", "ipv-gone-node");
-    // Master unset and no default route: DEL never looks for the master (E7).
+    // Master unset and no default route: DEL never looks for the master (UPSTREAM-8).
     let conf = node.conf(json!({}));
     let unset = node.conf(json!({"master": null}));
     let c = Netns::new("ipv-gone-c").unwrap();
@@ -405,7 +405,8 @@ fn vlan_add_check_del() {
     assert_eq!(error_code(&node.check("ctr-1", &c1, &conf, &r)), 999);
 
     // The same (master, id) for a second container: the kernel refuses; nothing is left
-    // behind and the address is released (E52).
+    // behind and the address is released (neither upstream nor ours checks the pair first:
+    // the kernel's refusal is the check).
     let out = node.run("ADD", "ctr-2", Some(c2.path()), &conf);
     assert_eq!(error_code(&out), 999);
     assert!(text(&out).contains("has VLAN 100"), "{}", text(&out));
@@ -469,7 +470,7 @@ fn vlan_link_in_container_and_failures() {
         error_code(&node.run("ADD", "ctr-l", Some(c.path()), &host)),
         999
     );
-    // IPAM fails: the link is removed (upstream leaves it, E41).
+    // IPAM fails: the link is removed (upstream leaves it, UPSTREAM-5).
     let bad_ipam = node.conf(json!({"ipam": {"type": "no-such-ipam"}}));
     let out = node.run("ADD", "ctr-l", Some(c.path()), &bad_ipam);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -487,7 +488,8 @@ fn vlan_del_when_things_are_gone() {
     let node = sub_node("vlan", "vlan-gone-node");
     let conf = node.conf(json!({}));
     let c = Netns::new("vlan-gone-c").unwrap();
-    // The master vanished: upstream's DEL fails here (it re-reads the master's MTU, E7).
+    // The master vanished: upstream's DEL fails here (it re-reads the master's MTU,
+    // UPSTREAM-8).
     node.add("ctr-g", &c, &conf);
     ip(&node.ns, &["link", "del", MASTER]);
     assert_silent_ok(&node.del("ctr-g", Some(c.path()), &conf));

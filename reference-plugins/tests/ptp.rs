@@ -356,7 +356,7 @@ fn del_after_the_namespace_is_gone_releases_everything() {
     assert_eq!(
         node.has_masq("ctr-gone"),
         0,
-        "torn down by name (catalogue E11)"
+        "torn down by name (UPSTREAM-6)"
     );
     wait_until("the host end goes with the namespace", || {
         node.veths().is_empty()
