@@ -4,6 +4,7 @@
 //! Requirement IDs of `conformance-cases/requirements.toml` are named in the test names and
 //! comments.
 
+#[path = "../../cni/tests/support/mod.rs"]
 mod support;
 use support::test_plugin;
 
