@@ -14,7 +14,7 @@
 //!   and a few variants.
 //!
 //! Driven from this same file, as `reference-plugins/tests/in_vm_ipvlan_vlan.rs` is (both with
-//! `netns_sandbox::vm_lane::SelfDriven`): in an ordinary build
+//! `vm_lane::SelfDriven`, of the dev-dependency `vm-lane`): in an ordinary build
 //! `driver::certify_ipvlan_and_vlan_inside_the_vm` builds the reference plugins and this
 //! target statically (into `target/vm-build/`), boots one VM with `scripts/vm/run.sh` that runs
 //! all the other tests of this file in parallel, and requires each to report `ok`, then prints
@@ -39,8 +39,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use netns_sandbox::vm_lane::workspace;
 use serde_json::{json, Value};
+use vm_lane::workspace;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -51,11 +51,11 @@ fn text(bytes: &[u8]) -> String {
 /// The host side: absent from the static build that runs in the VM.
 #[cfg(not(target_feature = "crt-static"))]
 mod driver {
-    use netns_sandbox::vm_lane::SelfDriven;
+    use vm_lane::SelfDriven;
 
     /// Builds the VM image, the reference plugins and this target statically, runs every
     /// other test of this file (at least 6) at once in one VM and requires each to be `ok`
-    /// there, with `netns_sandbox::vm_lane`. Anything missing fails with the reason.
+    /// there, with the `vm-lane` crate. Anything missing fails with the reason.
     #[test]
     fn certify_ipvlan_and_vlan_inside_the_vm() {
         let run = SelfDriven::new(env!("CARGO_PKG_NAME"), "in_vm_certify")

@@ -4,9 +4,9 @@
 //!
 //! - in an ordinary (dynamically linked) build, `driver::ipvlan_and_vlan_tests_pass_inside_the_vm`
 //!   builds this target statically (`-C target-feature=+crt-static`, which makes the plugin
-//!   binaries it uses static too, in `target/vm-build/` as `vm_lane` does), boots the VM with
+//!   binaries it uses static too, in `target/vm-build/` as the `vm-lane` crate does), boots the VM with
 //!   `scripts/vm/run.sh` (the workspace is shared at the same path) and requires every other
-//!   test of this file to report `ok` there (all of it `netns_sandbox::vm_lane::SelfDriven`).
+//!   test of this file to report `ok` there (all of it `vm_lane::SelfDriven`, a dev-dependency).
 //!   The other tests are reported as *ignored* here, naming the VM: a skip is never counted as
 //!   a pass;
 //! - in the static build the driver does not exist and the tests run; each first checks that
@@ -52,10 +52,10 @@ fn in_vm() {
 /// The host side: absent from the static build that runs in the VM.
 #[cfg(not(target_feature = "crt-static"))]
 mod driver {
-    use netns_sandbox::vm_lane::SelfDriven;
+    use vm_lane::SelfDriven;
 
     /// Builds the VM image, builds this target statically, runs it in the VM and requires every
-    /// listed test (at least 7) to be `ok` there, with `netns_sandbox::vm_lane` (what
+    /// listed test (at least 7) to be `ok` there, with the `vm-lane` crate (what
     /// `tests/vm_lane.rs` does for `in_vm_kernel_features`). Anything missing fails with the
     /// reason.
     #[test]
