@@ -114,6 +114,8 @@ fn mac_bytes(s: &str) -> Vec<u8> {
 #[test]
 fn add_check_del_with_gateway_and_masquerade() {
     let node = Node::new("br-node", "bridge", NET);
+    // Forwarding off to begin with, whatever the host's (see support::set_sysctl).
+    node.set_sysctl("net/ipv4/ip_forward", "0");
     let c1 = Netns::new("br-c1").unwrap();
     let c2 = Netns::new("br-c2").unwrap();
     let conf = node.conf(
@@ -221,6 +223,8 @@ fn add_check_del_with_gateway_and_masquerade() {
 #[test]
 fn default_gateway_dual_stack() {
     let node = Node::new("br-dgw", "bridge", NET);
+    // Forwarding off to begin with, whatever the host's (see support::set_sysctl).
+    node.set_sysctl("net/ipv4/ip_forward", "0");
     let c = Netns::new("br-dgw-c").unwrap();
     let mut conf = node.conf("cni-t1", "10.72.0.0/24", json!({"isDefaultGateway": true}));
     conf["ipam"]["ranges"] = json!([[{"subnet": "10.72.0.0/24"}], [{"subnet": "fd72::/64"}]]);

@@ -119,6 +119,10 @@ fn add_check_del_ipv4_with_masquerade_and_mtu() {
         "1.0.0",
         json!({"ipMasq": true, "mtu": 1400, "dns": {"nameservers": ["10.98.0.53"]}}),
     );
+    // The node namespace starts with the host's IPv4 forwarding (1 on a Docker or Kubernetes
+    // node; see support::set_sysctl): start it from 0, so the plugin's change shows.
+    let host_forward = support::host_sysctl("net/ipv4/ip_forward");
+    node.set_sysctl("net/ipv4/ip_forward", "0");
     assert_eq!(node.sysctl("net/ipv4/ip_forward"), "0");
 
     let r = node.add("ctr-v4", &c, &conf);
@@ -177,6 +181,11 @@ fn add_check_del_ipv4_with_masquerade_and_mtu() {
         None
     )));
     assert_eq!(node.sysctl("net/ipv4/ip_forward"), "1");
+    assert_eq!(
+        support::host_sysctl("net/ipv4/ip_forward"),
+        host_forward,
+        "the host's forwarding is untouched"
+    );
     assert_eq!(node.has_masq("ctr-v4"), 1);
     assert_eq!(node.reserved(), ["10.98.0.2"]);
 
@@ -206,6 +215,8 @@ fn add_check_del_ipv4_with_masquerade_and_mtu() {
 #[test]
 fn dual_stack_containers_reach_each_other_through_the_node() {
     let node = Node::new("ptp-ds-node", "ptp", NET);
+    // Forwarding off to begin with, whatever the host's (see support::set_sysctl).
+    node.set_sysctl("net/ipv4/ip_forward", "0");
     let a = Netns::new("ptp-ds-a").unwrap();
     let b = Netns::new("ptp-ds-b").unwrap();
     let conf = node.conf(

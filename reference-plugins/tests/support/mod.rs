@@ -159,6 +159,35 @@ pub fn sysctl(ns: &Netns, key: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
+/// Writes a sysctl inside `ns`, a namespace the test made (`key` as under `/proc/sys/`). A new
+/// namespace starts with init_net's IPv4 settings (`conf/all`, `conf/default`, hence
+/// `ip_forward`, are copied while net.core.devconf_inherit_init_net is 0): a test that checks
+/// a plugin turned one on first sets it off here, so that it does not depend on the host's
+/// value (1 on every Docker or Kubernetes node).
+pub fn set_sysctl(ns: &Netns, key: &str, value: &str) {
+    let out = ns
+        .command("sh")
+        .args([
+            "-c",
+            "printf '%s\\n' \"$1\" > \"/proc/sys/$2\"",
+            "sh",
+            value,
+            key,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "setting {key} to {value}: {out:?}");
+    assert_eq!(sysctl(ns, key), value, "{key} in the test's namespace");
+}
+
+/// The host's value of a sysctl (the namespace the tests run in).
+pub fn host_sysctl(key: &str) -> String {
+    std::fs::read_to_string(format!("/proc/sys/{key}"))
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
 /// The global (scope 0) addresses of link `index`, sorted.
 pub fn global_addrs(nl: &mut Netlink, index: u32) -> Vec<IpNet> {
     let mut v: Vec<IpNet> = nl
@@ -386,5 +415,10 @@ impl Node {
     /// A sysctl's value in the node namespace (`key` as under `/proc/sys/`).
     pub fn sysctl(&self, key: &str) -> String {
         sysctl(&self.ns, key)
+    }
+
+    /// Sets a sysctl in the node namespace: see [`set_sysctl`].
+    pub fn set_sysctl(&self, key: &str, value: &str) {
+        set_sysctl(&self.ns, key, value)
     }
 }
