@@ -207,7 +207,8 @@ pub fn find(name: &str) -> Option<&'static Check> {
     CHECKS.iter().find(|c| c.name == name)
 }
 
-fn one_json(stdout: &[u8]) -> Result<Value, String> {
+/// The one JSON document `stdout` holds (surrounding whitespace allowed), or why not.
+pub(crate) fn one_json(stdout: &[u8]) -> Result<Value, String> {
     let text = String::from_utf8_lossy(stdout);
     let trimmed = text.trim();
     if trimmed.is_empty() {

@@ -38,7 +38,7 @@ pub fn expand(
         .collect();
     if eligible.is_empty() {
         return Err(format!(
-            "needs cniVersion {} or later, the plugin advertises up to {}",
+            "needs cniVersion {} or later, the versions tested go up to {}",
             case.min_version.as_deref().unwrap_or("?"),
             versions.last().map(|v| v.as_str()).unwrap_or("none")
         ));

@@ -7,18 +7,18 @@
 //! `action`.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde_json::Value;
 
 use cni::result::CniResult;
-use cni::version::{SpecVersion, VersionInfo};
+use cni::version::SpecVersion;
 
 use crate::cases::{Case, Kind};
-use crate::checks::excerpt;
+use crate::checks::{excerpt, one_json};
 use crate::session::Session;
-use crate::world::World;
+use crate::world::{Run, World};
 
 pub use crate::pool::{expand, run_all};
 pub use crate::target::{AttachmentPatch, SetupError, Target, CONFIG_KEY, PRIMARY_ATTACHMENT};
@@ -66,42 +66,179 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// What probing found out about the plugin.
+/// What probing found out about the plugin, as reports show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Probe {
     pub advertised: Vec<String>,
     pub versions: Vec<String>,
     pub kind: String,
+    /// Where the versions tested come from when the VERSION answer gave no usable version
+    /// list; `None`: from the list the plugin advertised.
+    pub versions_from: Option<String>,
+    /// What the probe's VERSION call showed about the answer itself (ENV-13: one JSON
+    /// document; VERSION-1: its fields; VERSION-2 when it has no cniVersion at all). They
+    /// count in the verdicts like a case's findings.
+    pub findings: Vec<Finding>,
 }
 
-/// Asks VERSION (in a world, as every call) and classifies the plugin with one ADD/DEL.
-pub fn probe(target: &Target) -> Result<(Vec<SpecVersion>, Vec<String>, Kind), SetupError> {
+/// The probe's outcome: the versions cases run at, the plugin's kind, and the report's view.
+#[derive(Debug, Clone)]
+pub struct Probed {
+    pub versions: Vec<SpecVersion>,
+    pub kind: Kind,
+    pub probe: Probe,
+}
+
+/// The request version of the probe's VERSION call.
+const PROBE_VERSION: &str = "1.0.0";
+
+/// What the probe's VERSION call answered: the advertised list as far as it could be read,
+/// the spec versions in it, and the findings about the answer.
+#[derive(Debug, Default)]
+struct VersionAnswer {
+    advertised: Vec<String>,
+    versions: Vec<SpecVersion>,
+    findings: Vec<Finding>,
+}
+
+impl VersionAnswer {
+    fn record(&mut self, ids: &[&str], passed: bool, message: String) {
+        self.findings.push(Finding {
+            requirements: ids.iter().map(|s| s.to_string()).collect(),
+            passed,
+            message: format!("VERSION {message}"),
+        });
+    }
+}
+
+/// Reads the probe's VERSION answer. A broken answer is the plugin's failure, recorded as
+/// findings (an answer with no usable version list leaves `versions` empty); only a plugin
+/// that cannot be run at all is a setup error.
+fn read_version_answer(run: &Run, timeout: Duration) -> Result<VersionAnswer, SetupError> {
+    let mut a = VersionAnswer::default();
+    if run.timed_out {
+        a.record(
+            &["VERSION-1"],
+            false,
+            format!("did not finish within {timeout:?} and was killed"),
+        );
+        return Ok(a);
+    }
+    let out = run
+        .output
+        .as_ref()
+        .map_err(|e| SetupError::Probe(format!("cannot run the plugin: {e}")))?;
+    let stdout = excerpt(&String::from_utf8_lossy(&out.stdout));
+    if !out.success {
+        a.record(
+            &["VERSION-1"],
+            false,
+            format!("failed ({}), stdout: {stdout}", out.status),
+        );
+        return Ok(a);
+    }
+    let json = match one_json(&out.stdout) {
+        Ok(j) => j,
+        Err(e) => {
+            a.record(&["ENV-13", "VERSION-1"], false, e);
+            return Ok(a);
+        }
+    };
+    a.record(&["ENV-13"], true, "answered one JSON document".into());
+    let mut problems = Vec::new();
+    match json.get("supportedVersions").and_then(Value::as_array) {
+        None => problems.push("no supportedVersions list".to_string()),
+        Some(list) if list.is_empty() || !list.iter().all(Value::is_string) => {
+            problems.push("supportedVersions is not a non-empty list of strings".into())
+        }
+        Some(_) => {}
+    }
+    a.advertised = json
+        .get("supportedVersions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect();
+    a.versions = a
+        .advertised
+        .iter()
+        .filter_map(|v| SpecVersion::from_exact(v))
+        .collect();
+    a.versions.sort();
+    a.versions.dedup();
+    if a.versions.is_empty() && !a.advertised.is_empty() {
+        problems.push(format!(
+            "supportedVersions {:?} names no spec version the harness knows",
+            a.advertised
+        ));
+    }
+    if !json.get("cniVersion").is_some_and(Value::is_string) {
+        problems.push("no cniVersion".into());
+        a.record(
+            &["VERSION-2"],
+            false,
+            format!("answer has no cniVersion to echo the request's {PROBE_VERSION:?}: {stdout}"),
+        );
+    }
+    if problems.is_empty() {
+        a.record(
+            &["VERSION-1"],
+            true,
+            "answer has cniVersion and supportedVersions".into(),
+        );
+    } else {
+        a.record(
+            &["VERSION-1"],
+            false,
+            format!("answer: {}: {stdout}", problems.join("; ")),
+        );
+    }
+    Ok(a)
+}
+
+/// The version to test at when the VERSION answer gave no usable version list: the one the
+/// base config names (0.1.0 when it names none, as runtimes read such a config), with the
+/// sentence reports show. A config naming a version the harness does not know is a setup
+/// error.
+fn fallback_version(target: &Target) -> Result<(SpecVersion, String), SetupError> {
+    let why = "the VERSION answer gave no usable version list";
+    match target.config_version.as_deref() {
+        None => Ok((
+            SpecVersion::V0_1_0,
+            format!("{why}; tested at 0.1.0 only, the version of a config without cniVersion"),
+        )),
+        Some(v) => match SpecVersion::from_exact(v) {
+            Some(sv) => Ok((
+                sv,
+                format!("{why}; tested at the config's cniVersion {v} only"),
+            )),
+            None => Err(SetupError::Probe(format!(
+                "{why}, and the config's cniVersion {v:?} is no spec version the harness \
+                 knows: give the config one"
+            ))),
+        },
+    }
+}
+
+/// Asks VERSION (in a world, as every call) and classifies the plugin with one ADD/DEL. A
+/// VERSION answer that cannot be read is the plugin's failure: its findings go into the
+/// report, and without a usable version list the cases run at the config's cniVersion only.
+pub fn probe(target: &Target) -> Result<Probed, SetupError> {
     let world = World::new("probe").map_err(|e| SetupError::Probe(e.to_string()))?;
     let run = world.run_plugin(
         &target.plugin,
         &[("CNI_COMMAND".into(), "VERSION".into())],
-        br#"{"cniVersion":"1.0.0"}"#,
+        format!(r#"{{"cniVersion":"{PROBE_VERSION}"}}"#).as_bytes(),
         target.timeout,
     );
-    let out = run.output.map_err(SetupError::Probe)?;
-    let info: VersionInfo = serde_json::from_slice(&out.stdout).map_err(|e| {
-        SetupError::Probe(format!(
-            "VERSION output unreadable ({e}): {}",
-            excerpt(&String::from_utf8_lossy(&out.stdout))
-        ))
-    })?;
-    let mut versions: Vec<SpecVersion> = info
-        .supported_versions
-        .iter()
-        .filter_map(|v| SpecVersion::from_exact(v))
-        .collect();
-    versions.sort();
-    versions.dedup();
-    if versions.is_empty() {
-        return Err(SetupError::Probe(
-            "the plugin advertises no known spec version".into(),
-        ));
-    }
+    let answer = read_version_answer(&run, target.timeout)?;
+    let (versions, versions_from) = if answer.versions.is_empty() {
+        let (v, why) = fallback_version(target)?;
+        (vec![v], Some(why))
+    } else {
+        (answer.versions.clone(), None)
+    };
     if let Some(master) = target.plugin_conf.get("master").and_then(Value::as_str) {
         world
             .ensure_master(master)
@@ -110,7 +247,17 @@ pub fn probe(target: &Target) -> Result<(Vec<SpecVersion>, Vec<String>, Kind), S
     let latest = *versions.last().expect("non-empty");
     let mut session = Session::new(target, world, latest, Kind::Other);
     let kind = classify(&mut session);
-    Ok((versions, info.supported_versions, kind))
+    Ok(Probed {
+        probe: Probe {
+            advertised: answer.advertised,
+            versions: versions.iter().map(|v| v.as_str().to_string()).collect(),
+            kind: format!("{kind:?}").to_lowercase(),
+            versions_from,
+            findings: answer.findings,
+        },
+        versions,
+        kind,
+    })
 }
 
 /// Names of the links in the container namespace of `attachment`.

@@ -103,6 +103,10 @@ pub struct Target {
     /// Directories for delegated plugins (IPAM, the other plugins of a list).
     pub cni_path: Vec<PathBuf>,
     pub network_name: String,
+    /// The base config's own `cniVersion` (a list's top-level one) as written; `None` when it
+    /// has none. Requests carry the version of the case run instead; this is the version to
+    /// test at when the plugin's VERSION answer gives no usable list.
+    pub config_version: Option<String>,
     /// Plugin objects that come before the tested one in the list (run as a runtime would).
     pub prelude: Vec<Map<String, Value>>,
     /// The tested plugin's object.
@@ -242,6 +246,10 @@ impl Target {
             .and_then(Value::as_str)
             .ok_or_else(|| config_error(config, "no network name"))?
             .to_string();
+        let config_version = obj.get("cniVersion").map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
         let (prelude, plugin_conf) = split_plugins(&obj, plugin, config)?;
         // Runtimes always pass CNI_PATH; by default it is the plugin's own directory.
         let cni_path = if cni_path.is_empty() {
@@ -253,6 +261,7 @@ impl Target {
             plugin: plugin.to_path_buf(),
             cni_path,
             network_name: name,
+            config_version,
             prelude,
             plugin_conf,
             timeout,

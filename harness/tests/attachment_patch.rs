@@ -181,6 +181,8 @@ fn report(patch: Option<AttachmentPatch>) -> Report {
                 advertised: vec![],
                 versions: vec![],
                 kind: "interface".into(),
+                versions_from: None,
+                findings: vec![],
             },
             attachment_patch: patch,
         },

@@ -18,7 +18,7 @@ use clap::{Parser, Subcommand};
 
 use harness::catalogue::Catalogue;
 use harness::report::{Report, Subject};
-use harness::runner::{self, Probe};
+use harness::runner::{self, Probed};
 use harness::target::{AttachmentPatch, SetupError, Target};
 
 #[derive(Parser)]
@@ -158,7 +158,11 @@ fn main() -> ExitCode {
                     }
                 },
             };
-            let (versions, advertised, kind) = match runner::probe(&target) {
+            let Probed {
+                versions,
+                kind,
+                probe,
+            } = match runner::probe(&target) {
                 Ok(x) => x,
                 Err(e) => {
                     eprintln!("cni-conformance: {e}");
@@ -185,6 +189,9 @@ fn main() -> ExitCode {
                     .join(", "),
                 cases.len()
             );
+            if let Some(from) = &probe.versions_from {
+                eprintln!("versions: {from}");
+            }
             if let Some(p) = &target.attachment_patch {
                 eprintln!(
                     "attachment patch {} (from {}) for attachments other than \"a\"",
@@ -208,11 +215,7 @@ fn main() -> ExitCode {
                 plugin: plugin.display().to_string(),
                 config: config.display().to_string(),
                 strict,
-                probe: Probe {
-                    advertised,
-                    versions: versions.iter().map(|v| v.as_str().to_string()).collect(),
-                    kind: format!("{kind:?}").to_lowercase(),
-                },
+                probe,
                 attachment_patch: target.attachment_patch.clone(),
             };
             let report = Report::build(
