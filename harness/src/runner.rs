@@ -221,9 +221,23 @@ fn fallback_version(target: &Target) -> Result<(SpecVersion, String), SetupError
     }
 }
 
+/// Creates the master link the tested plugin's config names (`master`), if any.
+fn ensure_master(target: &Target, world: &World) -> Result<(), SetupError> {
+    match target.plugin_conf.get("master").and_then(Value::as_str) {
+        Some(master) => world
+            .ensure_master(master)
+            .map_err(|e| SetupError::Probe(format!("cannot create master link {master}: {e}"))),
+        None => Ok(()),
+    }
+}
+
 /// Asks VERSION (in a world, as every call) and classifies the plugin with one ADD/DEL. A
 /// VERSION answer that cannot be read is the plugin's failure: its findings go into the
 /// report, and without a usable version list the cases run at the config's cniVersion only.
+/// An ADD with the base config that the plugin (or the prelude) answers with a failure, at the
+/// newest version and at the config's own, means the config cannot work on this machine: a
+/// setup error ([`SetupError::BaseConfig`]) with the plugin's error, not a verdict. An ADD that
+/// hangs or answers unreadably is the plugin's failure, left to the cases.
 pub fn probe(target: &Target) -> Result<Probed, SetupError> {
     let world = World::new("probe").map_err(|e| SetupError::Probe(e.to_string()))?;
     let run = world.run_plugin(
@@ -239,14 +253,37 @@ pub fn probe(target: &Target) -> Result<Probed, SetupError> {
     } else {
         (answer.versions.clone(), None)
     };
-    if let Some(master) = target.plugin_conf.get("master").and_then(Value::as_str) {
-        world
-            .ensure_master(master)
-            .map_err(|e| SetupError::Probe(format!("cannot create master link {master}: {e}")))?;
-    }
+    ensure_master(target, &world)?;
     let latest = *versions.last().expect("non-empty");
-    let mut session = Session::new(target, world, latest, Kind::Other);
-    let kind = classify(&mut session);
+    let kind = match classify(&mut Session::new(target, world, latest, Kind::Other)) {
+        ProbeAdd::Kind(k) => k,
+        ProbeAdd::Refused(why) => {
+            // A plugin may refuse the newest version it advertises (VERSION-5, which cases
+            // will show); the base config's own version is the one it must serve here.
+            let own = target
+                .config_version
+                .as_deref()
+                .and_then(SpecVersion::from_exact)
+                .filter(|v| *v != latest && versions.contains(v));
+            let Some(own) = own else {
+                return Err(SetupError::BaseConfig {
+                    version: latest.as_str().into(),
+                    detail: why,
+                });
+            };
+            let world = World::new("probe2").map_err(|e| SetupError::Probe(e.to_string()))?;
+            ensure_master(target, &world)?;
+            match classify(&mut Session::new(target, world, own, Kind::Other)) {
+                ProbeAdd::Kind(k) => k,
+                ProbeAdd::Refused(why) => {
+                    return Err(SetupError::BaseConfig {
+                        version: own.as_str().into(),
+                        detail: why,
+                    })
+                }
+            }
+        }
+    };
     Ok(Probed {
         probe: Probe {
             advertised: answer.advertised,
@@ -271,9 +308,23 @@ fn container_links(world: &World, attachment: &str) -> BTreeSet<String> {
         .collect()
 }
 
+/// How the probe's ADD with the base config went.
+enum ProbeAdd {
+    /// It ran (or hung, or answered something unreadable, which cases will show): the kind of
+    /// plugin it showed.
+    Kind(Kind),
+    /// The plugin, or a plugin of the prelude, answered it with a failure: what it said.
+    Refused(String),
+}
+
 /// One ADD and DEL at the session's version to find out what kind of plugin this is.
-fn classify(s: &mut Session) -> Kind {
+fn classify(s: &mut Session) -> ProbeAdd {
     s.ensure_prelude(PRIMARY_ATTACHMENT);
+    if let Some(f) = s.findings.iter().find(|f| !f.passed) {
+        let refused = ProbeAdd::Refused(f.message.clone());
+        s.teardown();
+        return refused;
+    }
     let has_prelude = !s.target.prelude.is_empty();
     let _ = s.world.attachment(PRIMARY_ATTACHMENT);
     let links_before = container_links(&s.world, PRIMARY_ATTACHMENT);
@@ -298,8 +349,8 @@ fn classify(s: &mut Session) -> Kind {
         .difference(&links_before)
         .next()
         .is_some();
-    let kind = match run.output {
-        Ok(o) if o.success => match CniResult::parse(&o.stdout, Some(s.version)) {
+    let outcome = match &run.output {
+        Ok(o) if o.success => ProbeAdd::Kind(match CniResult::parse(&o.stdout, Some(s.version)) {
             Ok(r) => {
                 let prev_has_if = prev
                     .as_ref()
@@ -307,14 +358,38 @@ fn classify(s: &mut Session) -> Kind {
                 kind_of_result(&r, &ifname, has_prelude && prev_has_if, created_link)
             }
             Err(_) => Kind::Other,
-        },
-        _ => Kind::Other,
+        }),
+        Ok(_) => ProbeAdd::Refused(format!(
+            "{} ADD failed: {}",
+            s.target.plugin.display(),
+            describe_output(&run.output)
+        )),
+        Err(_) => ProbeAdd::Kind(Kind::Other),
     };
     if let Some(st) = s.states.get_mut(PRIMARY_ATTACHMENT) {
         st.added = true;
     }
     s.teardown();
-    kind
+    outcome
+}
+
+/// A plugin run's outcome in one line: exit status, stdout and stderr (excerpts).
+pub(crate) fn describe_output(output: &Result<cni::invoke::RawOutput, String>) -> String {
+    match output {
+        Ok(o) => {
+            let mut d = format!(
+                "{}, stdout: {}",
+                o.status,
+                excerpt(&String::from_utf8_lossy(&o.stdout))
+            );
+            let stderr = excerpt(&String::from_utf8_lossy(&o.stderr));
+            if !stderr.is_empty() {
+                d.push_str(&format!(", stderr: {stderr}"));
+            }
+            d.split_whitespace().collect::<Vec<_>>().join(" ")
+        }
+        Err(e) => e.clone(),
+    }
 }
 
 /// The kind of plugin a successful ADD's result shows: chained when the prelude's result

@@ -193,7 +193,10 @@ impl<'t> Session<'t> {
                     self.finding(
                         &[],
                         false,
-                        format!("prelude plugin {ty} failed ADD: {other:?}"),
+                        format!(
+                            "prelude plugin {ty} failed ADD: {}",
+                            crate::runner::describe_output(&other)
+                        ),
                     );
                     break;
                 }

@@ -129,6 +129,14 @@ pub enum SetupError {
     Plugin(PathBuf),
     #[error("probing the plugin failed: {0}")]
     Probe(String),
+    /// The plugin's ADD with the base config fails on this machine: no case could show
+    /// anything but that.
+    #[error(
+        "the base config cannot ADD on this machine (cniVersion {version}): {detail}\n\
+         the harness certifies a plugin with a config whose ADD works here: fix the config or \
+         the machine (kernel features, modules, links the config names)"
+    )]
+    BaseConfig { version: String, detail: String },
     #[error("{0}")]
     AttachmentPatch(String),
 }

@@ -717,3 +717,19 @@ fn version_without_cniversion_fails_version_1_and_version_2() {
         &["VERSION-2"],
     );
 }
+
+/// A plugin whose ADD fails with the base config at every version cannot be certified here:
+/// exit status 2 with the plugin's own error and what to do, and no verdict or report.
+#[test]
+fn a_base_config_that_cannot_add_stops_with_exit_2() {
+    let r = run_certify("fail-add@ptp", Run::new("ptp.json", "version-info"));
+    assert_eq!(r.status, 2, "{}", r.output);
+    assert!(r.output.contains("operation not supported"), "{}", r.output);
+    assert!(
+        r.output.contains("fix the config or the machine"),
+        "{}",
+        r.output
+    );
+    assert!(!r.output.contains("verdict:"), "{}", r.output);
+    assert!(!r.json.exists() && !r.junit.exists(), "{}", r.output);
+}

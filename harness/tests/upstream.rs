@@ -111,3 +111,77 @@ fn tuning() {
 fn portmap() {
     certify("portmap", "portmap.conflist", &["VERSION-2"]);
 }
+
+/// Whether this kernel can make a VRF device (probed in a throwaway namespace).
+fn kernel_has_vrf() -> bool {
+    let ns = netns_sandbox::Netns::new("vrfprobe").expect("namespace");
+    ns.command("ip")
+        .args(["link", "add", "v0", "type", "vrf", "table", "10"])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+/// Upstream vrf chained after ptp: on a kernel without VRF its ADD fails ("operation not
+/// supported") whatever the version, so no case could show anything about the plugin. The
+/// harness stops with exit status 2 and the plugin's error, before any case and without a
+/// verdict. On a kernel with VRF the same config certifies (a verdict, exit 0 or 1).
+#[test]
+fn vrf_base_config_that_cannot_add_here_is_a_setup_error() {
+    let plugin = Path::new(REAL_DIR).join("vrf");
+    assert!(
+        plugin.is_file(),
+        "{} is missing: run scripts/setup.sh",
+        plugin.display()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("vrf.conflist");
+    std::fs::write(
+        &config,
+        r#"{
+  "cniVersion": "1.0.0",
+  "name": "cnirs-vrf",
+  "plugins": [
+    { "type": "ptp", "ipam": { "type": "host-local", "ranges": [[{ "subnet": "10.91.0.0/24" }]] } },
+    { "type": "vrf", "vrfname": "cnirs-vrf0" }
+  ]
+}"#,
+    )
+    .unwrap();
+    let json = dir.path().join("report.json");
+    let out = Command::cargo_bin("cni-conformance")
+        .unwrap()
+        .arg("certify")
+        .arg("--plugin")
+        .arg(&plugin)
+        .arg("--config")
+        .arg(&config)
+        .args(["--jobs", "2", "--json"])
+        .arg(&json)
+        .timeout(Duration::from_secs(300))
+        .output()
+        .expect("run cni-conformance");
+    let output = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if kernel_has_vrf() {
+        let code = out.status.code();
+        assert!(code == Some(0) || code == Some(1), "{output}");
+        assert!(json.exists(), "{output}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(2), "{output}");
+    assert!(output.contains("operation not supported"), "{output}");
+    assert!(
+        output.contains("the base config cannot ADD on this machine"),
+        "{output}"
+    );
+    assert!(output.contains("fix the config or the machine"), "{output}");
+    assert!(
+        !output.contains("verdict:") && !output.contains("[  1/"),
+        "{output}"
+    );
+    assert!(!json.exists(), "{output}");
+}
