@@ -241,6 +241,13 @@ impl Report {
         for f in &self.setup_failures {
             let _ = writeln!(s, "setup      -          FAIL    {f}");
         }
+        if !self.skipped.is_empty() {
+            let _ = writeln!(s);
+            let _ = writeln!(s, "not applicable:");
+            for k in &self.skipped {
+                let _ = writeln!(s, "  {:<28} {}", k.case, k.reason);
+            }
+        }
         let runs = self.cases.len();
         let failed_runs = self.cases.iter().filter(|c| !c.passed).count();
         let _ = writeln!(s);

@@ -15,6 +15,7 @@ use serde_json::Value;
 use cni::result::CniResult;
 use cni::version::SpecVersion;
 
+use crate::action::Flow;
 use crate::cases::{Case, Kind};
 use crate::checks::{excerpt, one_json};
 use crate::session::Session;
@@ -57,6 +58,9 @@ pub struct CaseRun {
     pub calls: Vec<CallLog>,
     /// Attachments whose requests carried the target's attachment patch (empty: none).
     pub patched_attachments: Vec<String>,
+    /// Set when a step showed the case does not apply to the plugin (a tampering action found
+    /// nothing to tamper with): why. Such runs are reported as not applicable, not as runs.
+    pub not_applicable: Option<String>,
 }
 
 /// A case that did not apply, with the reason.
@@ -433,6 +437,7 @@ pub fn run_case(
         findings: Vec::new(),
         calls: Vec::new(),
         patched_attachments: Vec::new(),
+        not_applicable: None,
     };
     let world = match World::new(label) {
         Ok(w) => w,
@@ -449,13 +454,20 @@ pub fn run_case(
     }
     let mut s = Session::new(target, world, version, kind);
     for (i, step) in case.steps.iter().enumerate() {
-        match (&step.verb, &step.action) {
-            (Some(v), _) => s.run_verb(i, step, v),
+        let flow = match (&step.verb, &step.action) {
+            (Some(v), _) => {
+                s.run_verb(i, step, v);
+                Flow::Continue
+            }
             (None, Some(a)) => s.run_action(i, step, a),
-            (None, None) => {}
+            (None, None) => Flow::Continue,
+        };
+        if flow == Flow::Stop {
+            break;
         }
     }
     s.teardown();
+    out.not_applicable = s.not_applicable.take();
     out.passed = s.findings.iter().all(|f| f.passed);
     out.findings = s.findings;
     out.calls = s.calls;

@@ -44,6 +44,8 @@ pub(crate) struct Session<'t> {
     pub(crate) recorder: Option<PathBuf>,
     /// Attachments whose requests the attachment patch changed.
     pub(crate) patched: BTreeSet<String>,
+    /// Set when a step showed the case does not apply to the plugin: why.
+    pub(crate) not_applicable: Option<String>,
 }
 
 impl<'t> Session<'t> {
@@ -59,6 +61,7 @@ impl<'t> Session<'t> {
             calls: Vec::new(),
             recorder: None,
             patched: Default::default(),
+            not_applicable: None,
         }
     }
 

@@ -5,6 +5,9 @@
 //!   the cniVersion the request carried.
 //! - RES-13 (loopback): its 0.3.x/0.4.0 results lack `ips[].version`.
 //!
+//! Also: static IPAM keeps no state, so `check-lost-reservation` does not apply to it; a base
+//! config that cannot ADD on this machine (vrf here) is a setup error, not a verdict.
+//!
 //! A new failure is a regression of the harness (or an upstream change to explain here); a
 //! known violation that disappears means upstream fixed it and this list needs updating. Each
 //! certify run makes its own namespaces, so the tests run in parallel.
@@ -24,7 +27,9 @@ use serde_json::Value;
 
 const REAL_DIR: &str = "/usr/lib/cni";
 
-fn certify(plugin: &str, config: &str, known: &[&str]) {
+/// Certifies `plugin` with `config`, requires exactly the `known` MUST failures, and returns
+/// the JSON report.
+fn certify(plugin: &str, config: &str, known: &[&str]) -> Value {
     let path = Path::new(REAL_DIR).join(plugin);
     assert!(
         path.is_file(),
@@ -75,6 +80,7 @@ fn certify(plugin: &str, config: &str, known: &[&str]) {
     );
     // A known MUST violation fails the certification.
     assert_eq!(out.status.code(), Some(1), "{output}");
+    report
 }
 
 #[test]
@@ -84,7 +90,14 @@ fn loopback() {
 
 #[test]
 fn host_local() {
-    certify("host-local", "host-local.json", &["VERSION-2"]);
+    let report = certify("host-local", "host-local.json", &["VERSION-2"]);
+    // It keeps its reservations in the state directory: check-lost-reservation applies and
+    // runs (static_ipam below is the contrast).
+    assert!(report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|c| c["case"] == "check-lost-reservation" && c["passed"] == true));
 }
 
 #[test]
@@ -184,4 +197,40 @@ fn vrf_base_config_that_cannot_add_here_is_a_setup_error() {
         "{output}"
     );
     assert!(!json.exists(), "{output}");
+}
+
+/// Upstream static IPAM keeps no state: `check-lost-reservation`'s wipe-state finds nothing to
+/// wipe, so the case does not apply to it (no CHECK-4 warning), and the report says why.
+#[test]
+fn static_ipam() {
+    let report = certify("static", "static.json", &["VERSION-2"]);
+    assert_eq!(report["probe"]["kind"], "ipam");
+    let check_4: Vec<&Value> = report["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["id"] == "CHECK-4")
+        .collect();
+    assert!(check_4.is_empty(), "CHECK-4 judged: {check_4:?}");
+    let skipped = report["skipped"].as_array().unwrap();
+    let lost = skipped
+        .iter()
+        .find(|s| s["case"] == "check-lost-reservation")
+        .unwrap_or_else(|| {
+            panic!("check-lost-reservation not listed as not applicable: {skipped:?}")
+        });
+    let reason = lost["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("wipe-state found nothing to tamper with")
+            && reason.contains("keeps no file in its state directory"),
+        "{reason}"
+    );
+    assert!(
+        !report["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["case"] == "check-lost-reservation"),
+        "a not-applicable case is no case run"
+    );
 }

@@ -203,7 +203,13 @@ fn main() -> ExitCode {
                 let _ = writeln!(
                     err,
                     "[{done:>3}/{total}] {:<6} {}@{} ({} ms)",
-                    if run.passed { "ok" } else { "FAILED" },
+                    if run.not_applicable.is_some() {
+                        "n/a"
+                    } else if run.passed {
+                        "ok"
+                    } else {
+                        "FAILED"
+                    },
                     run.case,
                     run.version,
                     run.millis
