@@ -144,11 +144,12 @@ impl Session<'_> {
                 self.world.delete_netns(att);
                 Ok(Acted::Done)
             }
-            Action::RecordDelegate => match self.target.ipam_type() {
-                None => Err("the config names no IPAM delegate".to_string()),
-                Some(t) => self
+            Action::RecordDelegate => match (self.target.ipam_type(), &self.target.recorder) {
+                (None, _) => Err("the config names no IPAM delegate".to_string()),
+                (Some(_), None) => Err("the harness has no delegate recorder set up".to_string()),
+                (Some(t), Some(program)) => self
                     .world
-                    .recorder_dir(&t)
+                    .recorder_dir(program, &t)
                     .map(|d| {
                         self.recorder = Some(d);
                         Acted::Done

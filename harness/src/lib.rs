@@ -17,6 +17,7 @@ pub mod coverage;
 pub mod differential;
 pub mod generated;
 pub mod pool;
+pub mod recorder;
 pub mod report;
 pub mod runner;
 mod session;

@@ -114,6 +114,10 @@ pub struct Target {
     pub timeout: Duration,
     /// Applied to the tested plugin's config of every attachment but the main one.
     pub attachment_patch: Option<AttachmentPatch>,
+    /// The program linked as the delegate recorder (the harness's own executable, see
+    /// [`crate::recorder`]); `None` until the caller sets it up: cases that record delegate
+    /// calls then fail as setup trouble.
+    pub recorder: Option<PathBuf>,
 }
 
 /// Why a target could not be set up (exit status 2).
@@ -274,6 +278,7 @@ impl Target {
             plugin_conf,
             timeout,
             attachment_patch,
+            recorder: None,
         })
     }
 

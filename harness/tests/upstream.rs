@@ -30,30 +30,50 @@ const REAL_DIR: &str = "/usr/lib/cni";
 /// Certifies `plugin` with `config`, requires exactly the `known` MUST failures, and returns
 /// the JSON report.
 fn certify(plugin: &str, config: &str, known: &[&str]) -> Value {
+    certify_with(
+        Path::new(env!("CARGO_BIN_EXE_cni-conformance")),
+        plugin,
+        config,
+        known,
+    )
+}
+
+/// [`certify`] with the harness executable `harness`.
+fn certify_with(harness: &Path, plugin: &str, config: &str, known: &[&str]) -> Value {
     let path = Path::new(REAL_DIR).join(plugin);
     assert!(
         path.is_file(),
         "{} is missing: run scripts/setup.sh (installs containernetworking-plugins)",
         path.display()
     );
-    let config = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../conformance-cases/configs")
-        .join(config);
+    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance-cases");
+    let config = cases.join("configs").join(config);
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
     let start = Instant::now();
-    let out = Command::cargo_bin("cni-conformance")
-        .unwrap()
-        .arg("certify")
-        .arg("--plugin")
-        .arg(&path)
-        .arg("--config")
-        .arg(&config)
-        .args(["--jobs", "2", "--json"])
-        .arg(&json)
-        .timeout(Duration::from_secs(300))
-        .output()
-        .expect("run cni-conformance");
+    let mut tries = 0;
+    let out = loop {
+        let run = Command::new(harness)
+            .arg("--cases")
+            .arg(&cases)
+            .arg("certify")
+            .arg("--plugin")
+            .arg(&path)
+            .arg("--config")
+            .arg(&config)
+            .args(["--jobs", "2", "--json"])
+            .arg(&json)
+            .timeout(Duration::from_secs(300))
+            .output();
+        match run {
+            // A fresh copy may be briefly busy (ETXTBSY) while another test forks.
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 20 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            other => break other.expect("run cni-conformance"),
+        }
+    };
     let output = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -233,4 +253,59 @@ fn static_ipam() {
             .any(|c| c["case"] == "check-lost-reservation"),
         "a not-applicable case is no case run"
     );
+}
+
+/// The harness is one program: copied alone into an empty directory, as a user installs it,
+/// it certifies upstream bridge exactly as from the build directory (where other binaries lie
+/// beside it), delegation cases included (their recorder is the harness itself).
+#[test]
+fn bridge_from_a_lone_copy_of_the_harness() {
+    let dir = tempfile::Builder::new()
+        .prefix("cnirs-install-")
+        .tempdir()
+        .unwrap();
+    let lone = dir.path().join("cni-conformance");
+    std::fs::copy(env!("CARGO_BIN_EXE_cni-conformance"), &lone).unwrap();
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        1,
+        "the copy is alone"
+    );
+    let installed = certify_with(&lone, "bridge", "bridge.json", &["VERSION-2"]);
+    let built = certify("bridge", "bridge.json", &["VERSION-2"]);
+    assert_eq!(installed["passed"], built["passed"]);
+    let runs = |r: &Value| -> BTreeSet<String> {
+        r["cases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                format!(
+                    "{}@{}",
+                    c["case"].as_str().unwrap(),
+                    c["version"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    assert_eq!(runs(&installed), runs(&built));
+    // The delegation cases ran, with the recorder, and judged the plugin (ERR-1 passes: the
+    // plugin failed ADD when its delegate did).
+    let delegation: Vec<&Value> = installed["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["case"].as_str().unwrap().starts_with("delegation-"))
+        .collect();
+    assert!(delegation.len() >= 3, "{delegation:?}");
+    let verdict = |id: &str| {
+        installed["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .map(|r| r["verdict"].as_str().unwrap().to_string())
+    };
+    assert_eq!(verdict("ERR-1").as_deref(), Some("pass"));
+    assert_eq!(verdict("IPAM-5").as_deref(), Some("pass"));
 }

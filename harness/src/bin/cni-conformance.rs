@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 
 use harness::catalogue::Catalogue;
+use harness::recorder;
 use harness::report::{Report, Subject};
 use harness::runner::{self, Probed};
 use harness::target::{AttachmentPatch, SetupError, Target};
@@ -99,6 +100,11 @@ fn load(root: &std::path::Path) -> Result<(Catalogue, Vec<harness::cases::Case>)
 }
 
 fn main() -> ExitCode {
+    // Started under a delegate's name in the recorder's directory (or as `cni-recorder`), this
+    // program is the delegate recorder (harness::recorder).
+    if recorder::invoked_as_recorder() {
+        return recorder::main();
+    }
     let cli = Cli::parse();
     let root = cases_root(&cli.cases);
     let (catalogue, cases) = match load(&root) {
@@ -157,6 +163,21 @@ fn main() -> ExitCode {
                         return ExitCode::from(2);
                     }
                 },
+            };
+            // The harness's own parts before any plugin call: a recorder that does not work is
+            // a setup error, never a finding against the plugin.
+            let target = match recorder::program()
+                .map_err(|e| format!("cannot find the harness's own executable: {e}"))
+                .and_then(|p| recorder::self_test(&p, target.timeout).map(|()| p))
+            {
+                Ok(p) => Target {
+                    recorder: Some(p),
+                    ..target
+                },
+                Err(e) => {
+                    eprintln!("cni-conformance: the delegate recorder does not work: {e}");
+                    return ExitCode::from(2);
+                }
             };
             let Probed {
                 versions,
