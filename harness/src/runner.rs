@@ -1,5 +1,7 @@
-//! Runs the case tables against one plugin binary: [`probe`] asks it for its versions and
-//! classifies it with one ADD/DEL; [`run_all`] expands each case over the versions it applies
+//! Runs the case tables against one plugin binary: [`probe`] asks it for its versions (judging
+//! the VERSION answer itself: a broken one is a set of findings, and without a usable version
+//! list the cases run at the config's `cniVersion`) and classifies it with one ADD/DEL (an ADD
+//! the plugin refuses with the base config is [`SetupError::BaseConfig`]); [`run_all`] expands each case over the versions it applies
 //! to and runs the expansions on a worker pool ([`crate::pool`]); [`run_case`] runs one in its
 //! own [`World`] and collects every expectation and check as a [`Finding`] tied to requirement
 //! IDs. What a run is made of lives beside: the target and its config in [`crate::target`],
@@ -63,7 +65,8 @@ pub struct CaseRun {
     pub not_applicable: Option<String>,
 }
 
-/// A case that did not apply, with the reason.
+/// A case that did not apply, with the reason: found before running (kind, config, versions)
+/// or by a run whose tampering step found nothing to tamper with.
 #[derive(Debug, Clone, Serialize)]
 pub struct Skipped {
     pub case: String,

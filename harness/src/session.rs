@@ -40,7 +40,7 @@ pub(crate) struct Session<'t> {
     pub(crate) snapshots: BTreeMap<String, WorldSnapshot>,
     pub(crate) findings: Vec<Finding>,
     pub(crate) calls: Vec<CallLog>,
-    /// `cni-recorder`'s directory when delegate recording is on.
+    /// The delegate recorder's directory (see `crate::recorder`) when recording is on.
     pub(crate) recorder: Option<PathBuf>,
     /// Attachments whose requests the attachment patch changed.
     pub(crate) patched: BTreeSet<String>,

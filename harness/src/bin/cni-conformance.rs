@@ -7,7 +7,13 @@
 //! cni-conformance requirements
 //! ```
 //! Exit status: 0 when every applicable MUST (and, with `--strict`, SHOULD) passed, 1 when one
-//! failed, 2 on a usage or setup error.
+//! failed (a broken VERSION answer included; the reports are written), 2 when the harness
+//! cannot certify here: a usage or setup error, its own delegate recorder not working, or a
+//! base config whose ADD the plugin refuses on this machine (its error is printed).
+//!
+//! Invoked as `cni-recorder`, or under any name from a directory called `cni-recorder-bin`,
+//! the program is the delegate recorder instead (`harness::recorder`): the harness needs no
+//! other binary beside it.
 
 use std::io::Write;
 use std::path::PathBuf;
