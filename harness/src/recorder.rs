@@ -62,12 +62,16 @@ pub fn program() -> std::io::Result<PathBuf> {
 }
 
 /// Runs `program` as the recorder once, in a throwaway world, under a delegate name no plugin
-/// has: it must record the call and answer that it found no real delegate.
+/// has: it must record the call and answer that it found no real delegate. The error says
+/// what went wrong in a sentence of its own.
 pub fn self_test(program: &Path, timeout: Duration) -> Result<(), String> {
-    let world = World::new("rec").map_err(|e| format!("cannot create a sandbox: {e}"))?;
+    let world = World::new("rec").map_err(|e| {
+        format!("cannot create a sandbox (network namespace, state directory; run as root): {e}")
+    })?;
+    let broken = |why: String| format!("the harness's delegate recorder does not work: {why}");
     let dir = world
         .recorder_dir(program, SELF_TEST_NAME)
-        .map_err(|e| format!("cannot set up the recorder directory: {e}"))?;
+        .map_err(|e| broken(format!("cannot set up its directory: {e}")))?;
     let env = [
         ("CNI_COMMAND".to_string(), "VERSION".to_string()),
         ("CNI_PATH".to_string(), dir.to_string_lossy().into_owned()),
@@ -78,21 +82,23 @@ pub fn self_test(program: &Path, timeout: Duration) -> Result<(), String> {
         br#"{"cniVersion":"1.0.0"}"#,
         timeout,
     );
-    let out = run.output.map_err(|e| format!("cannot run it: {e}"))?;
+    let out = run
+        .output
+        .map_err(|e| broken(format!("cannot run it: {e}")))?;
     let calls = world.recorded_calls();
     let recorded = calls.len() == 1 && calls[0]["name"] == SELF_TEST_NAME;
     let answered = String::from_utf8_lossy(&out.stdout).contains("no real delegate");
     if recorded && answered && !out.success {
         Ok(())
     } else {
-        Err(format!(
+        Err(broken(format!(
             "{} started as {SELF_TEST_NAME} did not act as the recorder ({}, stdout: {}, \
              recorded calls: {})",
             program.display(),
             out.status,
             crate::checks::excerpt(&String::from_utf8_lossy(&out.stdout)),
             calls.len()
-        ))
+        )))
     }
 }
 

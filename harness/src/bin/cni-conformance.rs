@@ -181,7 +181,7 @@ fn main() -> ExitCode {
                     ..target
                 },
                 Err(e) => {
-                    eprintln!("cni-conformance: the delegate recorder does not work: {e}");
+                    eprintln!("cni-conformance: {e}");
                     return ExitCode::from(2);
                 }
             };
