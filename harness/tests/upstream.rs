@@ -49,7 +49,6 @@ fn with_deviations(known: &[&str]) -> String {
     named.join(", ")
 }
 
-
 /// Certifies `plugin` with `config`, requires exactly the `known` MUST failures, and returns
 /// the JSON report.
 fn certify(plugin: &str, config: &str, known: &[&str]) -> Value {
