@@ -47,7 +47,7 @@ impl std::fmt::Display for LinkId<'_> {
 }
 
 /// A network interface as the kernel reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Link {
     pub index: u32,
     pub name: String,

@@ -249,18 +249,8 @@ impl Parseable<[u8]> for LinkView {
 fn link_from(msg: LinkMessage) -> Link {
     let mut link = Link {
         index: msg.header.index,
-        name: String::new(),
         flags: msg.header.flags.bits(),
-        mtu: None,
-        mac: None,
-        kind: None,
-        master: None,
-        parent: None,
-        link_netnsid: None,
-        oper_state: None,
-        promiscuity: None,
-        data: None,
-        bridge_port: None,
+        ..Link::default()
     };
     for attr in msg.attributes {
         match attr {

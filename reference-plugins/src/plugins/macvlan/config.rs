@@ -9,10 +9,10 @@
 //! | `bcqueuelen` | kernel default | broadcast queue length (u32; 0 = kernel default) |
 //! | `linkInContainer` | false | the master lives in the container's namespace |
 //! | `ipam` | none | absent, `{}` or an empty type = the link is only set up, no address |
-//! | `dns` | empty | always copied into the result, replacing IPAM's (catalogue E49) |
+//! | `dns` | empty | always copied into the result, replacing IPAM's (as upstream; bridge and ptp keep IPAM's) |
 //!
-//! MAC precedence (upstream's, catalogue E51): config `mac`, then `CNI_ARGS` `MAC=`, then
-//! `runtimeConfig.mac`; the last non-empty one wins. `args.cni.mac` is not read.
+//! MAC precedence (upstream macvlan's; bridge's differs): config `mac`, then `CNI_ARGS`
+//! `MAC=`, then `runtimeConfig.mac`; the last non-empty one wins. `args.cni.mac` is not read.
 //!
 //! Upstream macvlan has no rule tying a missing `ipam` to `prevResult`: without an IPAM type it
 //! is L2 only, chained or not. The kernel's `source` mode is refused (code 2) as upstream
