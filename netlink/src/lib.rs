@@ -17,7 +17,8 @@
 //!
 //! The operations are the kernel facts the interface plugins (bridge, ptp, macvlan, ipvlan,
 //! vlan) need: links (create veth/bridge/macvlan/ipvlan/vlan, delete, rename, move to another
-//! namespace, up/down, MTU, MAC, promiscuous mode, master), bridge ports (hairpin, learning,
+//! namespace, up/down, MTU, MAC, promiscuous and all-multicast mode, transmit queue length,
+//! master), bridge ports (hairpin, learning,
 //! isolation, VLANs), addresses and routes (add, replace, delete, dump). What to do with them
 //! (which sysctls, in which order, with which names) lives in the `iface` module of reference-plugins and the plugins.
 //!
@@ -75,6 +76,7 @@ const RTM_GETROUTE: u16 = 26;
 const IFF_UP: u32 = libc::IFF_UP as u32;
 const IFF_LOOPBACK: u32 = libc::IFF_LOOPBACK as u32;
 const IFF_PROMISC: u32 = libc::IFF_PROMISC as u32;
+const IFF_ALLMULTI: u32 = libc::IFF_ALLMULTI as u32;
 // Bridge port attributes (`IFLA_BRPORT_*`, `linux/if_link.h`) sent inside `IFLA_PROTINFO`.
 const IFLA_BRPORT_MODE: u16 = 4;
 const IFLA_BRPORT_LEARNING: u16 = 8;
@@ -279,6 +281,11 @@ impl Link {
         self.flags & IFF_PROMISC != 0
     }
 
+    /// `IFF_ALLMULTI` is set (all-multicast mode as requested by user space).
+    pub fn is_allmulti(&self) -> bool {
+        self.flags & IFF_ALLMULTI != 0
+    }
+
     /// `kind` is `k`.
     pub fn is_kind(&self, k: &str) -> bool {
         self.kind.as_deref() == Some(k)
@@ -292,6 +299,47 @@ impl Link {
     /// The hardware address as `aa:bb:cc:dd:ee:ff`.
     pub fn mac_string(&self) -> Option<String> {
         self.mac.as_deref().map(format_mac)
+    }
+}
+
+/// Attributes of an existing link to change in one request ([`Netlink::set_link_attrs`]);
+/// `None` leaves an attribute as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkChange {
+    pub mac: Option<[u8; 6]>,
+    pub mtu: Option<u32>,
+    pub promisc: Option<bool>,
+    pub allmulti: Option<bool>,
+    pub tx_queue_len: Option<u32>,
+}
+
+impl LinkChange {
+    /// Nothing to change.
+    pub fn is_empty(&self) -> bool {
+        *self == LinkChange::default()
+    }
+}
+
+impl std::fmt::Display for LinkChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(mac) = self.mac {
+            parts.push(format!("address {}", format_mac(&mac)));
+        }
+        if let Some(mtu) = self.mtu {
+            parts.push(format!("mtu {mtu}"));
+        }
+        let on_off = |b: bool| if b { "on" } else { "off" };
+        if let Some(p) = self.promisc {
+            parts.push(format!("promisc {}", on_off(p)));
+        }
+        if let Some(a) = self.allmulti {
+            parts.push(format!("allmulticast {}", on_off(a)));
+        }
+        if let Some(q) = self.tx_queue_len {
+            parts.push(format!("txqueuelen {q}"));
+        }
+        write!(f, "[{}]", parts.join(", "))
     }
 }
 
@@ -1111,6 +1159,75 @@ impl Netlink {
     pub fn set_mac(&mut self, index: u32, mac: [u8; 6]) -> Result<()> {
         let what = format!("set MAC {}", format_mac(&mac));
         self.set_attribute(index, LinkAttribute::Address(mac.to_vec()), &what)
+    }
+
+    /// Turns all-multicast mode (`IFF_ALLMULTI`) on or off.
+    pub fn set_allmulti<'a>(&mut self, id: impl Into<LinkId<'a>>, on: bool) -> Result<()> {
+        let flags = if on { IFF_ALLMULTI } else { 0 };
+        self.set_flags(id.into(), flags, IFF_ALLMULTI, "set all-multicast mode")
+    }
+
+    /// Sets the transmit queue length (`IFLA_TXQLEN`).
+    pub fn set_tx_queue_len(&mut self, index: u32, len: u32) -> Result<()> {
+        let what = format!("set txqueuelen {len}");
+        self.set_attribute(index, LinkAttribute::TxQueueLen(len), &what)
+    }
+
+    /// The transmit queue length (`IFLA_TXQLEN`) of a link.
+    pub fn tx_queue_len<'a>(&mut self, id: impl Into<LinkId<'a>>) -> Result<u32> {
+        let id = id.into();
+        let op = format!("get txqueuelen of link {id}");
+        let mut msg = link_message_for(id);
+        skip_stats(&mut msg);
+        let replies = self.request(&op, RTM_GETLINK, 0, &msg)?;
+        let links: Vec<LinkMessage> = decode_all(&op, &replies, RTM_NEWLINK)?;
+        links
+            .into_iter()
+            .flat_map(|l| l.attributes)
+            .find_map(|a| match a {
+                LinkAttribute::TxQueueLen(len) => Some(len),
+                _ => None,
+            })
+            .ok_or_else(|| NetlinkError::Decode {
+                op,
+                reason: "no IFLA_TXQLEN in the reply".into(),
+            })
+    }
+
+    /// Changes several attributes of link `index` in one `RTM_SETLINK`: the kernel applies
+    /// them in its own order (address, MTU, flags, queue length) and stops at the first it
+    /// refuses, keeping those applied before it. An empty change sends nothing.
+    pub fn set_link_attrs(&mut self, index: u32, change: &LinkChange) -> Result<()> {
+        if change.is_empty() {
+            return Ok(());
+        }
+        let mut msg = LinkMessage::default();
+        msg.header.index = index;
+        let (mut flags, mut mask) = (0, 0);
+        for (on, flag) in [
+            (change.promisc, IFF_PROMISC),
+            (change.allmulti, IFF_ALLMULTI),
+        ] {
+            if let Some(on) = on {
+                mask |= flag;
+                if on {
+                    flags |= flag;
+                }
+            }
+        }
+        msg.header.flags = LinkFlags::from_bits_retain(flags);
+        msg.header.change_mask = LinkFlags::from_bits_retain(mask);
+        if let Some(mac) = change.mac {
+            msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        }
+        if let Some(mtu) = change.mtu {
+            msg.attributes.push(LinkAttribute::Mtu(mtu));
+        }
+        if let Some(len) = change.tx_queue_len {
+            msg.attributes.push(LinkAttribute::TxQueueLen(len));
+        }
+        let op = format!("set link attributes {change} (index {index})");
+        self.request(&op, RTM_SETLINK, 0, &msg).map(drop)
     }
 
     /// Renames a link. The kernel refuses (`EBUSY`) while the link is up.
@@ -1958,6 +2075,71 @@ mod tests {
             assert_eq!(nl.links().unwrap(), vec![nl.link("lo").unwrap()]);
         })
         .unwrap();
+    }
+
+    #[test]
+    fn link_attributes_in_one_request_and_one_by_one() {
+        let ns = Netns::new("nl-attrs").unwrap();
+        let mut nl = Netlink::open_in(ns.path()).unwrap();
+        nl.create_link(&LinkSpec::veth("t0", "t1", None)).unwrap();
+        let index = nl.link("t0").unwrap().index;
+        nl.set_up(index).unwrap();
+        let before = nl.link(index).unwrap();
+        assert!(!before.is_promisc() && !before.is_allmulti());
+        assert!(LinkChange::default().is_empty());
+        nl.set_link_attrs(index, &LinkChange::default()).unwrap();
+
+        let mac = [0x02, 0x11, 0x22, 0x33, 0x44, 0x55];
+        let change = LinkChange {
+            mac: Some(mac),
+            mtu: Some(1280),
+            promisc: Some(true),
+            allmulti: Some(true),
+            tx_queue_len: Some(77),
+        };
+        assert_eq!(
+            change.to_string(),
+            "[address 02:11:22:33:44:55, mtu 1280, promisc on, allmulticast on, txqueuelen 77]"
+        );
+        nl.set_link_attrs(index, &change).unwrap();
+        let l = nl.link(index).unwrap();
+        assert_eq!(l.mac.as_deref(), Some(&mac[..]));
+        assert_eq!(l.mtu, Some(1280));
+        assert!(l.is_promisc() && l.is_allmulti() && l.is_up());
+        assert_eq!(nl.tx_queue_len(index).unwrap(), 77);
+        assert_eq!(nl.tx_queue_len("t0").unwrap(), 77);
+
+        // Flags not named keep their value.
+        nl.set_link_attrs(
+            index,
+            &LinkChange {
+                allmulti: Some(false),
+                ..LinkChange::default()
+            },
+        )
+        .unwrap();
+        let l = nl.link(index).unwrap();
+        assert!(l.is_promisc() && !l.is_allmulti() && l.is_up());
+
+        nl.set_allmulti(index, true).unwrap();
+        assert!(nl.link(index).unwrap().is_allmulti());
+        nl.set_allmulti("t0", false).unwrap();
+        assert!(!nl.link(index).unwrap().is_allmulti());
+        nl.set_tx_queue_len(index, 1000).unwrap();
+        assert_eq!(nl.tx_queue_len(index).unwrap(), 1000);
+
+        // A refused attribute fails the request.
+        let e = nl
+            .set_link_attrs(
+                index,
+                &LinkChange {
+                    mtu: Some(10),
+                    ..LinkChange::default()
+                },
+            )
+            .unwrap_err();
+        assert!(e.to_string().contains("mtu 10"), "{e}");
+        assert!(nl.tx_queue_len(9999).unwrap_err().is_not_found());
     }
 
     #[test]
