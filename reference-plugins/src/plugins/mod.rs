@@ -9,6 +9,7 @@ pub mod ipvlan;
 pub mod loopback;
 pub mod macvlan;
 pub mod ptp;
+pub mod tuning;
 pub mod vlan;
 
 use cni::{CmdArgs, CniResult, Error, Plugin};
