@@ -24,6 +24,7 @@ pub fn plugin_bin(name: &str) -> PathBuf {
         "loopback" => env!("CARGO_BIN_EXE_loopback"),
         "macvlan" => env!("CARGO_BIN_EXE_macvlan"),
         "ptp" => env!("CARGO_BIN_EXE_ptp"),
+        "tuning" => env!("CARGO_BIN_EXE_tuning"),
         "vlan" => env!("CARGO_BIN_EXE_vlan"),
         other => panic!("no plugin binary named {other}"),
     })
@@ -61,8 +62,21 @@ impl<'a> Call<'a> {
 /// Starts our `plugin` inside `node` with a clean environment (`CNI_PATH` = [`plugin_dir`])
 /// and `conf` written to its stdin; stdout and stderr are piped.
 pub fn spawn_plugin(node: &Netns, plugin: &str, call: &Call<'_>, conf: &Value) -> Child {
-    let mut cmd = node.command(plugin_bin(plugin));
-    cmd.env_clear()
+    spawn_program(node, plugin_bin(plugin).as_os_str(), &[], call, conf)
+}
+
+/// [`spawn_plugin`] for any program with arguments (another implementation of a plugin, or
+/// a wrapper that runs the plugin given as its last argument).
+pub fn spawn_program(
+    node: &Netns,
+    program: &std::ffi::OsStr,
+    args: &[&std::ffi::OsStr],
+    call: &Call<'_>,
+    conf: &Value,
+) -> Child {
+    let mut cmd = node.command(program);
+    cmd.args(args)
+        .env_clear()
         .env("PATH", PLUGIN_PATH)
         .env("CNI_COMMAND", call.verb)
         .env("CNI_PATH", plugin_dir())
@@ -83,13 +97,16 @@ pub fn spawn_plugin(node: &Netns, plugin: &str, call: &Call<'_>, conf: &Value) -
     }
     let mut child = cmd
         .spawn()
-        .unwrap_or_else(|e| panic!("{plugin} does not start: {e}"));
-    child
+        .unwrap_or_else(|e| panic!("{program:?} does not start: {e}"));
+    let written = child
         .stdin
         .take()
         .unwrap()
-        .write_all(conf.to_string().as_bytes())
-        .unwrap();
+        .write_all(conf.to_string().as_bytes());
+    // A plugin that refuses its environment may exit before reading stdin.
+    if let Err(e) = written {
+        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "writing stdin: {e}");
+    }
     child
 }
 
