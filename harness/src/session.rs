@@ -230,6 +230,49 @@ impl<'t> Session<'t> {
         }
     }
 
+    /// GC of the prelude plugins in list order, each with the valid attachments of the
+    /// tested plugin's GC request `plugin_stdin`, the environment `env` and at `version`. A
+    /// prelude plugin missing or failing GC is a finding.
+    pub(crate) fn prelude_gc(
+        &mut self,
+        env: &[(String, String)],
+        version: &str,
+        plugin_stdin: &[u8],
+    ) {
+        let valid = serde_json::from_slice::<Value>(plugin_stdin)
+            .ok()
+            .and_then(|v| v.get("cni.dev/valid-attachments").cloned());
+        for obj in self.target.prelude.clone() {
+            let ty = obj
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            let Ok(path) = cni::invoke::find_in_path(&ty, &self.target.cni_path) else {
+                self.finding(
+                    &[],
+                    false,
+                    format!("prelude plugin {ty:?} not found on --cni-path"),
+                );
+                return;
+            };
+            let mut req = self.request(&obj, version, None);
+            if let Some(v) = &valid {
+                req["cni.dev/valid-attachments"] = v.clone();
+            }
+            let run =
+                self.world
+                    .run_plugin(&path, env, req.to_string().as_bytes(), self.target.timeout);
+            if !run.output.as_ref().is_ok_and(|o| o.success) {
+                self.finding(
+                    &[],
+                    false,
+                    format!("prelude plugin {ty} failed GC: {:?}", run.output),
+                );
+            }
+        }
+    }
+
     /// Best effort: DEL of the tested plugin then of the prelude, for every attachment used.
     pub(crate) fn teardown(&mut self) {
         let names: Vec<String> = self.states.keys().cloned().collect();

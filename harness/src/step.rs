@@ -54,8 +54,20 @@ impl Session<'_> {
             );
             return;
         }
-        self.ensure_prelude(&att);
+        // The prelude's ADD is for verbs on an attachment; STATUS and GC have none (a STATUS
+        // must not find the prelude's links and call them its own side effects).
+        if !matches!(verb, "VERSION" | "STATUS" | "GC") {
+            self.ensure_prelude(&att);
+        }
         let call = self.build_call(step, verb, att);
+        // A runtime's GC of a list runs every plugin's GC in list order with the same
+        // valid attachments: the prelude's first, so that what it holds for a stale
+        // attachment (an IPAM reservation, a link) goes too.
+        // (Only at versions that have GC: below 1.1.0 a runtime sends none.)
+        if verb == "GC" && step.stdin.is_none() && call.spec.is_some_and(|v| v.has_status_and_gc())
+        {
+            self.prelude_gc(&call.env, &call.version, &call.stdin);
+        }
         let Some(answer) = self.execute(idx, step, verb, &call) else {
             return;
         };
@@ -100,7 +112,7 @@ impl Session<'_> {
         attachment: &str,
         spec: Option<SpecVersion>,
     ) -> Option<CniResult> {
-        let state = &self.states[attachment];
+        let state = self.states.get(attachment)?;
         match (step.prev, verb) {
             (Prev::None | Prev::Empty, _) => None,
             (Prev::Auto, "ADD") => state.prelude_result.clone(),
