@@ -105,7 +105,11 @@ pub fn spawn_program(
         .write_all(conf.to_string().as_bytes());
     // A plugin that refuses its environment may exit before reading stdin.
     if let Err(e) = written {
-        assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe, "writing stdin: {e}");
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe,
+            "writing stdin: {e}"
+        );
     }
     child
 }
