@@ -64,12 +64,7 @@ use crate::rollback::Rollback;
 
 /// ADD: see the module documentation.
 pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
-    add_with(args, Path::new(ALLOWLIST))
-}
-
-/// ADD with the allow-list at `allowlist`.
-pub fn add_with(args: &CmdArgs, allowlist: &Path) -> Result<CniResult, Error> {
-    let conf = TuningConf::from_cmd(args, allowlist)?;
+    let conf = TuningConf::from_cmd(args, Path::new(ALLOWLIST))?;
     let prev = args.prev_result()?.ok_or_else(|| {
         Error::invalid_config(
             "tuning: ADD requires a prevResult: tuning is a chained plugin and adjusts the \
@@ -253,12 +248,7 @@ fn apply_each(nl: &mut Netlink, index: u32, change: &LinkChange) -> Result<(), E
 
 /// CHECK: see the module documentation.
 pub fn check(args: &CmdArgs) -> Result<(), Error> {
-    check_with(args, Path::new(ALLOWLIST))
-}
-
-/// CHECK with the allow-list at `allowlist`.
-pub fn check_with(args: &CmdArgs, allowlist: &Path) -> Result<(), Error> {
-    let conf = TuningConf::from_cmd(args, allowlist)?;
+    let conf = TuningConf::from_cmd(args, Path::new(ALLOWLIST))?;
     let prev = args
         .prev_result()?
         .ok_or_else(|| Error::invalid_config("tuning: CHECK requires a prevResult"))?
@@ -417,8 +407,10 @@ pub fn data_dir_usable(dir: &Path) -> Result<(), Error> {
             Ok(m) if m.is_dir() => break,
             Ok(_) => return Err(unavailable(format!("{} is not a directory", at.display()))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => match at.parent() {
-                Some(parent) if !parent.as_os_str().is_empty() => at = parent,
-                _ => break,
+                // A relative path's last ancestor is the working directory.
+                Some(parent) if parent.as_os_str().is_empty() => at = Path::new("."),
+                Some(parent) => at = parent,
+                None => break,
             },
             Err(e) => return Err(unavailable(format!("{}: {e}", at.display()))),
         }
@@ -474,3 +466,127 @@ pub const PLUGIN: Verbs = Verbs {
     status,
     gc,
 };
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cni::result::{Result040, Result100};
+    use cni::SpecVersion;
+
+    fn intf(name: &str, sandbox: Option<&str>) -> Interface {
+        Interface {
+            name: name.into(),
+            mac: Some("02:00:00:00:00:01".into()),
+            sandbox: sandbox.map(String::from),
+            ..Interface::default()
+        }
+    }
+
+    #[test]
+    fn the_result_gets_the_mac_on_container_interfaces_of_that_name() {
+        let mut r = Result100::new(SpecVersion::V1_0_0);
+        r.interfaces = vec![
+            intf("eth0", None),
+            intf("eth0", Some("/run/netns/x")),
+            intf("eth1", Some("/run/netns/x")),
+        ];
+        let CniResult::V1(out) = with_mac(CniResult::V1(r), "eth0", "c2:00:00:00:00:09") else {
+            panic!("same version")
+        };
+        let macs: Vec<&str> = out
+            .interfaces
+            .iter()
+            .map(|i| i.mac.as_deref().unwrap())
+            .collect();
+        assert_eq!(
+            macs,
+            [
+                "02:00:00:00:00:01",
+                "c2:00:00:00:00:09",
+                "02:00:00:00:00:01"
+            ]
+        );
+        let old = Result040 {
+            cni_version: SpecVersion::V0_4_0,
+            interfaces: vec![intf("eth0", Some("/x"))],
+            ips: vec![],
+            routes: vec![],
+            dns: Default::default(),
+        };
+        let CniResult::V04(out) = with_mac(CniResult::V04(old), "eth0", "c2:00:00:00:00:09") else {
+            panic!("same version")
+        };
+        assert_eq!(out.interfaces[0].mac.as_deref(), Some("c2:00:00:00:00:09"));
+    }
+
+    #[test]
+    fn previous_values_only_for_what_changes() {
+        let link = Link {
+            index: 2,
+            name: "eth0".into(),
+            flags: libc::IFF_UP as u32 | libc::IFF_PROMISC as u32,
+            mtu: Some(1500),
+            mac: Some(vec![2, 0, 0, 0, 0, 1]),
+            kind: Some("veth".into()),
+            master: None,
+            parent: None,
+            link_netnsid: None,
+            oper_state: None,
+            promiscuity: Some(1),
+            data: None,
+            bridge_port: None,
+        };
+        let change = LinkChange {
+            mtu: Some(1400),
+            promisc: Some(false),
+            allmulti: Some(true),
+            ..LinkChange::default()
+        };
+        let saved = previous_values(&link, Some(1000), &change);
+        assert_eq!(
+            saved,
+            Saved {
+                mtu: Some(1500),
+                promisc: Some(true),
+                allmulti: Some(false),
+                ..Saved::default()
+            }
+        );
+        let all = LinkChange {
+            mac: Some([2, 0, 0, 0, 0, 9]),
+            tx_queue_len: Some(5),
+            ..LinkChange::default()
+        };
+        let saved = previous_values(&link, Some(1000), &all);
+        assert_eq!(saved.mac, Some([2, 0, 0, 0, 0, 1]));
+        assert_eq!(saved.tx_queue_len, Some(1000));
+        assert_eq!(saved.mtu, None);
+    }
+
+    #[test]
+    fn data_dir_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        data_dir_usable(dir.path()).unwrap();
+        let deeper = dir.path().join("a/b/c");
+        data_dir_usable(&deeper).unwrap();
+        assert!(!dir.path().join("a").exists(), "STATUS creates nothing");
+        let file = dir.path().join("f");
+        std::fs::write(&file, "").unwrap();
+        let e = data_dir_usable(&file.join("x")).unwrap_err();
+        assert_eq!(e.code, ErrorCode::PluginNotAvailable);
+        data_dir_usable(Path::new("relative/dir")).unwrap();
+
+        assert_eq!(
+            data_dir_for_del(br#"{"DATADIR":"/x/y"}"#),
+            PathBuf::from("/x/y")
+        );
+        for lenient in [
+            &br#"{"dataDir":5}"#[..],
+            br#"{"dataDir":""}"#,
+            b"[]",
+            b"nonsense",
+        ] {
+            assert_eq!(data_dir_for_del(lenient), PathBuf::from(DEFAULT_DATA_DIR));
+        }
+    }
+}
