@@ -101,7 +101,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
         });
     }
 
-    let mut mac_changed = None;
+    let mut new_mac = None;
     if let Some((file, link, tx_queue_len)) = target {
         let change = LinkChange {
             mac: conf.mac.map(|m| m.addr.0),
@@ -150,10 +150,10 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
             .ctx()
             .set_link_attrs(index, &change)
             .with_context(|| format!("tuning: cannot change {ifname:?}"))?;
-        mac_changed = change.mac;
+        new_mac = change.mac;
     }
     rollback.commit();
-    Ok(match mac_changed {
+    Ok(match new_mac {
         Some(mac) => with_mac(prev, ifname, &format_mac(&mac)),
         None => prev,
     })
