@@ -1,7 +1,7 @@
 //! `cni-test-plugin`: a small plugin built on [`cni::skel`] whose behaviour is chosen by keys of
 //! its own configuration. It never touches a network namespace, so any path works as
-//! `CNI_NETNS`; the tests of this crate drive it directly (`tests/skel_cli.rs`) and through
-//! `cnitool` (`tests/cnitool.rs`).
+//! `CNI_NETNS`; the tests of this crate drive it directly (`tests/skel_cli.rs`), and the
+//! cnitool crate's through `cnitool` (`cnitool/tests/cnitool.rs`).
 //!
 //! Configuration keys (all optional):
 //! - `testAddress` (CIDR): ADD adds an `ips` entry with this address on the new interface.

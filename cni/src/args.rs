@@ -1,8 +1,8 @@
 //! `CNI_ARGS`: the deprecated `K=V;K2=V2` string (ENV-7, ENV-8).
 //!
-//! Keys and values may hold any character but `;` and `=` (contradiction 7 of the catalogue:
-//! real runtimes put `-`, `:`, `/` in values). Empty segments (`A=1;;B=2`, a trailing `;`)
-//! are skipped. A pair without `=`, or with a second `=`, is an error, as in the Go library.
+//! Keys and values may hold any character but `;` and `=` (the spec calls them alphanumeric,
+//! but real runtimes put `-`, `:`, `/` in values, e.g. `K8S_POD_NAMESPACE=kube-system`).
+//! Empty segments (`A=1;;B=2`, a trailing `;`) are skipped. A pair without `=`, or with a second `=`, is an error, as in the Go library.
 
 use std::fmt;
 

@@ -173,7 +173,9 @@ impl NetConf {
         }
     }
 
-    /// The attachments a GC request says are still valid, under either key (contradiction 6).
+    /// The attachments a GC request says are still valid, under either key (spec 1.1.0 first
+    /// named it `cni.dev/attachments`, then renamed it `cni.dev/valid-attachments`; libcni
+    /// sends both).
     /// `None` when neither key is present: "no information", remove nothing.
     pub fn gc_valid_attachments(&self) -> Option<Vec<Attachment>> {
         if let Some(v) = &self.valid_attachments {

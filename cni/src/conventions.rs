@@ -1,8 +1,16 @@
 //! The conventions of CONVENTIONS.md, typed: capability arguments under `runtimeConfig`
 //! (portMappings, ipRanges, bandwidth, dns, ips, mac, aliases, ...) and the `args.cni` object.
 //!
-//! A plugin reads only the conventions it understands, through [`RuntimeConfig::from_conf`]
-//! or [`ArgsCni::from_conf`]; unknown keys land in `extra` and are never an error.
+//! [`RuntimeConfig::from_conf`] and [`ArgsCni::from_conf`] give the whole typed view of a
+//! request, for a plugin or tool written on this crate that wants it; unknown keys land in
+//! `extra` and are never an error, but a well-known key of the wrong shape is, even one the
+//! caller does not use. That is why the reference plugins (`reference-plugins`) do not call
+//! them: each decodes only the keys it reads (host-local `runtimeConfig.ips` and `ipRanges`,
+//! `args.cni.ips`; bridge and macvlan `runtimeConfig.mac`...) into its own config type, so a
+//! malformed capability it does not read cannot fail it, and takes [`IpRange`] from here. In
+//! this repository they are exercised by their unit tests and by the `config` fuzz target
+//! (`fuzz/`), which checks they never panic and agree across a serialize/parse round trip.
+//! [`runtime_config_for`] is the runtime side ([`crate::runtime`]).
 
 use std::net::IpAddr;
 
@@ -112,7 +120,10 @@ pub struct RuntimeConfig {
 }
 
 impl RuntimeConfig {
-    /// The typed `runtimeConfig` of a request (empty when absent).
+    /// The typed `runtimeConfig` of a request (empty when absent). Fails when any well-known
+    /// capability has the wrong shape (a `hostPort` above 65535, an `ipRanges` subnet that is
+    /// not one), whichever the caller means to read: see the module documentation for who uses
+    /// it.
     pub fn from_conf(conf: &NetConf) -> Result<RuntimeConfig, serde_json::Error> {
         match &conf.runtime_config {
             None | Some(Value::Null) => Ok(RuntimeConfig::default()),

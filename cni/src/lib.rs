@@ -6,7 +6,7 @@
 //! - The plugin side: [`skel`] (the entry point every plugin's `main` calls) and
 //!   [`invoke::delegate`] (calling an IPAM plugin).
 //! - The runtime side: [`invoke`] (exec a plugin) and [`runtime`] (run a conflist, cache
-//!   results, load configuration directories), used by the `cnitool` binary.
+//!   results, load configuration directories), used by the `cnitool` crate's binary.
 
 pub mod args;
 pub mod config;

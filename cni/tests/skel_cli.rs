@@ -1,6 +1,7 @@
 //! Drives the example plugin `cni-test-plugin` (built on `cni::skel`) as a runtime would: a
 //! fresh environment, the request on stdin, and strict checks of exit status, stdout and stderr.
-//! Requirement IDs from the catalogue are named in the test names and comments.
+//! Requirement IDs of `conformance-cases/requirements.toml` are named in the test names and
+//! comments.
 
 mod support;
 use support::test_plugin;

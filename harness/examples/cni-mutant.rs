@@ -28,6 +28,10 @@
 //! | `missing-sandbox`         | ADD result interfaces lack `sandbox`                           |
 //! | `accepts-unknown-version` | a request at an unknown cniVersion is served as 1.0.0          |
 //! | `del-overreaches`         | DEL also releases every other attachment's IPAM reservation   |
+//! | `version-text-line`       | a line of text precedes the VERSION answer on stdout           |
+//! | `version-no-cniversion`   | the VERSION answer lacks `cniVersion`                          |
+//! | `fail-add`                | every ADD fails ("operation not supported"), as a config that  |
+//! |                           | cannot work on this machine                                    |
 //!
 //! `del-not-idempotent` keeps its tombstones in `/var/lib/cni/cni-mutant/` (the harness mounts
 //! a private directory there per scenario); a tombstone is state left behind by DEL, so cases
@@ -64,6 +68,9 @@ const MUTATIONS: &[&str] = &[
     "missing-sandbox",
     "accepts-unknown-version",
     "del-overreaches",
+    "version-text-line",
+    "version-no-cniversion",
+    "fail-add",
 ];
 
 /// What the wrapper writes and how it exits.
@@ -242,6 +249,13 @@ fn mutate(mutation: &str, plugin: &str, stdin: Vec<u8>) -> Out {
             std::thread::sleep(std::time::Duration::from_secs(3600));
         },
         ("check-never-fails", "CHECK") | ("leak-on-del", "DEL") => return Out::ok_empty(),
+        ("fail-add", "ADD") => {
+            return Out::error(
+                &version,
+                999,
+                "cni-mutant: cannot create the interface: operation not supported",
+            );
+        }
         ("del-without-netns-fails", "DEL") => {
             let netns = env("CNI_NETNS").unwrap_or_default();
             if netns.is_empty() || !Path::new(&netns).exists() {
@@ -311,6 +325,14 @@ fn mutate(mutation: &str, plugin: &str, stdin: Vec<u8>) -> Out {
                     list.push("1.1.0".into());
                 }
             }
+        }),
+        ("version-text-line", "VERSION") if ok => {
+            let mut s = b"cni-mutant: plugin starting\n".to_vec();
+            s.extend_from_slice(&out.stdout);
+            out.stdout = s;
+        }
+        ("version-no-cniversion", "VERSION") if ok => edit_json(&mut out, |o| {
+            o.remove("cniVersion");
         }),
         ("missing-sandbox", "ADD") if ok => edit_json(&mut out, |o| {
             if let Some(Value::Array(ifaces)) = o.get_mut("interfaces") {

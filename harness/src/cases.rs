@@ -81,10 +81,12 @@ pub enum Action {
     CreateIfname,
     /// Delete the attachment's container namespace (its path no longer exists).
     DeleteNetns,
-    /// Remove every file under the state directory (IPAM stores).
+    /// Remove every file under the state directory (IPAM stores). With no file there the
+    /// case does not apply (the plugin keeps no state to lose).
     WipeState,
-    /// From now on, put `cni-recorder` first on the plugin's `CNI_PATH` under the name of its
-    /// IPAM type: every delegate call is recorded (env, stdin, verb) and then forwarded.
+    /// From now on, put the delegate recorder (the harness itself, see `crate::recorder`) first
+    /// on the plugin's `CNI_PATH` under the name of its IPAM type: every delegate call is
+    /// recorded (env, stdin, verb) and then forwarded.
     RecordDelegate,
     /// Make the recorded delegate fail the next ADDs (code 11) without forwarding them.
     FailDelegateAdd,

@@ -7,6 +7,7 @@ use cni::result::CniResult;
 use cni::version::SpecVersion;
 
 use crate::cases::Kind;
+use crate::recorder::STDERR_MARKER;
 use crate::world::World;
 
 /// What a check sees.
@@ -207,7 +208,8 @@ pub fn find(name: &str) -> Option<&'static Check> {
     CHECKS.iter().find(|c| c.name == name)
 }
 
-fn one_json(stdout: &[u8]) -> Result<Value, String> {
+/// The one JSON document `stdout` holds (surrounding whitespace allowed), or why not.
+pub(crate) fn one_json(stdout: &[u8]) -> Result<Value, String> {
     let text = String::from_utf8_lossy(stdout);
     let trimmed = text.trim();
     if trimmed.is_empty() {
@@ -699,12 +701,13 @@ fn delegate_stderr(v: &StepView) -> Verdict {
     if calls.is_empty() {
         return None;
     }
-    let marker = "cni-recorder: delegate stderr marker";
-    Some(if String::from_utf8_lossy(v.stderr).contains(marker) {
-        Ok(())
-    } else {
-        Err("the delegate's stderr did not reach the plugin's stderr".into())
-    })
+    Some(
+        if String::from_utf8_lossy(v.stderr).contains(STDERR_MARKER) {
+            Ok(())
+        } else {
+            Err("the delegate's stderr did not reach the plugin's stderr".into())
+        },
+    )
 }
 
 fn delegate_released(v: &StepView) -> Verdict {

@@ -38,7 +38,7 @@ pub fn expand(
         .collect();
     if eligible.is_empty() {
         return Err(format!(
-            "needs cniVersion {} or later, the plugin advertises up to {}",
+            "needs cniVersion {} or later, the versions tested go up to {}",
             case.min_version.as_deref().unwrap_or("?"),
             versions.last().map(|v| v.as_str()).unwrap_or("none")
         ));
@@ -51,7 +51,8 @@ pub fn expand(
 }
 
 /// Runs every applicable (case, version) on `jobs` worker threads; `progress` is called after
-/// each run with (done, total, run).
+/// each run with (done, total, run). Runs that found their case not applicable to the plugin
+/// (see [`CaseRun::not_applicable`]) are returned among the skipped cases, not the runs.
 pub fn run_all(
     target: &Target,
     cases: &[Case],
@@ -90,5 +91,32 @@ pub fn run_all(
     });
     let mut results = results.into_inner().expect("lock");
     results.sort_by_key(|(i, _)| *i);
-    (results.into_iter().map(|(_, r)| r).collect(), skipped)
+    let (runs, not_applicable): (Vec<CaseRun>, Vec<CaseRun>) = results
+        .into_iter()
+        .map(|(_, r)| r)
+        .partition(|r| r.not_applicable.is_none());
+    skipped.extend(found_not_applicable(not_applicable));
+    (runs, skipped)
+}
+
+/// The runs that showed their case does not apply, one entry per case: the first run's reason
+/// and the versions it was found at.
+fn found_not_applicable(runs: Vec<CaseRun>) -> Vec<Skipped> {
+    let mut out: Vec<(String, String, Vec<String>)> = Vec::new();
+    for r in runs {
+        match out.iter_mut().find(|(case, _, _)| *case == r.case) {
+            Some((_, _, versions)) => versions.push(r.version),
+            None => out.push((
+                r.case,
+                r.not_applicable.unwrap_or_default(),
+                vec![r.version],
+            )),
+        }
+    }
+    out.into_iter()
+        .map(|(case, reason, versions)| Skipped {
+            case,
+            reason: format!("{reason} (found at {})", versions.join(", ")),
+        })
+        .collect()
 }

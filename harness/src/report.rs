@@ -85,12 +85,20 @@ impl Report {
         }
         let mut acc: BTreeMap<String, Acc> = BTreeMap::new();
         let mut setup_failures = Vec::new();
-        for run in &cases {
-            let label = format!("{}@{}", run.case, run.version);
-            if let Some(e) = &run.error {
+        // The probe's findings (its VERSION answer) first, then each case run's.
+        let labelled = std::iter::once(("probe".to_string(), None, probe.findings.as_slice()))
+            .chain(cases.iter().map(|run| {
+                (
+                    format!("{}@{}", run.case, run.version),
+                    run.error.as_deref(),
+                    run.findings.as_slice(),
+                )
+            }));
+        for (label, error, findings) in labelled {
+            if let Some(e) = error {
                 setup_failures.push(format!("{label}: {e}"));
             }
-            for f in &run.findings {
+            for f in findings {
                 if f.requirements.is_empty() {
                     if !f.passed {
                         setup_failures.push(format!("{label}: {}", f.message));
@@ -197,8 +205,15 @@ impl Report {
             "kind:     {}; versions tested: {} (advertised: {})",
             self.probe.kind,
             self.probe.versions.join(", "),
-            self.probe.advertised.join(", ")
+            if self.probe.advertised.is_empty() {
+                "none readable".to_string()
+            } else {
+                self.probe.advertised.join(", ")
+            }
         );
+        if let Some(from) = &self.probe.versions_from {
+            let _ = writeln!(s, "versions: {from}");
+        }
         let _ = writeln!(s);
         let _ = writeln!(
             s,
@@ -225,6 +240,13 @@ impl Report {
         }
         for f in &self.setup_failures {
             let _ = writeln!(s, "setup      -          FAIL    {f}");
+        }
+        if !self.skipped.is_empty() {
+            let _ = writeln!(s);
+            let _ = writeln!(s, "not applicable:");
+            for k in &self.skipped {
+                let _ = writeln!(s, "  {:<28} {}", k.case, k.reason);
+            }
         }
         let runs = self.cases.len();
         let failed_runs = self.cases.iter().filter(|c| !c.passed).count();

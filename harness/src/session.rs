@@ -40,10 +40,12 @@ pub(crate) struct Session<'t> {
     pub(crate) snapshots: BTreeMap<String, WorldSnapshot>,
     pub(crate) findings: Vec<Finding>,
     pub(crate) calls: Vec<CallLog>,
-    /// `cni-recorder`'s directory when delegate recording is on.
+    /// The delegate recorder's directory (see `crate::recorder`) when recording is on.
     pub(crate) recorder: Option<PathBuf>,
     /// Attachments whose requests the attachment patch changed.
     pub(crate) patched: BTreeSet<String>,
+    /// Set when a step showed the case does not apply to the plugin: why.
+    pub(crate) not_applicable: Option<String>,
 }
 
 impl<'t> Session<'t> {
@@ -59,6 +61,7 @@ impl<'t> Session<'t> {
             calls: Vec::new(),
             recorder: None,
             patched: Default::default(),
+            not_applicable: None,
         }
     }
 
@@ -193,7 +196,10 @@ impl<'t> Session<'t> {
                     self.finding(
                         &[],
                         false,
-                        format!("prelude plugin {ty} failed ADD: {other:?}"),
+                        format!(
+                            "prelude plugin {ty} failed ADD: {}",
+                            crate::runner::describe_output(&other)
+                        ),
                     );
                     break;
                 }

@@ -103,6 +103,10 @@ pub struct Target {
     /// Directories for delegated plugins (IPAM, the other plugins of a list).
     pub cni_path: Vec<PathBuf>,
     pub network_name: String,
+    /// The base config's own `cniVersion` (a list's top-level one) as written; `None` when it
+    /// has none. Requests carry the version of the case run instead; this is the version to
+    /// test at when the plugin's VERSION answer gives no usable list.
+    pub config_version: Option<String>,
     /// Plugin objects that come before the tested one in the list (run as a runtime would).
     pub prelude: Vec<Map<String, Value>>,
     /// The tested plugin's object.
@@ -110,6 +114,10 @@ pub struct Target {
     pub timeout: Duration,
     /// Applied to the tested plugin's config of every attachment but the main one.
     pub attachment_patch: Option<AttachmentPatch>,
+    /// The program linked as the delegate recorder (the harness's own executable, see
+    /// [`crate::recorder`]); `None` until the caller sets it up: cases that record delegate
+    /// calls then fail as setup trouble.
+    pub recorder: Option<PathBuf>,
 }
 
 /// Why a target could not be set up (exit status 2).
@@ -125,6 +133,14 @@ pub enum SetupError {
     Plugin(PathBuf),
     #[error("probing the plugin failed: {0}")]
     Probe(String),
+    /// The plugin's ADD with the base config fails on this machine: no case could show
+    /// anything but that.
+    #[error(
+        "the base config cannot ADD on this machine (cniVersion {version}): {detail}\n\
+         the harness certifies a plugin with a config whose ADD works here: fix the config or \
+         the machine (kernel features, modules, links the config names)"
+    )]
+    BaseConfig { version: String, detail: String },
     #[error("{0}")]
     AttachmentPatch(String),
 }
@@ -242,6 +258,10 @@ impl Target {
             .and_then(Value::as_str)
             .ok_or_else(|| config_error(config, "no network name"))?
             .to_string();
+        let config_version = obj.get("cniVersion").map(|v| match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
         let (prelude, plugin_conf) = split_plugins(&obj, plugin, config)?;
         // Runtimes always pass CNI_PATH; by default it is the plugin's own directory.
         let cni_path = if cni_path.is_empty() {
@@ -253,10 +273,12 @@ impl Target {
             plugin: plugin.to_path_buf(),
             cni_path,
             network_name: name,
+            config_version,
             prelude,
             plugin_conf,
             timeout,
             attachment_patch,
+            recorder: None,
         })
     }
 

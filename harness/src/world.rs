@@ -18,7 +18,8 @@ use cni::invoke::{exec_command, InvokeError, RawOutput, Stderr};
 /// Where plugins keep state by default; each world mounts its own directory here.
 pub const STATE_MOUNT: &str = "/var/lib/cni";
 
-/// Files of the delegate recorder inside the state directory (see `cni-recorder`).
+/// Files of the delegate recorder inside the state directory (see [`crate::recorder`]); the
+/// recorder's directory of links is named [`RECORDER_BIN_DIR`] wherever it is.
 pub const RECORDER_LOG: &str = "cni-recorder.log";
 pub const RECORDER_FAIL_ADD: &str = "cni-recorder.fail-add";
 pub const RECORDER_BIN_DIR: &str = "cni-recorder-bin";
@@ -226,22 +227,15 @@ impl World {
         Ok(cmd)
     }
 
-    /// Sets up the recorder directory holding `cni-recorder` under the name `delegate`, and
-    /// returns the directory to put first on `CNI_PATH`.
-    pub fn recorder_dir(&self, delegate: &str) -> std::io::Result<PathBuf> {
-        let exe = std::env::current_exe()?;
-        let recorder = exe
-            .parent()
-            .map(|d| d.join("cni-recorder"))
-            .filter(|p| p.exists())
-            .ok_or_else(|| {
-                std::io::Error::other("cni-recorder is not installed next to cni-conformance")
-            })?;
+    /// Sets up the recorder directory: `program` (the harness's own executable, see
+    /// [`crate::recorder`]) linked under the name `delegate`. Returns the directory to put
+    /// first on `CNI_PATH`.
+    pub fn recorder_dir(&self, program: &Path, delegate: &str) -> std::io::Result<PathBuf> {
         let dir = self.state.path().join(RECORDER_BIN_DIR);
         std::fs::create_dir_all(&dir)?;
         let link = dir.join(delegate);
-        if !link.exists() {
-            std::os::unix::fs::symlink(recorder, &link)?;
+        if std::fs::symlink_metadata(&link).is_err() {
+            std::os::unix::fs::symlink(program, &link)?;
         }
         Ok(dir)
     }

@@ -164,6 +164,7 @@ fn case_run(case: &str, patched: &[&str]) -> CaseRun {
         findings: vec![],
         calls: vec![],
         patched_attachments: patched.iter().map(|s| s.to_string()).collect(),
+        not_applicable: None,
     }
 }
 
@@ -181,6 +182,8 @@ fn report(patch: Option<AttachmentPatch>) -> Report {
                 advertised: vec![],
                 versions: vec![],
                 kind: "interface".into(),
+                versions_from: None,
+                findings: vec![],
             },
             attachment_patch: patch,
         },

@@ -1,9 +1,13 @@
 //! Checks the real requirement catalogue (`conformance-cases/requirements.toml`) and the
-//! loader's validation.
+//! loader's validation; the list of deliberate differences from upstream's plugins
+//! (`conformance-cases/upstream-deviations.toml`); and that every ID a source file cites is
+//! defined in one of the two.
 
 use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
 
 use harness::catalogue::{Catalogue, CatalogueError, Level, Side, AREAS};
+use serde::Deserialize;
 
 fn catalogue() -> Catalogue {
     Catalogue::load(Catalogue::default_path()).expect("the workspace catalogue loads")
@@ -300,4 +304,322 @@ fn load_reports_a_missing_file() {
     let err = Catalogue::load("/nonexistent/requirements.toml").unwrap_err();
     assert!(matches!(err, CatalogueError::Io { .. }), "{err}");
     assert!(err.to_string().contains("/nonexistent/requirements.toml"));
+}
+
+// ---------------------------------------------------------------------------------------
+// conformance-cases/upstream-deviations.toml, and the IDs the sources cite.
+
+/// The repository's root (the workspace).
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The upstream plugins a deviation may name (binary names in /usr/lib/cni).
+const UPSTREAM_PLUGINS: [&str; 10] = [
+    "loopback",
+    "host-local",
+    "dhcp",
+    "bridge",
+    "ptp",
+    "macvlan",
+    "ipvlan",
+    "vlan",
+    "tuning",
+    "portmap",
+];
+
+/// The prefix of a deviation ID, `UPSTREAM-N`.
+const DEVIATION_PREFIX: &str = "UPSTREAM";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Deviations {
+    deviation: Vec<Deviation>,
+}
+
+/// One entry of `conformance-cases/upstream-deviations.toml` (its header explains the fields).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Deviation {
+    id: String,
+    title: String,
+    plugins: Vec<String>,
+    #[serde(default)]
+    requirements: Vec<String>,
+    upstream: String,
+    ours: String,
+    #[serde(default)]
+    links: Vec<String>,
+    #[serde(default)]
+    upstream_code: Vec<String>,
+    #[serde(default)]
+    tests: Vec<String>,
+    #[serde(default)]
+    cases: Vec<String>,
+}
+
+fn deviations() -> Vec<Deviation> {
+    let path = root().join("conformance-cases/upstream-deviations.toml");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let d: Deviations = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    d.deviation
+}
+
+/// `N` of `PREFIX-N` when the rest is a number without leading zero.
+fn numbered(id: &str, prefix: &str) -> Option<u32> {
+    let n = id.strip_prefix(prefix)?.strip_prefix('-')?;
+    if n.is_empty() || n.starts_with('0') || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    n.parse().ok()
+}
+
+/// Whether `file` (relative to the root) holds a test function `name`: `fn name(` with
+/// `#[test]` or an rstest attribute among the lines right above it (its attributes and doc
+/// comment, back to the previous item's end or a blank line).
+fn has_test_fn(file: &str, name: &str) -> bool {
+    let Ok(text) = std::fs::read_to_string(root().join(file)) else {
+        return false;
+    };
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    lines.iter().enumerate().any(|(i, line)| {
+        let is_fn = line.starts_with(&format!("fn {name}("))
+            || line.starts_with(&format!("fn {name}<"))
+            || line.starts_with(&format!("pub fn {name}("));
+        is_fn
+            && lines[..i]
+                .iter()
+                .rev()
+                .take_while(|l| !l.is_empty() && !l.ends_with('}') && !l.ends_with(';'))
+                .any(|l| l.starts_with("#[test]") || l.starts_with("#[rstest"))
+    })
+}
+
+#[test]
+fn upstream_deviations_are_well_formed_and_unique() {
+    let cat = catalogue();
+    let cases =
+        harness::cases::load_dir(&harness::cases::default_dir(), &|id| cat.get(id).is_some())
+            .expect("the cases load");
+    let devs = deviations();
+    assert!(!devs.is_empty(), "no deviation");
+    let mut ids = HashSet::new();
+    let mut problems = Vec::new();
+    for d in &devs {
+        let mut bad = |what: String| problems.push(format!("{}: {what}", d.id));
+        if numbered(&d.id, DEVIATION_PREFIX).is_none() {
+            bad(format!("the id is not of the form {DEVIATION_PREFIX}-N"));
+        }
+        if !ids.insert(d.id.as_str()) {
+            bad("duplicate id".into());
+        }
+        for (field, text) in [
+            ("title", &d.title),
+            ("upstream", &d.upstream),
+            ("ours", &d.ours),
+        ] {
+            if text.trim().is_empty() {
+                bad(format!("empty {field}"));
+            }
+        }
+        if d.title.contains('\n') {
+            bad("the title is not one line".into());
+        }
+        if d.plugins.is_empty() {
+            bad("no plugin named".into());
+        }
+        let mut seen = HashSet::new();
+        for p in &d.plugins {
+            if !UPSTREAM_PLUGINS.contains(&p.as_str()) || !seen.insert(p) {
+                bad(format!("plugin {p:?} is unknown or named twice"));
+            }
+        }
+        for r in &d.requirements {
+            if cat.get(r).is_none() {
+                bad(format!("requirement {r} is not in requirements.toml"));
+            }
+        }
+        for l in &d.links {
+            if !l.starts_with("https://") || l.contains(char::is_whitespace) {
+                bad(format!("link {l:?} is not an https URL"));
+            }
+        }
+        for c in &d.upstream_code {
+            let ok = c.split_once(": ").is_some_and(|(repo, path)| {
+                repo.starts_with("containernetworking/")
+                    && !path.is_empty()
+                    && !path.contains(char::is_whitespace)
+            });
+            if !ok {
+                bad(format!(
+                    "upstream_code {c:?} is not \"<repository>: <path>\""
+                ));
+            }
+        }
+        for t in &d.tests {
+            let found = t
+                .split_once("::")
+                .is_some_and(|(file, name)| has_test_fn(file, name));
+            if !found {
+                bad(format!(
+                    "test {t:?} names no test function (\"<path>::<fn>\")"
+                ));
+            }
+        }
+        for c in &d.cases {
+            if !cases.iter().any(|k| &k.id == c) {
+                bad(format!("case {c:?} is not in conformance-cases/cases/"));
+            }
+        }
+        if d.tests.is_empty() && d.cases.is_empty() {
+            bad("no evidence in this repository (tests or cases)".into());
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// One ID a line cites, as the scan found it.
+#[derive(Debug, PartialEq, Eq)]
+enum Cited {
+    /// `AREA-N` (an area of requirements.toml) or `UPSTREAM-N`.
+    Id(String),
+    /// A reference into a document this repository does not hold: an `E` followed by digits
+    /// (an edge-case number of the external catalogue) or "contradiction" and a number.
+    External(String),
+}
+
+fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// Every ID `line` cites. IDs with a leading zero (`ADD-06`) are not of the cited form.
+fn cited(line: &str) -> Vec<Cited> {
+    let b = line.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let starts_word = i == 0 || !(is_word(b[i - 1]) || b[i - 1] == b'-');
+        if !starts_word || !b[i].is_ascii_uppercase() {
+            i += 1;
+            continue;
+        }
+        let mut j = i;
+        while j < b.len() && b[j].is_ascii_uppercase() {
+            j += 1;
+        }
+        let prefix = &line[i..j];
+        let digits_from = |k: usize| {
+            let mut e = k;
+            while e < b.len() && b[e].is_ascii_digit() {
+                e += 1;
+            }
+            e
+        };
+        if prefix == "E" && j < b.len() && b[j].is_ascii_digit() {
+            let e = digits_from(j);
+            if e == b.len() || !is_word(b[e]) {
+                out.push(Cited::External(line[i..e].to_string()));
+            }
+            i = e;
+            continue;
+        }
+        if (AREAS.contains(&prefix) || prefix == DEVIATION_PREFIX)
+            && j + 1 < b.len()
+            && b[j] == b'-'
+            && matches!(b[j + 1], b'1'..=b'9')
+        {
+            let e = digits_from(j + 1);
+            if e == b.len() || !is_word(b[e]) {
+                out.push(Cited::Id(line[i..e].to_string()));
+            }
+            i = e;
+            continue;
+        }
+        i = j;
+    }
+    let lower = line.to_ascii_lowercase();
+    let word = "contradiction ";
+    let mut from = 0;
+    while let Some(at) = lower[from..].find(word) {
+        let n = from + at + word.len();
+        if lower[n..].starts_with(|c: char| c.is_ascii_digit()) {
+            let end = lower[n..]
+                .find(|c: char| !c.is_ascii_digit())
+                .map_or(lower.len(), |e| n + e);
+            out.push(Cited::External(line[from + at..end].to_string()));
+        }
+        from = n;
+    }
+    out
+}
+
+#[test]
+fn the_scan_finds_each_form() {
+    let external = format!("see {}{} and contradiction {}", 'E', 49, 4);
+    assert_eq!(
+        cited(&external),
+        [
+            Cited::External(format!("{}{}", 'E', 49)),
+            Cited::External(format!("contradiction {}", 4)),
+        ]
+    );
+    assert_eq!(
+        cited("(ADD-8, IPAM-9; UPSTREAM-4) and `CHECK-4`."),
+        [
+            Cited::Id("ADD-8".into()),
+            Cited::Id("IPAM-9".into()),
+            Cited::Id("UPSTREAM-4".into()),
+            Cited::Id("CHECK-4".into()),
+        ]
+    );
+    // Not IDs: other prefixes, leading zeros, parts of longer words, hex, errno names.
+    assert!(cited("CNI-a60d XADD-5 ADD-06 ADD-5a 0xE1 E2BIG EEXIST my_E7 RT-").is_empty());
+}
+
+/// Every requirement ID, deviation ID and external reference that a `*.rs` or `*.md` file of
+/// the repository cites must be defined here: in requirements.toml or upstream-deviations.toml
+/// (so nothing cites the external catalogue's numbers, which no reader of this repository
+/// can look up).
+#[test]
+fn every_cited_id_is_defined_in_the_repository() {
+    let cat = catalogue();
+    let devs: HashSet<String> = deviations().into_iter().map(|d| d.id).collect();
+    let mut files = Vec::new();
+    let mut dirs = vec![root()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if path.is_dir() {
+                if !name.starts_with('.') && name != "target" {
+                    dirs.push(path);
+                }
+            } else if name.ends_with(".rs") || name.ends_with(".md") {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    assert!(files.len() > 50, "only {} files found", files.len());
+    let mut undefined = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap();
+        let shown = file.strip_prefix(root()).unwrap_or(file).display();
+        for (n, line) in text.lines().enumerate() {
+            for c in cited(line) {
+                let what = match c {
+                    Cited::Id(id) if cat.get(&id).is_some() || devs.contains(&id) => continue,
+                    Cited::Id(id) => format!("{id} is defined nowhere"),
+                    Cited::External(r) => format!(
+                        "{r:?} cites a document that is not in the repository: state the \
+                         fact, or cite an entry of upstream-deviations.toml"
+                    ),
+                };
+                undefined.push(format!("{shown}:{}: {what}", n + 1));
+            }
+        }
+    }
+    assert!(undefined.is_empty(), "{}", undefined.join("\n"));
 }

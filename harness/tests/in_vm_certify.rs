@@ -14,7 +14,7 @@
 //!   and a few variants.
 //!
 //! Driven from this same file, as `reference-plugins/tests/in_vm_ipvlan_vlan.rs` is (both with
-//! `netns_sandbox::vm_lane::SelfDriven`): in an ordinary build
+//! `vm_lane::SelfDriven`, of the dev-dependency `vm-lane`): in an ordinary build
 //! `driver::certify_ipvlan_and_vlan_inside_the_vm` builds the reference plugins and this
 //! target statically (into `target/vm-build/`), boots one VM with `scripts/vm/run.sh` that runs
 //! all the other tests of this file in parallel, and requires each to report `ok`, then prints
@@ -39,8 +39,8 @@ use std::process::Command;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use netns_sandbox::vm_lane::workspace;
 use serde_json::{json, Value};
+use vm_lane::workspace;
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -51,11 +51,11 @@ fn text(bytes: &[u8]) -> String {
 /// The host side: absent from the static build that runs in the VM.
 #[cfg(not(target_feature = "crt-static"))]
 mod driver {
-    use netns_sandbox::vm_lane::SelfDriven;
+    use vm_lane::SelfDriven;
 
     /// Builds the VM image, the reference plugins and this target statically, runs every
     /// other test of this file (at least 6) at once in one VM and requires each to be `ok`
-    /// there, with `netns_sandbox::vm_lane`. Anything missing fails with the reason.
+    /// there, with the `vm-lane` crate. Anything missing fails with the reason.
     #[test]
     fn certify_ipvlan_and_vlan_inside_the_vm() {
         let run = SelfDriven::new(env!("CARGO_PKG_NAME"), "in_vm_certify")
@@ -298,25 +298,33 @@ fn ours_vlan() {
     );
 }
 
-/// The known findings on Debian's ipvlan and vlan (1.1.1), both the same. Failed: VERSION-2
-/// (every upstream plugin: VERSION answers 1.0.0 whatever the request's version). Warned
-/// (SHOULD):
-/// - ERR-3 (every upstream plugin): error objects for bad input carry no `cniVersion`;
+/// The known findings on Debian's ipvlan and vlan (1.1.1), both the same, each with its entry
+/// of `conformance-cases/upstream-deviations.toml`. Failed: VERSION-2 (every upstream plugin:
+/// VERSION answers 1.0.0 whatever the request's version; UPSTREAM-1). Warned (SHOULD):
+/// - ERR-3 (every upstream plugin): error objects for bad input carry no `cniVersion`
+///   (UPSTREAM-3);
 /// - ADD-8, IPAM-9 (as bridge, ptp, macvlan): when the IPAM delegate fails ADD, the plugin
-///   returns the error without running the delegate's DEL (case `delegation-add-failure`);
-/// - DEL-1, seen only here: when IPAM ADD fails, the plugin leaves the link it created in the
-///   container (macvlan removes its link on that path; ipvlan and vlan create the link, then
-///   return the delegate's error as it is). Shown by the generated variant with the malformed
-///   `CNI_ARGS` `Gw^` and ifname `yc6755xx`: host-local refuses the argument ("ARGS: invalid
-///   pair"), ADD fails, the link stays; the variant's DEL runs IPAM DEL first, which fails on
-///   the same argument before the link is reached; so the link outlives the attachment.
+///   returns the error without running the delegate's DEL (case `delegation-add-failure`;
+///   UPSTREAM-4);
+/// - DEL-1 (UPSTREAM-5), seen only here: when IPAM ADD fails, the plugin leaves the link it
+///   created in the container (macvlan removes its link on that path; ipvlan and vlan create
+///   the link, then return the delegate's error as it is). Shown by the generated variant with
+///   the malformed `CNI_ARGS` `Gw^` and ifname `yc6755xx`: host-local refuses the argument
+///   ("ARGS: invalid pair"), ADD fails, the link stays; the variant's DEL runs IPAM DEL first,
+///   which fails on the same argument before the link is reached; so the link outlives the
+///   attachment.
 fn upstream_findings(plugin: &str) -> Certified {
     let c = upstream_certify(plugin);
-    assert_eq!(c.ids("fail"), set(&["VERSION-2"]), "{}", c.output);
+    assert_eq!(
+        c.ids("fail"),
+        set(&["VERSION-2"]),
+        "known: VERSION-2 (UPSTREAM-1)\n{}",
+        c.output
+    );
     assert_eq!(
         c.ids("warn"),
         set(&["ADD-8", "DEL-1", "ERR-3", "IPAM-9"]),
-        "{}",
+        "known: ADD-8, IPAM-9 (UPSTREAM-4), DEL-1 (UPSTREAM-5), ERR-3 (UPSTREAM-3)\n{}",
         c.output
     );
     let del1 = c.reason("DEL-1");

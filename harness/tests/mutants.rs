@@ -125,8 +125,20 @@ impl<'a> Run<'a> {
     }
 }
 
-/// Certifies `mutant-<spec>` (a symlink to the example) with `run`'s arguments.
-fn certify(spec: &str, run: Run) -> Outcome {
+/// What a certify run left behind, whatever its exit status.
+struct RawRun {
+    status: i32,
+    output: String,
+    plugin: PathBuf,
+    json: PathBuf,
+    junit: PathBuf,
+    elapsed: Duration,
+    dir: tempfile::TempDir,
+}
+
+/// Runs `cni-conformance certify` on `mutant-<spec>` (a symlink to the example) with `run`'s
+/// arguments.
+fn run_certify(spec: &str, run: Run) -> RawRun {
     require_upstream();
     let dir = tempfile::Builder::new()
         .prefix("cnirs-mutant-")
@@ -169,7 +181,29 @@ fn certify(spec: &str, run: Run) -> Outcome {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    let status = out.status.code().unwrap_or(-1);
+    RawRun {
+        status: out.status.code().unwrap_or(-1),
+        output,
+        plugin,
+        json,
+        junit,
+        elapsed,
+        dir,
+    }
+}
+
+/// Certifies `mutant-<spec>` with `run`'s arguments; the run must reach a verdict (exit 0 or
+/// 1) and write both reports.
+fn certify(spec: &str, run: Run) -> Outcome {
+    let RawRun {
+        status,
+        output,
+        plugin,
+        json,
+        junit,
+        elapsed,
+        dir,
+    } = run_certify(spec, run);
     assert!(
         status == 0 || status == 1,
         "certify {spec} exited {status} (setup error?):\n{output}"
@@ -252,6 +286,54 @@ fn caught(mutation: &str, plugin: &str, run: Run, ids: &[&str]) -> Outcome {
     assert_eq!(
         b.status, 0,
         "baseline none@{plugin} should certify on these cases:\n{}",
+        b.output
+    );
+    m
+}
+
+/// Like [`caught`] for a mutant of a plugin that already fails some requirements of its own
+/// on these cases (upstream's VERSION-2): the baseline must fail exactly `baseline_fails`
+/// and pass every ID of `ids`, the mutant must fail every ID of `ids` with exit status 1.
+fn caught_beside(
+    mutation: &str,
+    plugin: &str,
+    run: Run,
+    ids: &[&str],
+    baseline_fails: &[&str],
+) -> Outcome {
+    let m = certify(&format!("{mutation}@{plugin}"), run);
+    assert_eq!(
+        m.status, 1,
+        "mutant {mutation}@{plugin} was not caught:\n{}",
+        m.output
+    );
+    for id in ids {
+        assert_eq!(
+            m.verdict(id).as_deref(),
+            Some("fail"),
+            "mutant {mutation}@{plugin}: {id} should fail; report:\n{}",
+            m.output
+        );
+    }
+    let b = certify(&format!("none@{plugin}"), run);
+    for id in ids {
+        assert_eq!(
+            b.verdict(id).as_deref(),
+            Some("pass"),
+            "baseline none@{plugin}: {id} should pass ({}); report:\n{}",
+            b.reason(id),
+            b.output
+        );
+    }
+    let failed: Vec<String> = b
+        .verdicts()
+        .into_iter()
+        .filter(|(_, v)| v == "fail")
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        failed, baseline_fails,
+        "baseline none@{plugin}:\n{}",
         b.output
     );
     m
@@ -523,4 +605,131 @@ fn wrapper_identity_by_copy_and_sidecar() {
     // The unmutated wrapper answers exactly what the real plugin answers.
     let real = version(&Path::new(REAL_DIR).join("host-local"));
     assert_eq!(version(&baseline), real);
+}
+
+/// The probe's findings (`probe.findings` of the JSON report) as (IDs, passed, message).
+fn probe_findings(o: &Outcome) -> Vec<(Vec<String>, bool, String)> {
+    o.report["probe"]["findings"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no probe findings in the report:\n{}", o.output))
+        .iter()
+        .map(|f| {
+            (
+                f["requirements"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r.as_str().unwrap().to_string())
+                    .collect(),
+                f["passed"].as_bool().unwrap(),
+                f["message"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn probe_failed(o: &Outcome, id: &str) -> bool {
+    probe_findings(o)
+        .iter()
+        .any(|(ids, passed, _)| !passed && ids.iter().any(|i| i == id))
+}
+
+/// A line of text before the VERSION JSON: stdout is not one JSON document. That is the
+/// plugin's failure (ENV-13, a MUST; VERSION-1, a SHOULD), reported with exit status 1 and
+/// both reports, not a setup error; without a readable version list the run goes on at the
+/// config's cniVersion.
+#[test]
+fn version_text_line_fails_env_13_and_version_1() {
+    let run = Run::new("bridge.json", "version-info");
+    let m = caught_beside(
+        "version-text-line",
+        "bridge",
+        run,
+        &["ENV-13"],
+        &["VERSION-2"],
+    );
+    assert_eq!(
+        m.verdict("VERSION-1").as_deref(),
+        Some("warn"),
+        "{}",
+        m.output
+    );
+    assert!(probe_failed(&m, "ENV-13"), "{:?}", probe_findings(&m));
+    assert!(probe_failed(&m, "VERSION-1"), "{:?}", probe_findings(&m));
+    assert_eq!(m.report["probe"]["versions"], serde_json::json!(["1.0.0"]));
+    let from = m.report["probe"]["versions_from"].as_str().unwrap_or("");
+    assert!(from.contains("config's cniVersion 1.0.0"), "{from}");
+    assert!(
+        m.output.contains("config's cniVersion 1.0.0"),
+        "{}",
+        m.output
+    );
+    let m = caught_beside(
+        "version-text-line",
+        "bridge",
+        run.strict(),
+        &["ENV-13", "VERSION-1"],
+        &["VERSION-2"],
+    );
+    assert!(
+        !m.output.contains("probing the plugin failed"),
+        "{}",
+        m.output
+    );
+}
+
+/// A VERSION answer without `cniVersion`: VERSION-1 (the object's fields) and VERSION-2 (no
+/// cniVersion echoes the request) fail; its version list is still used.
+#[test]
+fn version_without_cniversion_fails_version_1_and_version_2() {
+    let m = certify(
+        "version-no-cniversion@bridge",
+        Run::new("bridge.json", "version-info"),
+    );
+    assert_eq!(m.status, 1, "{}", m.output);
+    assert_eq!(
+        m.verdict("VERSION-2").as_deref(),
+        Some("fail"),
+        "{}",
+        m.output
+    );
+    assert_eq!(
+        m.verdict("VERSION-1").as_deref(),
+        Some("warn"),
+        "{}",
+        m.output
+    );
+    assert!(probe_failed(&m, "VERSION-2"), "{:?}", probe_findings(&m));
+    assert!(
+        probe_findings(&m)
+            .iter()
+            .any(|(_, passed, msg)| !passed && msg.contains("no cniVersion")),
+        "{:?}",
+        probe_findings(&m)
+    );
+    assert_eq!(m.report["probe"]["versions"].as_array().unwrap().len(), 6);
+    assert!(m.report["probe"]["versions_from"].is_null());
+    caught_beside(
+        "version-no-cniversion",
+        "bridge",
+        Run::new("bridge.json", "version-info").strict(),
+        &["VERSION-1"],
+        &["VERSION-2"],
+    );
+}
+
+/// A plugin whose ADD fails with the base config at every version cannot be certified here:
+/// exit status 2 with the plugin's own error and what to do, and no verdict or report.
+#[test]
+fn a_base_config_that_cannot_add_stops_with_exit_2() {
+    let r = run_certify("fail-add@ptp", Run::new("ptp.json", "version-info"));
+    assert_eq!(r.status, 2, "{}", r.output);
+    assert!(r.output.contains("operation not supported"), "{}", r.output);
+    assert!(
+        r.output.contains("fix the config or the machine"),
+        "{}",
+        r.output
+    );
+    assert!(!r.output.contains("verdict:"), "{}", r.output);
+    assert!(!r.json.exists() && !r.junit.exists(), "{}", r.output);
 }

@@ -7,9 +7,8 @@
 //! so the calling thread never changes namespace; child processes can be started inside one
 //! with [`Netns::command`]. [`snapshot`] records and diffs what a namespace holds.
 //!
-//! [`vm_lane`] is the host side of the other test environment, the VM lane: it builds test
-//! binaries statically, runs them in a VM booting Debian's kernel (`scripts/vm/`) and checks
-//! that every test passed there.
+//! The other test environment, the VM lane (`scripts/vm/`), has its host side in the
+//! `vm-lane` crate, a dev-dependency of the crates whose tests run in the VM.
 
 use std::fs;
 use std::os::fd::AsFd;
@@ -19,7 +18,6 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 pub mod fixtures;
 pub mod snapshot;
-pub mod vm_lane;
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{setns, unshare, CloneFlags};

@@ -161,17 +161,8 @@ mod tests {
         Link {
             index: 2,
             name: "eth0".into(),
-            flags: 0,
-            mtu: None,
             mac: Some(mac.to_vec()),
-            kind: None,
-            master: None,
-            parent: None,
-            link_netnsid: None,
-            oper_state: None,
-            promiscuity: None,
-            data: None,
-            bridge_port: None,
+            ..Link::default()
         }
     }
 

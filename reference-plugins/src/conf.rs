@@ -10,7 +10,8 @@
 //!   changes anything.
 //! - [`DelConf`]: what DEL needs (the IPAM type, `ipMasq`, `macspoofchk`), read leniently so a
 //!   configuration that became invalid, or a master that vanished, never blocks DEL
-//!   (catalogue E7, E59).
+//!   (UPSTREAM-8; a failing DEL also stops the runtime's reverse walk of a list, so the
+//!   plugins before it would never get theirs).
 //!
 //! # Decoding rules (those of Go's `encoding/json`, which upstream uses)
 //!
@@ -39,7 +40,7 @@
 //! default). Interface names we create or look up (`bridge`, `master`) must be valid kernel
 //! names (1 to 15 bytes, no `/`, `:` or white space, not `.` or `..`). MAC addresses must be
 //! 48-bit unicast; upstream only learns this from the kernel. Unknown `CNI_ARGS` keys are
-//! ignored (catalogue E31; upstream refuses them unless `IgnoreUnknown` is set), as host-local
+//! ignored (UPSTREAM-9: upstream refuses them unless `IgnoreUnknown` is set), as host-local
 //! does. Plugin-specific differences are listed in each module.
 
 use std::fmt;
@@ -286,7 +287,7 @@ pub(crate) fn unsupported(msg: String) -> Error {
 
 /// What DEL needs, read so that it cannot fail: a key with a value of the wrong type counts as
 /// absent. Upstream DEL re-reads (and for vlan and ipvlan, re-resolves) the whole configuration
-/// and fails when it became invalid or the master vanished (catalogue E7).
+/// and fails when it became invalid or the master vanished (UPSTREAM-8).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DelConf {
     /// `ipam.type` when non-empty: the IPAM plugin to call DEL on.

@@ -694,6 +694,14 @@ mod tests {
         let before = sysctl_get(ours.as_fd(), "net/ipv4/ip_forward").unwrap();
         let mut nl = Netlink::open_in(ns.path()).unwrap();
         let fd = nl.netns();
+        // A new namespace starts with init_net's IPv4 settings (`conf/all` and `conf/default`
+        // are copied while net.core.devconf_inherit_init_net is 0), so on a host that forwards
+        // (every Docker or Kubernetes node) ip_forward is already 1 here. Start this namespace,
+        // and only it, from 0, so that the 1 below is the code's doing.
+        let started = sysctl_get(fd, "net/ipv4/ip_forward").unwrap();
+        if started != "0" {
+            sysctl_set(fd, "net/ipv4/ip_forward", "0").unwrap();
+        }
         assert_eq!(sysctl_get(fd, "net/ipv4/ip_forward").unwrap(), "0");
         enable_ip_forward(fd, Family::V4).unwrap();
         enable_ip_forward(fd, Family::V4).unwrap();

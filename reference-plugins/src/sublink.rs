@@ -26,21 +26,21 @@
 //!
 //! - A `prevResult` given to ADD is kept (CHAIN-4): its interfaces stay, the new link is
 //!   appended, new addresses and routes are appended. Upstream replaces the whole result (for
-//!   ipvlan chained on `prevResult` addresses this drops the earlier interfaces, catalogue
-//!   E48); here those addresses move to the ipvlan link, with the earlier interfaces kept. The
-//!   result's `dns` is the configuration's when it has one, else `prevResult`'s; IPAM's `dns`
-//!   is never used (as upstream, catalogue E49).
+//!   ipvlan chained on `prevResult` addresses this drops the earlier interfaces,
+//!   UPSTREAM-11); here those addresses move to the ipvlan link, with the earlier interfaces
+//!   kept. The result's `dns` is the configuration's when it has one, else `prevResult`'s;
+//!   IPAM's `dns` is never used (as upstream macvlan, ipvlan and vlan; bridge and ptp keep it).
 //! - The IPAM plugin's DEL also runs when its ADD failed (ADD-8, IPAM-9; upstream only runs
-//!   it when a later step fails).
-//! - ipvlan and vlan remove the link when IPAM fails (upstream leaves it, catalogue E41), and
+//!   it when a later step fails, UPSTREAM-4).
+//! - ipvlan and vlan remove the link when IPAM fails (upstream leaves it, UPSTREAM-5), and
 //!   all three remove the temporary link when the rename fails.
 //! - A request in 0.1.0/0.2.0 that would end without any address (macvlan without `ipam`)
 //!   fails with code 1 before anything is created: those versions cannot express such a
 //!   result. Upstream creates the link and then fails to print the result, leaving the link.
 //! - DEL reads only `ipam.type` ([`crate::conf::DelConf`]); it never resolves the master, so
 //!   it succeeds when the master, the default route, the namespace or the link is gone
-//!   (upstream vlan and ipvlan resolve the master on DEL and fail, catalogue E7).
-//! - GC is forwarded to the IPAM plugin (upstream has no GC at all, catalogue E37).
+//!   (upstream vlan and ipvlan resolve the master on DEL and fail, UPSTREAM-8).
+//! - GC is forwarded to the IPAM plugin (upstream has no GC at all, UPSTREAM-12).
 //! - CHECK also verifies that the link still sits on the configured master and has the
 //!   configured MTU, and checks only the addresses that `prevResult` assigns to this link.
 //!
@@ -585,7 +585,7 @@ mod tests {
         let out = merge(None, mine.clone(), false, &dns);
         assert_eq!(out.interfaces, mine.interfaces);
         assert_eq!(out.dns, dns);
-        // IPAM's dns is replaced even by an empty config dns (upstream, catalogue E49).
+        // IPAM's dns is replaced even by an empty config dns (as upstream macvlan, ipvlan, vlan).
         let mut with_dns = mine;
         with_dns.dns.domain = Some("ipam".into());
         assert!(merge(None, with_dns, false, &Dns::default()).dns.is_empty());

@@ -4,11 +4,10 @@
 //! read back over netlink and with `nft`.
 
 mod support;
-use support::{merged, reserved, run_plugin, spawn_plugin, Call};
+use support::{merged, Node};
 
 use std::collections::BTreeSet;
 use std::net::IpAddr;
-use std::path::Path;
 use std::process::{Child, Output};
 use std::time::Duration;
 
@@ -20,71 +19,32 @@ use serde_json::{json, Value};
 
 const NET: &str = "brtest";
 
-/// A node namespace and an IPAM data directory.
-struct Node {
-    ns: Netns,
-    data: tempfile::TempDir,
-}
-
-impl Node {
-    fn new(label: &str) -> Node {
-        Node {
-            ns: Netns::new(label).unwrap(),
-            data: tempfile::tempdir().unwrap(),
-        }
-    }
-
+/// What bridge's tests ask of a node beyond `support::Node`.
+trait BridgeNode {
     /// A configuration on bridge `br` with `extra` keys merged in; `ipam: null` in `extra`
     /// drops IPAM (L2 only).
+    fn conf(&self, br: &str, subnet: &str, extra: Value) -> Value;
+    /// The global addresses of the node's link `name`.
+    fn addrs(&self, name: &str) -> Vec<String>;
+    /// `nft list ruleset` in the node.
+    fn ruleset(&self) -> String;
+    /// Reservation files of the network's host-local store.
+    fn reservations(&self) -> BTreeSet<String>;
+}
+
+impl BridgeNode for Node {
     fn conf(&self, br: &str, subnet: &str, extra: Value) -> Value {
-        let c = json!({
-            "cniVersion": "1.0.0", "name": NET, "type": "bridge", "bridge": br,
-            "ipam": {"type": "host-local", "dataDir": self.data.path(),
-                     "ranges": [[{"subnet": subnet}]]},
-        });
+        let c = self.net_conf(
+            "1.0.0",
+            json!({"bridge": br, "ipam": self.host_local(subnet)}),
+        );
         merged(c, extra)
-    }
-
-    fn spawn(&self, verb: &str, id: &str, netns: Option<&Path>, conf: &Value) -> Child {
-        spawn_plugin(&self.ns, "bridge", &Call::new(verb, id, netns), conf)
-    }
-
-    fn run(&self, verb: &str, id: &str, netns: Option<&Path>, conf: &Value) -> Output {
-        run_plugin(&self.ns, "bridge", &Call::new(verb, id, netns), conf)
-    }
-
-    /// ADD that must succeed; returns the result.
-    fn add(&self, id: &str, netns: &Netns, conf: &Value) -> Value {
-        ok(self.run("ADD", id, Some(netns.path()), conf), "ADD")
-    }
-
-    fn del(&self, id: &str, netns: Option<&Path>, conf: &Value) {
-        let out = self.run("DEL", id, netns, conf);
-        ok(out, "DEL");
-    }
-
-    fn check(&self, id: &str, netns: &Netns, conf: &Value, prev: &Value) -> Output {
-        let mut c = conf.clone();
-        c["prevResult"] = prev.clone();
-        self.run("CHECK", id, Some(netns.path()), &c)
-    }
-
-    fn nl(&self) -> Netlink {
-        Netlink::open_in(self.ns.path()).unwrap()
-    }
-
-    fn link(&self, name: &str) -> Option<Link> {
-        self.nl().link(name).ok()
     }
 
     fn addrs(&self, name: &str) -> Vec<String> {
         let mut nl = self.nl();
         let l = nl.link(name).unwrap();
         global_addrs(&mut nl, l.index)
-    }
-
-    fn sysctl(&self, key: &str) -> String {
-        support::sysctl(&self.ns, key)
     }
 
     fn ruleset(&self) -> String {
@@ -97,9 +57,8 @@ impl Node {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Reservation files of the network's host-local store.
     fn reservations(&self) -> BTreeSet<String> {
-        reserved(self.data.path(), NET).into_iter().collect()
+        self.reserved().into_iter().collect()
     }
 }
 
@@ -146,17 +105,6 @@ fn default_route(ns: &Netns, family: Family) -> Option<IpAddr> {
         .and_then(|r| r.gateway)
 }
 
-/// Links of the node that are veths.
-fn veths(node: &Node) -> Vec<String> {
-    node.nl()
-        .links()
-        .unwrap()
-        .into_iter()
-        .filter(|l| l.is_kind("veth"))
-        .map(|l| l.name)
-        .collect()
-}
-
 fn mac_bytes(s: &str) -> Vec<u8> {
     s.split(':')
         .map(|b| u8::from_str_radix(b, 16).unwrap())
@@ -165,7 +113,9 @@ fn mac_bytes(s: &str) -> Vec<u8> {
 
 #[test]
 fn add_check_del_with_gateway_and_masquerade() {
-    let node = Node::new("br-node");
+    let node = Node::new("br-node", "bridge", NET);
+    // Forwarding off to begin with, whatever the host's (see support::set_sysctl).
+    node.set_sysctl("net/ipv4/ip_forward", "0");
     let c1 = Netns::new("br-c1").unwrap();
     let c2 = Netns::new("br-c2").unwrap();
     let conf = node.conf(
@@ -256,13 +206,13 @@ fn add_check_del_with_gateway_and_masquerade() {
     // DEL: veth, reservation and rules go; the bridge and its address stay.
     let mut del_conf = conf.clone();
     del_conf["prevResult"] = r.clone();
-    node.del("ctr-1", Some(c1.path()), &del_conf);
+    ok(node.del("ctr-1", Some(c1.path()), &del_conf), "DEL");
     assert!(container_link(&c1, "eth0").is_none());
     assert!(node.link(&host_veth).is_none());
     assert_eq!(node.reservations(), BTreeSet::from(["10.71.0.3".into()]));
-    node.del("ctr-1", Some(c1.path()), &del_conf);
-    node.del("ctr-2", Some(c2.path()), &conf);
-    assert!(veths(&node).is_empty());
+    ok(node.del("ctr-1", Some(c1.path()), &del_conf), "DEL");
+    ok(node.del("ctr-2", Some(c2.path()), &conf), "DEL");
+    assert!(node.veths().is_empty());
     assert!(node.reservations().is_empty());
     assert!(!node.ruleset().contains("saddr"), "{}", node.ruleset());
     assert_eq!(node.addrs("cni-t0"), vec!["10.71.0.1/24"]);
@@ -272,7 +222,9 @@ fn add_check_del_with_gateway_and_masquerade() {
 
 #[test]
 fn default_gateway_dual_stack() {
-    let node = Node::new("br-dgw");
+    let node = Node::new("br-dgw", "bridge", NET);
+    // Forwarding off to begin with, whatever the host's (see support::set_sysctl).
+    node.set_sysctl("net/ipv4/ip_forward", "0");
     let c = Netns::new("br-dgw-c").unwrap();
     let mut conf = node.conf("cni-t1", "10.72.0.0/24", json!({"isDefaultGateway": true}));
     conf["ipam"]["ranges"] = json!([[{"subnet": "10.72.0.0/24"}], [{"subnet": "fd72::/64"}]]);
@@ -313,14 +265,14 @@ fn default_gateway_dual_stack() {
         "0"
     );
     ok(node.check("ctr", &c, &conf, &r), "CHECK");
-    node.del("ctr", Some(c.path()), &conf);
-    assert!(veths(&node).is_empty());
+    ok(node.del("ctr", Some(c.path()), &conf), "DEL");
+    assert!(node.veths().is_empty());
     assert!(node.reservations().is_empty());
 }
 
 #[test]
 fn hairpin_isolation_mtu_and_mac_from_runtime_config() {
-    let node = Node::new("br-hp");
+    let node = Node::new("br-hp", "bridge", NET);
     let c = Netns::new("br-hp-c").unwrap();
     let conf = node.conf(
         "cni-t2",
@@ -345,20 +297,20 @@ fn hairpin_isolation_mtu_and_mac_from_runtime_config() {
     assert_eq!(port.hairpin, Some(true));
     assert_eq!(port.isolated, Some(true));
     ok(node.check("ctr", &c, &conf, &r), "CHECK");
-    node.del("ctr", Some(c.path()), &conf);
-    assert!(veths(&node).is_empty());
+    ok(node.del("ctr", Some(c.path()), &conf), "DEL");
+    assert!(node.veths().is_empty());
 }
 
 #[test]
 fn promiscuous_bridge_and_mac_from_cni_args() {
-    let node = Node::new("br-pr");
+    let node = Node::new("br-pr", "bridge", NET);
     let c = Netns::new("br-pr-c").unwrap();
     let conf = node.conf("cni-t3", "10.74.0.0/24", json!({"promiscMode": true}));
-    let call = Call {
-        cni_args: Some("IgnoreUnknown=1;MAC=c2:aa:bb:cc:dd:01"),
-        ..Call::new("ADD", "ctr", Some(c.path()))
-    };
-    let r = ok(run_plugin(&node.ns, "bridge", &call, &conf), "ADD");
+    let args = Some("IgnoreUnknown=1;MAC=c2:aa:bb:cc:dd:01");
+    let r = ok(
+        node.run_env("ADD", "ctr", Some(c.path()), &conf, args),
+        "ADD",
+    );
     assert_eq!(r["interfaces"][2]["mac"], "c2:aa:bb:cc:dd:01");
     let br = node.link("cni-t3").unwrap();
     assert!(br.is_promisc());
@@ -371,12 +323,12 @@ fn promiscuous_bridge_and_mac_from_cni_args() {
     let mut plain = conf.clone();
     plain["promiscMode"] = json!(false);
     assert!(!node.check("ctr", &c, &plain, &r).status.success());
-    node.del("ctr", Some(c.path()), &conf);
+    ok(node.del("ctr", Some(c.path()), &conf), "DEL");
 }
 
 #[test]
 fn layer2_only() {
-    let node = Node::new("br-l2");
+    let node = Node::new("br-l2", "bridge", NET);
     let c = Netns::new("br-l2-c").unwrap();
     let conf = node.conf("cni-t4", "10.75.0.0/24", json!({"ipam": {}}));
     let r = node.add("ctr", &c, &conf);
@@ -387,8 +339,8 @@ fn layer2_only() {
     assert!(container_addrs(&c).is_empty());
     assert!(node.addrs("cni-t4").is_empty());
     ok(node.check("ctr", &c, &conf, &r), "CHECK");
-    node.del("ctr", Some(c.path()), &conf);
-    assert!(veths(&node).is_empty());
+    ok(node.del("ctr", Some(c.path()), &conf), "DEL");
+    assert!(node.veths().is_empty());
 
     // Below 0.3.0 a result needs an address: ADD fails and leaves no veth behind.
     let mut old = conf.clone();
@@ -398,7 +350,7 @@ fn layer2_only() {
     let e: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(e["code"], 1, "{e}");
     assert!(container_link(&c, "eth0").is_none());
-    assert!(veths(&node).is_empty());
+    assert!(node.veths().is_empty());
 
     // disableContainerInterface: the veth stays down, ADD does not wait for it.
     let down = node.conf(
@@ -409,12 +361,12 @@ fn layer2_only() {
     let r = node.add("ctr", &c, &down);
     assert!(!container_link(&c, "eth0").unwrap().is_up());
     ok(node.check("ctr", &c, &down, &r), "CHECK");
-    node.del("ctr", Some(c.path()), &down);
+    ok(node.del("ctr", Some(c.path()), &down), "DEL");
 }
 
 #[test]
 fn del_with_the_namespace_gone_or_absent() {
-    let node = Node::new("br-gone");
+    let node = Node::new("br-gone", "bridge", NET);
     let conf = node.conf(
         "cni-t5",
         "10.76.0.0/24",
@@ -433,34 +385,34 @@ fn del_with_the_namespace_gone_or_absent() {
     drop(c);
     // The kernel removes the veth pair with the namespace.
     for _ in 0..50 {
-        if veths(&node).is_empty() {
+        if node.veths().is_empty() {
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    node.del("ctr", Some(&path), &conf);
+    ok(node.del("ctr", Some(&path), &conf), "DEL");
     assert!(node.reservations().is_empty());
     let rules = node.ruleset();
     assert!(!rules.contains("saddr 10.76"), "{rules}");
     assert!(!rules.contains("macspoofchk-ctr-eth0"), "{rules}");
     assert!(!rules.contains("cni-br-iface-ctr-eth0"), "{rules}");
-    node.del("ctr", Some(&path), &conf);
+    ok(node.del("ctr", Some(&path), &conf), "DEL");
 
     // No CNI_NETNS at all: IPAM and rules are still released.
     let c = Netns::new("br-gone-c2").unwrap();
     node.add("ctr2", &c, &conf);
-    node.del("ctr2", None, &conf);
+    ok(node.del("ctr2", None, &conf), "DEL");
     assert!(node.reservations().is_empty());
     assert!(!node.ruleset().contains("saddr 10.76"));
     // A path that is not a namespace.
     let file = node.data.path().join("not-a-netns");
     std::fs::write(&file, b"").unwrap();
-    node.del("ctr3", Some(&file), &conf);
+    ok(node.del("ctr3", Some(&file), &conf), "DEL");
 }
 
 #[test]
 fn failures_roll_back_and_force_address() {
-    let node = Node::new("br-rb");
+    let node = Node::new("br-rb", "bridge", NET);
     let c = Netns::new("br-rb-c").unwrap();
     let conf = node.conf("cni-t6", "10.78.0.0/24", json!({"isGateway": true}));
 
@@ -487,7 +439,7 @@ fn failures_roll_back_and_force_address() {
         kept.veth_peer_index(),
         container_link(&c, "taken-peer").map(|l| l.index)
     );
-    assert!(veths(&node).is_empty());
+    assert!(node.veths().is_empty());
     assert!(node.reservations().is_empty());
     c.command("ip")
         .args(["link", "del", "eth0"])
@@ -514,7 +466,7 @@ fn failures_roll_back_and_force_address() {
         "{e}"
     );
     assert!(container_link(&c, "eth0").is_none());
-    assert!(veths(&node).is_empty());
+    assert!(node.veths().is_empty());
     assert!(node.reservations().is_empty());
     assert_eq!(node.addrs("cni-t6"), vec!["192.168.66.1/24"]);
 
@@ -523,7 +475,7 @@ fn failures_roll_back_and_force_address() {
     forced["forceAddress"] = json!(true);
     node.add("ctr", &c, &forced);
     assert_eq!(node.addrs("cni-t6"), vec!["10.78.0.1/24"]);
-    node.del("ctr", Some(c.path()), &forced);
+    ok(node.del("ctr", Some(c.path()), &forced), "DEL");
 
     // A link of that name that is not a bridge.
     let other = node.conf("notabr0", "10.78.0.0/24", json!({}));
@@ -542,7 +494,7 @@ fn failures_roll_back_and_force_address() {
 
 #[test]
 fn status_and_gc_go_to_ipam() {
-    let node = Node::new("br-gc");
+    let node = Node::new("br-gc", "bridge", NET);
     let c = Netns::new("br-gc-c").unwrap();
     let c2 = Netns::new("br-gc-c2").unwrap();
     let mut conf = node.conf("cni-t7", "10.79.0.0/24", json!({"ipMasq": true}));
@@ -565,8 +517,8 @@ fn status_and_gc_go_to_ipam() {
     let rules = node.ruleset();
     assert!(!rules.contains("saddr 10.79.0.2 "), "{rules}");
     assert!(rules.contains("saddr 10.79.0.3 "), "{rules}");
-    node.del("ctr", Some(c.path()), &conf);
-    node.del("ctr2", Some(c2.path()), &conf);
+    ok(node.del("ctr", Some(c.path()), &conf), "DEL");
+    ok(node.del("ctr2", Some(c2.path()), &conf), "DEL");
     assert!(!node.ruleset().contains("saddr"));
 }
 
@@ -588,7 +540,7 @@ fn shared(line: &str, br: &str) -> bool {
 #[test]
 fn fifty_parallel_adds_then_dels_leave_nothing() {
     const N: usize = 50;
-    let node = Node::new("br-par");
+    let node = Node::new("br-par", "bridge", NET);
     let conf = node.conf(
         "cni-par",
         "10.82.0.0/24",
@@ -618,7 +570,7 @@ fn fifty_parallel_adds_then_dels_leave_nothing() {
             .map(|r| r["ips"][0]["address"].as_str().unwrap())
             .collect();
         assert_eq!(addrs.len(), N, "addresses handed out twice");
-        assert_eq!(veths(&node).len(), N);
+        assert_eq!(node.veths().len(), N);
         assert_eq!(node.addrs("cni-par"), vec!["10.82.0.1/24"]);
         assert_eq!(node.reservations().len(), N);
         let rules = node.ruleset();
@@ -638,7 +590,7 @@ fn fifty_parallel_adds_then_dels_leave_nothing() {
         for ch in children {
             ok(ch.wait_with_output().unwrap(), "DEL");
         }
-        assert!(veths(&node).is_empty());
+        assert!(node.veths().is_empty());
         assert!(node.reservations().is_empty());
         before.diff(&Snapshot::take(&node.ns, &watch))
     };
@@ -673,7 +625,7 @@ fn vlan_filtering_supported() -> bool {
 #[test]
 fn vlans_or_a_clean_failure() {
     use reference_plugins::netlink::{BridgeVlan, LinkData};
-    let node = Node::new("br-vlan");
+    let node = Node::new("br-vlan", "bridge", NET);
     let c = Netns::new("br-vlan-c").unwrap();
     let conf = node.conf(
         "cni-t8",
@@ -718,7 +670,7 @@ fn vlans_or_a_clean_failure() {
         ]
     );
     ok(node.check("ctr", &c, &conf, &r), "CHECK");
-    node.del("ctr", Some(c.path()), &conf);
+    ok(node.del("ctr", Some(c.path()), &conf), "DEL");
     assert!(container_link(&c, "eth0").is_none());
     assert!(node.reservations().is_empty());
 }

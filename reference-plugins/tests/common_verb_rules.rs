@@ -1,7 +1,7 @@
 //! Rules every interface plugin follows the same way, because they share one implementation
 //! (`reference_plugins::{netns, check}`), checked end to end on each plugin this kernel can
 //! make (bridge, ptp, macvlan, loopback; ipvlan and vlan run the same checks inside the VM
-//! lane, `in_vm_ipvlan_vlan.rs`):
+//! lane, `in_vm_ipvlan_vlan.rs`); the checks are `support::verb_rules`:
 //!
 //! - DEL succeeds, and releases the IPAM reservation, when `CNI_NETNS` is a path that is no
 //!   longer a namespace (a regular file: what a runtime that tore the namespace down first
@@ -10,30 +10,20 @@
 //!   form Go's `net.ParseMAC` accepts (`aa-bb-cc-dd-ee-ff`) passes, a different MAC fails.
 
 mod support;
-use support::{assert_silent_ok, error_code, ip, Node};
+use support::{verb_rules, LinkKind, Node};
 
-use netns_sandbox::Netns;
 use serde_json::{json, Value};
 
 const NET: &str = "rulesnet";
 
 /// A node ready for `plugin` and a config of it with host-local over `subnet`.
 fn setup(label: &str, plugin: &'static str, subnet: &str) -> (Node, Value) {
-    let node = Node::new(label, plugin);
-    let mut conf = json!({
-        "cniVersion": "1.0.0",
-        "name": NET,
-        "type": plugin,
-        "ipam": node.host_local(subnet),
-    });
+    let mut node = Node::new(label, plugin, NET);
+    let mut conf = node.net_conf("1.0.0", json!({ "ipam": node.host_local(subnet) }));
     match plugin {
         "bridge" => conf["bridge"] = json!("rules-br0"),
         "macvlan" => {
-            ip(
-                &node.ns,
-                &["link", "add", "up0", "type", "veth", "peer", "name", "up0p"],
-            );
-            ip(&node.ns, &["link", "set", "up0", "up"]);
+            node = node.with_master("up0", LinkKind::Veth);
             conf["master"] = json!("up0");
         }
         "loopback" => {
@@ -44,75 +34,14 @@ fn setup(label: &str, plugin: &'static str, subnet: &str) -> (Node, Value) {
     (node, conf)
 }
 
-/// Every `mac` of `result`'s interfaces rewritten with dashes, in upper case.
-fn dashed_macs(result: &Value) -> Value {
-    let mut r = result.clone();
-    for intf in r["interfaces"].as_array_mut().unwrap() {
-        if let Some(mac) = intf["mac"].as_str() {
-            intf["mac"] = json!(mac.replace(':', "-").to_uppercase());
-        }
-    }
-    r
-}
-
 fn del_with_netns_not_a_namespace(label: &str, plugin: &'static str, subnet: &str) {
     let (node, conf) = setup(label, plugin, subnet);
-    let c = Netns::new(&format!("{label}-c")).unwrap();
-    node.add("ctr-file", &c, &conf);
-    let with_ipam = conf.get("ipam").is_some();
-    if with_ipam {
-        assert_eq!(node.reserved(NET).len(), 1);
-    }
-
-    let stale = tempfile::NamedTempFile::new().unwrap();
-    assert_silent_ok(&node.del("ctr-file", Some(stale.path()), &conf));
-    if with_ipam {
-        assert!(
-            node.reserved(NET).is_empty(),
-            "{plugin}: the reservation is released"
-        );
-    }
-    let missing = stale.path().with_extension("gone");
-    assert_silent_ok(&node.del("ctr-file", Some(&missing), &conf));
-    let dir = tempfile::tempdir().unwrap();
-    assert_silent_ok(&node.del("ctr-file", Some(dir.path()), &conf));
-
-    // Another container, DEL with a path that does not exist at all.
-    let c2 = Netns::new(&format!("{label}-c2")).unwrap();
-    node.add("ctr-missing", &c2, &conf);
-    let gone = c2.path().with_file_name("cnirs-no-such-namespace");
-    assert_silent_ok(&node.del("ctr-missing", Some(&gone), &conf));
-    if with_ipam {
-        assert!(
-            node.reserved(NET).is_empty(),
-            "{plugin}: the reservation is released"
-        );
-    }
+    verb_rules::del_with_netns_not_a_namespace(&node, &conf, label);
 }
 
 fn check_reads_dashed_macs(label: &str, plugin: &'static str, subnet: &str) {
     let (node, conf) = setup(label, plugin, subnet);
-    let c = Netns::new(&format!("{label}-c")).unwrap();
-    let result = node.add("ctr-mac", &c, &conf);
-    let dashed = dashed_macs(&result);
-    assert_ne!(dashed, result, "the result lists MACs");
-    assert_silent_ok(&node.check("ctr-mac", &c, &conf, &dashed));
-
-    // Another MAC in the same form still fails.
-    let mut wrong = dashed.clone();
-    let own = wrong["interfaces"]
-        .as_array_mut()
-        .unwrap()
-        .iter_mut()
-        .find(|i| i["sandbox"].is_string())
-        .unwrap();
-    own["mac"] = json!("02-00-00-00-00-01");
-    assert_eq!(
-        error_code(&node.check("ctr-mac", &c, &conf, &wrong)),
-        999,
-        "{plugin}"
-    );
-    assert_silent_ok(&node.del("ctr-mac", Some(c.path()), &conf));
+    verb_rules::check_reads_dashed_macs(&node, &conf, label);
 }
 
 #[test]

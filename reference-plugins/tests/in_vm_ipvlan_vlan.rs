@@ -4,16 +4,19 @@
 //!
 //! - in an ordinary (dynamically linked) build, `driver::ipvlan_and_vlan_tests_pass_inside_the_vm`
 //!   builds this target statically (`-C target-feature=+crt-static`, which makes the plugin
-//!   binaries it uses static too, in `target/vm-build/` as `vm_lane` does), boots the VM with
+//!   binaries it uses static too, in `target/vm-build/` as the `vm-lane` crate does), boots the VM with
 //!   `scripts/vm/run.sh` (the workspace is shared at the same path) and requires every other
-//!   test of this file to report `ok` there (all of it `netns_sandbox::vm_lane::SelfDriven`).
+//!   test of this file to report `ok` there (all of it `vm_lane::SelfDriven`, a dev-dependency).
 //!   The other tests are reported as *ignored* here, naming the VM: a skip is never counted as
 //!   a pass;
 //! - in the static build the driver does not exist and the tests run; each first checks that
 //!   it is inside the VM ([`in_vm`]), so a static build run elsewhere fails.
 //!
-//! Each test has a node namespace (the plugin's "host") with a dummy master, container
-//! namespaces, and host-local with a temporary `dataDir`. One test by hand, once the driver
+//! Each test has a node namespace (the plugin's "host", a `support::Node`) with a dummy master,
+//! container namespaces, and host-local with a temporary `dataDir`. Besides each plugin's own
+//! tests, the rules every interface plugin shares (`support::verb_rules`, run for the others
+//! by `tests/common_verb_rules.rs`) are checked here for ipvlan and vlan: DEL with
+//! `CNI_NETNS` not a namespace, CHECK with dash-form MACs. One test by hand, once the driver
 //! has built everything:
 //!
 //! ```text
@@ -25,16 +28,12 @@
 //! load), so the driver allows the VM 900 s (`CNIRS_VM_TIMEOUT` overrides).
 
 mod support;
-use support::{assert_silent_ok, error_code, merged, ok_json, reserved, run_plugin, text, Call};
-
-use std::path::Path;
-use std::process::Output;
+use support::{assert_silent_ok, error_code, ip, merged, text, verb_rules, LinkKind, Node};
 
 use netns_sandbox::fixtures::tcp_round_trip;
 use netns_sandbox::Netns;
 use reference_plugins::netlink::{IpvlanMode, Link, LinkData, Netlink};
 use serde_json::{json, Value};
-use tempfile::TempDir;
 
 const MASTER: &str = "d0";
 
@@ -53,16 +52,16 @@ fn in_vm() {
 /// The host side: absent from the static build that runs in the VM.
 #[cfg(not(target_feature = "crt-static"))]
 mod driver {
-    use netns_sandbox::vm_lane::SelfDriven;
+    use vm_lane::SelfDriven;
 
     /// Builds the VM image, builds this target statically, runs it in the VM and requires every
-    /// listed test (at least 7) to be `ok` there, with `netns_sandbox::vm_lane` (what
+    /// listed test (at least 7) to be `ok` there, with the `vm-lane` crate (what
     /// `tests/vm_lane.rs` does for `in_vm_kernel_features`). Anything missing fails with the
     /// reason.
     #[test]
     fn ipvlan_and_vlan_tests_pass_inside_the_vm() {
         SelfDriven::new(env!("CARGO_PKG_NAME"), "in_vm_ipvlan_vlan")
-            .min_tests(7)
+            .min_tests(11)
             .env_default("CNIRS_VM_TIMEOUT", "900")
             .run()
             .assert_all_ok();
@@ -71,84 +70,29 @@ mod driver {
 
 // ----- helpers (inside the VM) -----------------------------------------------------------
 
-fn ip(ns: &Netns, args: &[&str]) {
-    let out = ns.command("ip").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "ip {args:?} in {}: {}",
-        ns.name(),
-        String::from_utf8_lossy(&out.stderr)
-    );
+/// A node namespace for `plugin` with a dummy master `d0` (up); the network is
+/// `<plugin>net`.
+fn sub_node(plugin: &'static str, label: &str) -> Node {
+    Node::new(label, plugin, &format!("{plugin}net")).with_master(MASTER, LinkKind::Dummy)
 }
 
-/// A node namespace with a dummy master `d0` (up), and a host-local data directory.
-struct Node {
-    ns: Netns,
-    data: TempDir,
-    plugin: &'static str,
+/// What the ipvlan and vlan tests ask of a node beyond `support::Node`.
+trait SubNode {
+    /// The plugin's config on `d0` with host-local over 10.95.0.0/24 (vlan: `vlanId` 100),
+    /// plus `extra` keys (a `null` removes the key).
+    fn conf(&self, extra: Value) -> Value;
 }
 
-impl Node {
-    fn new(plugin: &'static str, label: &str) -> Node {
-        let ns = Netns::new(label).unwrap();
-        ip(&ns, &["link", "set", "lo", "up"]);
-        ip(&ns, &["link", "add", MASTER, "type", "dummy"]);
-        ip(&ns, &["link", "set", MASTER, "up"]);
-        Node {
-            ns,
-            data: tempfile::tempdir().unwrap(),
-            plugin,
-        }
-    }
-
-    /// The plugin's config on `d0` with host-local over 10.95.0.0/24, plus `extra` keys (a
-    /// `null` removes the key).
+impl SubNode for Node {
     fn conf(&self, extra: Value) -> Value {
-        let mut c = json!({
-            "cniVersion": "1.0.0",
-            "name": format!("{}net", self.plugin),
-            "type": self.plugin,
-            "master": MASTER,
-            "ipam": {
-                "type": "host-local",
-                "dataDir": self.data.path(),
-                "ranges": [[{"subnet": "10.95.0.0/24"}]],
-            },
-        });
+        let mut c = self.net_conf(
+            "1.0.0",
+            json!({"master": MASTER, "ipam": self.host_local("10.95.0.0/24")}),
+        );
         if self.plugin == "vlan" {
             c["vlanId"] = json!(100);
         }
         merged(c, extra)
-    }
-
-    fn run(&self, verb: &str, id: &str, netns: Option<&Path>, conf: &Value) -> Output {
-        run_plugin(&self.ns, self.plugin, &Call::new(verb, id, netns), conf)
-    }
-
-    fn add(&self, id: &str, c: &Netns, conf: &Value) -> Value {
-        ok_json(&self.run("ADD", id, Some(c.path()), conf))
-    }
-
-    fn check(&self, id: &str, c: &Netns, conf: &Value, prev: &Value) -> Output {
-        let mut conf = conf.clone();
-        conf["prevResult"] = prev.clone();
-        self.run("CHECK", id, Some(c.path()), &conf)
-    }
-
-    fn del(&self, id: &str, netns: Option<&Path>, conf: &Value) -> Output {
-        self.run("DEL", id, netns, conf)
-    }
-
-    fn link(&self, name: &str) -> Link {
-        Netlink::open_in(self.ns.path())
-            .unwrap()
-            .link(name)
-            .unwrap()
-    }
-
-    /// Addresses reserved in the host-local store.
-    fn reserved(&self) -> Vec<String> {
-        reserved(self.data.path(), &format!("{}net", self.plugin))
     }
 }
 
@@ -202,8 +146,8 @@ fn ipvlan_add_check_del_in_each_mode() {
         ("l3", IpvlanMode::L3),
         ("l3s", IpvlanMode::L3s),
     ] {
-        let node = Node::new("ipvlan", &format!("ipv-{mode}-node"));
-        let master = node.link(MASTER);
+        let node = sub_node("ipvlan", &format!("ipv-{mode}-node"));
+        let master = node.master();
         let c1 = Netns::new(&format!("ipv-{mode}-c1")).unwrap();
         let c2 = Netns::new(&format!("ipv-{mode}-c2")).unwrap();
         let conf = node.conf(json!({"mode": mode, "dns": {"nameservers": ["10.95.0.53"]}}));
@@ -256,7 +200,7 @@ fn ipvlan_add_check_del_in_each_mode() {
 )]
 fn ipvlan_chained_on_prev_result_addresses() {
     in_vm();
-    let node = Node::new("ipvlan", "ipv-chain-node");
+    let node = sub_node("ipvlan", "ipv-chain-node");
     let c = Netns::new("ipv-chain-c").unwrap();
     // No master, no ipam: the master is prevResult's one interface, the addresses its ips.
     let mut conf = node.conf(json!({"master": null, "ipam": null}));
@@ -285,7 +229,7 @@ fn ipvlan_chained_on_prev_result_addresses() {
     );
     assert_eq!(r["routes"], json!([{"dst": "10.200.0.0/16"}]));
     assert_eq!(r["dns"], json!({"domain": "prev.example"}));
-    assert_eq!(eth0(&c).parent, Some(node.link(MASTER).index));
+    assert_eq!(eth0(&c).parent, Some(node.master().index));
     assert_eq!(global_addrs(&c), ["10.95.7.9/24"]);
     let mut nl = Netlink::open_in(c.path()).unwrap();
     assert!(nl
@@ -326,7 +270,7 @@ fn ipvlan_chained_on_prev_result_addresses() {
 )]
 fn ipvlan_master_choices_and_failures() {
     in_vm();
-    let node = Node::new("ipvlan", "ipv-master-node");
+    let node = sub_node("ipvlan", "ipv-master-node");
     let c = Netns::new("ipv-master-c").unwrap();
 
     // Default route interface when master is unset.
@@ -338,7 +282,7 @@ fn ipvlan_master_choices_and_failures() {
     ip(&node.ns, &["addr", "add", "192.0.2.10/24", "dev", MASTER]);
     ip(&node.ns, &["route", "add", "default", "via", "192.0.2.1"]);
     let r = node.add("ctr-m", &c, &dflt);
-    assert_eq!(eth0(&c).parent, Some(node.link(MASTER).index));
+    assert_eq!(eth0(&c).parent, Some(node.master().index));
     assert_silent_ok(&node.check("ctr-m", &c, &dflt, &r));
     assert_silent_ok(&node.del("ctr-m", Some(c.path()), &dflt));
 
@@ -353,7 +297,7 @@ fn ipvlan_master_choices_and_failures() {
     assert_silent_ok(&node.del("ctr-m", Some(c.path()), &lic));
     assert_eq!(link_names(&c), ["m0"]);
 
-    // IPAM fails (unknown plugin): the link is removed (upstream leaves it, E41).
+    // IPAM fails (unknown plugin): the link is removed (upstream leaves it, UPSTREAM-5).
     let bad_ipam = node.conf(json!({"ipam": {"type": "no-such-ipam"}}));
     let out = node.run("ADD", "ctr-m", Some(c.path()), &bad_ipam);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -388,8 +332,8 @@ fn ipvlan_master_choices_and_failures() {
 )]
 fn ipvlan_del_when_things_are_gone() {
     in_vm();
-    let node = Node::new("ipvlan", "ipv-gone-node");
-    // Master unset and no default route: DEL never looks for the master (E7).
+    let node = sub_node("ipvlan", "ipv-gone-node");
+    // Master unset and no default route: DEL never looks for the master (UPSTREAM-8).
     let conf = node.conf(json!({}));
     let unset = node.conf(json!({"master": null}));
     let c = Netns::new("ipv-gone-c").unwrap();
@@ -403,8 +347,7 @@ fn ipvlan_del_when_things_are_gone() {
     assert_silent_ok(&node.del("ctr-g", Some(c.path()), &conf));
     assert!(node.reserved().is_empty());
     // The namespace is gone.
-    ip(&node.ns, &["link", "add", MASTER, "type", "dummy"]);
-    ip(&node.ns, &["link", "set", MASTER, "up"]);
+    node.add_link(MASTER, LinkKind::Dummy);
     node.add("ctr-g", &c, &conf);
     let path = c.path().to_path_buf();
     drop(c);
@@ -429,8 +372,8 @@ fn vlan_id(l: &Link) -> Option<u16> {
 )]
 fn vlan_add_check_del() {
     in_vm();
-    let node = Node::new("vlan", "vlan-basic-node");
-    let master = node.link(MASTER);
+    let node = sub_node("vlan", "vlan-basic-node");
+    let master = node.master();
     let c1 = Netns::new("vlan-basic-c1").unwrap();
     let c2 = Netns::new("vlan-basic-c2").unwrap();
     let conf = node.conf(json!({"mtu": 1400, "dns": {"nameservers": ["10.95.0.53"]}}));
@@ -462,7 +405,8 @@ fn vlan_add_check_del() {
     assert_eq!(error_code(&node.check("ctr-1", &c1, &conf, &r)), 999);
 
     // The same (master, id) for a second container: the kernel refuses; nothing is left
-    // behind and the address is released (E52).
+    // behind and the address is released (neither upstream nor ours checks the pair first:
+    // the kernel's refusal is the check).
     let out = node.run("ADD", "ctr-2", Some(c2.path()), &conf);
     assert_eq!(error_code(&out), 999);
     assert!(text(&out).contains("has VLAN 100"), "{}", text(&out));
@@ -508,7 +452,7 @@ fn vlan_add_check_del() {
 )]
 fn vlan_link_in_container_and_failures() {
     in_vm();
-    let node = Node::new("vlan", "vlan-lic-node");
+    let node = sub_node("vlan", "vlan-lic-node");
     let c = Netns::new("vlan-lic-c").unwrap();
     ip(&c, &["link", "add", "m0", "type", "dummy"]);
     ip(&c, &["link", "set", "m0", "up"]);
@@ -526,7 +470,7 @@ fn vlan_link_in_container_and_failures() {
         error_code(&node.run("ADD", "ctr-l", Some(c.path()), &host)),
         999
     );
-    // IPAM fails: the link is removed (upstream leaves it, E41).
+    // IPAM fails: the link is removed (upstream leaves it, UPSTREAM-5).
     let bad_ipam = node.conf(json!({"ipam": {"type": "no-such-ipam"}}));
     let out = node.run("ADD", "ctr-l", Some(c.path()), &bad_ipam);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -541,18 +485,18 @@ fn vlan_link_in_container_and_failures() {
 )]
 fn vlan_del_when_things_are_gone() {
     in_vm();
-    let node = Node::new("vlan", "vlan-gone-node");
+    let node = sub_node("vlan", "vlan-gone-node");
     let conf = node.conf(json!({}));
     let c = Netns::new("vlan-gone-c").unwrap();
-    // The master vanished: upstream's DEL fails here (it re-reads the master's MTU, E7).
+    // The master vanished: upstream's DEL fails here (it re-reads the master's MTU,
+    // UPSTREAM-8).
     node.add("ctr-g", &c, &conf);
     ip(&node.ns, &["link", "del", MASTER]);
     assert_silent_ok(&node.del("ctr-g", Some(c.path()), &conf));
     assert!(node.reserved().is_empty());
     assert!(link_names(&c).is_empty());
     // The namespace is gone.
-    ip(&node.ns, &["link", "add", MASTER, "type", "dummy"]);
-    ip(&node.ns, &["link", "set", MASTER, "up"]);
+    node.add_link(MASTER, LinkKind::Dummy);
     node.add("ctr-g", &c, &conf);
     let path = c.path().to_path_buf();
     drop(c);
@@ -569,4 +513,50 @@ fn vlan_del_when_things_are_gone() {
     assert_silent_ok(&node.run("GC", "", None, &gc));
     assert!(node.reserved().is_empty());
     assert_silent_ok(&node.del("ctr-a", Some(c.path()), &v11));
+}
+
+// ----- the rules every interface plugin shares (tests/common_verb_rules.rs) --------------
+
+#[test]
+#[cfg_attr(
+    not(target_feature = "crt-static"),
+    ignore = "needs ipvlan links: runs inside the VM (driver: ipvlan_and_vlan_tests_pass_inside_the_vm)"
+)]
+fn ipvlan_del_with_netns_not_a_namespace() {
+    in_vm();
+    let node = sub_node("ipvlan", "ipv-rules-del-node");
+    verb_rules::del_with_netns_not_a_namespace(&node, &node.conf(json!({})), "ipv-rules-del");
+}
+
+#[test]
+#[cfg_attr(
+    not(target_feature = "crt-static"),
+    ignore = "needs 802.1q vlan links: runs inside the VM (driver: ipvlan_and_vlan_tests_pass_inside_the_vm)"
+)]
+fn vlan_del_with_netns_not_a_namespace() {
+    in_vm();
+    let node = sub_node("vlan", "vlan-rules-del-node");
+    verb_rules::del_with_netns_not_a_namespace(&node, &node.conf(json!({})), "vlan-rules-del");
+}
+
+#[test]
+#[cfg_attr(
+    not(target_feature = "crt-static"),
+    ignore = "needs ipvlan links: runs inside the VM (driver: ipvlan_and_vlan_tests_pass_inside_the_vm)"
+)]
+fn ipvlan_check_reads_dashed_macs() {
+    in_vm();
+    let node = sub_node("ipvlan", "ipv-rules-mac-node");
+    verb_rules::check_reads_dashed_macs(&node, &node.conf(json!({})), "ipv-rules-mac");
+}
+
+#[test]
+#[cfg_attr(
+    not(target_feature = "crt-static"),
+    ignore = "needs 802.1q vlan links: runs inside the VM (driver: ipvlan_and_vlan_tests_pass_inside_the_vm)"
+)]
+fn vlan_check_reads_dashed_macs() {
+    in_vm();
+    let node = sub_node("vlan", "vlan-rules-mac-node");
+    verb_rules::check_reads_dashed_macs(&node, &node.conf(json!({})), "vlan-rules-mac");
 }

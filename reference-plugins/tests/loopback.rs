@@ -1,76 +1,28 @@
-//! The `loopback` binary end to end, in real network namespaces.
+//! The `loopback` binary end to end, in real network namespaces: each test runs it (and, for
+//! comparison, the upstream plugin when installed) inside a node namespace of its own
+//! (`support::Node`).
+
+mod support;
+use support::{assert_silent_ok, error_json, ip, ok_json, run_program, Call, Node};
 
 use std::path::Path;
-use std::process::Output;
 
-use assert_cmd::Command;
 use netns_sandbox::Netns;
 use reference_plugins::netlink::Netlink;
 use serde_json::{json, Value};
 
 const UPSTREAM: &str = "/usr/lib/cni/loopback";
+const NET: &str = "lo-test";
+/// The container ID of every call.
+const ID: &str = "ctr-lo-1";
 
-fn conf(version: &str) -> String {
-    json!({"cniVersion": version, "name": "lo-test", "type": "loopback"}).to_string()
+fn conf(version: &str) -> Value {
+    json!({"cniVersion": version, "name": NET, "type": "loopback"})
 }
 
-/// Runs `program` with the CNI environment of one verb; `netns` `None` leaves `CNI_NETNS` unset.
-fn invoke(program: Command, verb: &str, netns: Option<&Path>, stdin: &str) -> Output {
-    let mut cmd = program;
-    cmd.env_clear()
-        .env("CNI_COMMAND", verb)
-        .env("CNI_CONTAINERID", "ctr-lo-1")
-        .env("CNI_IFNAME", "eth0")
-        .env("CNI_PATH", "/usr/lib/cni")
-        .write_stdin(stdin.as_bytes().to_vec());
-    if let Some(ns) = netns {
-        cmd.env("CNI_NETNS", ns);
-    }
-    cmd.output().expect("plugin runs")
-}
-
-fn ours(verb: &str, netns: Option<&Path>, stdin: &str) -> Output {
-    invoke(Command::cargo_bin("loopback").unwrap(), verb, netns, stdin)
-}
-
-fn json_out(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "stdout is not JSON ({e}): {:?} / stderr {:?}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-fn ok_json(out: &Output) -> Value {
-    assert!(
-        out.status.success(),
-        "exit {:?}, stdout {}, stderr {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    json_out(out)
-}
-
-fn assert_silent_ok(out: &Output) {
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "stderr {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(out.stdout.is_empty(), "{:?}", out.stdout);
-}
-
-/// Exit 1 and an error object on stdout; returns it.
-fn error_json(out: &Output) -> Value {
-    assert_eq!(out.status.code(), Some(1));
-    let e = json_out(out);
-    assert!(e["code"].as_u64().is_some(), "{e}");
-    assert!(!e["msg"].as_str().unwrap_or_default().is_empty(), "{e}");
-    e
+/// A node namespace our loopback runs in.
+fn loopback_node(label: &str) -> Node {
+    Node::new(label, "loopback", NET)
 }
 
 fn lo_up(ns: &Netns) -> bool {
@@ -81,22 +33,13 @@ fn lo_up(ns: &Netns) -> bool {
         .is_up()
 }
 
-fn ip(ns: &Netns, args: &[&str]) {
-    let st = std::process::Command::new("ip")
-        .arg("-n")
-        .arg(ns.name())
-        .args(args)
-        .status()
-        .unwrap();
-    assert!(st.success(), "ip {args:?}");
-}
-
 #[test]
 fn add_brings_lo_up_and_reports_it_per_version() {
+    let node = loopback_node("lo-add-brings-lo");
     for version in ["1.1.0", "1.0.0"] {
         let ns = Netns::new("lo-add-v1").unwrap();
         assert!(!lo_up(&ns));
-        let r = ok_json(&ours("ADD", Some(ns.path()), &conf(version)));
+        let r = ok_json(&node.run("ADD", ID, Some(ns.path()), &conf(version)));
         assert!(lo_up(&ns));
         let sandbox = ns.path().to_str().unwrap();
         assert_eq!(
@@ -114,7 +57,7 @@ fn add_brings_lo_up_and_reports_it_per_version() {
     }
 
     let ns = Netns::new("lo-add-040").unwrap();
-    let r = ok_json(&ours("ADD", Some(ns.path()), &conf("0.4.0")));
+    let r = ok_json(&node.run("ADD", ID, Some(ns.path()), &conf("0.4.0")));
     assert!(lo_up(&ns));
     assert_eq!(r["cniVersion"], "0.4.0");
     assert_eq!(r["interfaces"][0]["name"], "lo");
@@ -127,7 +70,7 @@ fn add_brings_lo_up_and_reports_it_per_version() {
     );
 
     let ns = Netns::new("lo-add-020").unwrap();
-    let r = ok_json(&ours("ADD", Some(ns.path()), &conf("0.2.0")));
+    let r = ok_json(&node.run("ADD", ID, Some(ns.path()), &conf("0.2.0")));
     assert!(lo_up(&ns));
     assert_eq!(
         r,
@@ -137,15 +80,17 @@ fn add_brings_lo_up_and_reports_it_per_version() {
 
 #[test]
 fn add_is_repeatable() {
+    let node = loopback_node("lo-add-is-repeatable");
     let ns = Netns::new("lo-add-twice").unwrap();
-    let first = ok_json(&ours("ADD", Some(ns.path()), &conf("1.0.0")));
-    let second = ok_json(&ours("ADD", Some(ns.path()), &conf("1.0.0")));
+    let first = ok_json(&node.run("ADD", ID, Some(ns.path()), &conf("1.0.0")));
+    let second = ok_json(&node.run("ADD", ID, Some(ns.path()), &conf("1.0.0")));
     assert_eq!(first, second);
     assert!(lo_up(&ns));
 }
 
 #[test]
 fn prev_result_passes_through() {
+    let node = loopback_node("lo-prev-result-passes");
     let prev = json!({
         "cniVersion": "1.0.0",
         "interfaces": [{"name": "eth0", "mac": "0a:58:0a:01:00:05", "sandbox": "/x"}],
@@ -157,7 +102,7 @@ fn prev_result_passes_through() {
     let stdin = json!({
         "cniVersion": "1.0.0", "name": "lo-test", "type": "loopback", "prevResult": prev
     });
-    let r = ok_json(&ours("ADD", Some(ns.path()), &stdin.to_string()));
+    let r = ok_json(&node.run("ADD", ID, Some(ns.path()), &stdin));
     assert_eq!(r, prev);
     assert!(lo_up(&ns), "lo is brought up even with a prevResult");
 
@@ -169,12 +114,13 @@ fn prev_result_passes_through() {
     let stdin = json!({
         "cniVersion": "0.4.0", "name": "lo-test", "type": "loopback", "prevResult": prev040
     });
-    let r = ok_json(&ours("ADD", Some(ns.path()), &stdin.to_string()));
+    let r = ok_json(&node.run("ADD", ID, Some(ns.path()), &stdin));
     assert_eq!(r, prev040);
 }
 
 #[test]
 fn without_ipv6_only_the_ipv4_address_is_reported() {
+    let node = loopback_node("lo-without-ipv6-only");
     let ns = Netns::new("lo-noipv6").unwrap();
     let st = ns
         .command("sysctl")
@@ -182,7 +128,7 @@ fn without_ipv6_only_the_ipv4_address_is_reported() {
         .status()
         .unwrap();
     assert!(st.success());
-    let r = ok_json(&ours("ADD", Some(ns.path()), &conf("1.0.0")));
+    let r = ok_json(&node.run("ADD", ID, Some(ns.path()), &conf("1.0.0")));
     assert_eq!(
         r["ips"],
         json!([{"interface": 0, "address": "127.0.0.1/8"}])
@@ -196,10 +142,10 @@ fn without_ipv6_only_the_ipv4_address_is_reported() {
             .status()
             .unwrap();
         assert!(st.success());
-        let up = ok_json(&invoke(
-            Command::new(UPSTREAM),
-            "ADD",
-            Some(ns2.path()),
+        let up = ok_json(&run_program(
+            &node.ns,
+            Path::new(UPSTREAM),
+            &Call::new("ADD", ID, Some(ns2.path())),
             &conf("1.0.0"),
         ));
         assert_eq!(up["ips"], r["ips"]);
@@ -208,61 +154,66 @@ fn without_ipv6_only_the_ipv4_address_is_reported() {
 
 #[test]
 fn non_loopback_address_on_lo_fails_add() {
+    let node = loopback_node("lo-non-loopback-address");
     let ns = Netns::new("lo-foreign").unwrap();
     ip(&ns, &["addr", "add", "10.99.0.1/24", "dev", "lo"]);
-    let e = error_json(&ours("ADD", Some(ns.path()), &conf("1.0.0")));
+    let e = error_json(&node.run("ADD", ID, Some(ns.path()), &conf("1.0.0")));
     assert!(e["msg"].as_str().unwrap().contains("10.99.0.1"), "{e}");
 }
 
 #[test]
 fn check_passes_while_up_and_fails_once_down() {
+    let node = loopback_node("lo-check-passes-while");
     let ns = Netns::new("lo-check").unwrap();
-    ok_json(&ours("ADD", Some(ns.path()), &conf("1.0.0")));
-    assert_silent_ok(&ours("CHECK", Some(ns.path()), &conf("1.0.0")));
+    ok_json(&node.run("ADD", ID, Some(ns.path()), &conf("1.0.0")));
+    assert_silent_ok(&node.run("CHECK", ID, Some(ns.path()), &conf("1.0.0")));
 
     ip(&ns, &["link", "set", "lo", "down"]);
-    let e = error_json(&ours("CHECK", Some(ns.path()), &conf("1.0.0")));
+    let e = error_json(&node.run("CHECK", ID, Some(ns.path()), &conf("1.0.0")));
     assert_eq!(e["code"], 999);
     assert!(e["msg"].as_str().unwrap().contains("down"), "{e}");
 }
 
 #[test]
 fn del_brings_lo_down() {
+    let node = loopback_node("lo-del-brings-lo");
     let ns = Netns::new("lo-del").unwrap();
-    ok_json(&ours("ADD", Some(ns.path()), &conf("1.0.0")));
+    ok_json(&node.run("ADD", ID, Some(ns.path()), &conf("1.0.0")));
     assert!(lo_up(&ns));
-    assert_silent_ok(&ours("DEL", Some(ns.path()), &conf("1.0.0")));
+    assert_silent_ok(&node.run("DEL", ID, Some(ns.path()), &conf("1.0.0")));
     assert!(!lo_up(&ns));
     // Again: still fine.
-    assert_silent_ok(&ours("DEL", Some(ns.path()), &conf("1.0.0")));
+    assert_silent_ok(&node.run("DEL", ID, Some(ns.path()), &conf("1.0.0")));
 }
 
 #[test]
 fn del_succeeds_without_a_namespace() {
+    let node = loopback_node("lo-del-succeeds-without");
     let ns = Netns::new("lo-del-gone").unwrap();
     let path = ns.path().to_path_buf();
-    ok_json(&ours("ADD", Some(&path), &conf("1.0.0")));
+    ok_json(&node.run("ADD", ID, Some(&path), &conf("1.0.0")));
     ns.delete();
     assert!(!path.exists());
-    assert_silent_ok(&ours("DEL", Some(&path), &conf("1.0.0")));
-    assert_silent_ok(&ours("DEL", None, &conf("1.0.0")));
+    assert_silent_ok(&node.run("DEL", ID, Some(&path), &conf("1.0.0")));
+    assert_silent_ok(&node.run("DEL", ID, None, &conf("1.0.0")));
 }
 
 #[test]
 fn bad_namespace_paths_are_errors_for_add_and_check() {
+    let node = loopback_node("lo-bad-namespace-paths");
     let missing = Path::new("/run/netns/cnirs-lo-test-never-existed");
-    let e = error_json(&ours("ADD", Some(missing), &conf("1.0.0")));
+    let e = error_json(&node.run("ADD", ID, Some(missing), &conf("1.0.0")));
     assert_eq!(e["code"], 999);
     assert!(e["msg"].as_str().unwrap().contains("does not exist"), "{e}");
-    error_json(&ours("CHECK", Some(missing), &conf("1.0.0")));
+    error_json(&node.run("CHECK", ID, Some(missing), &conf("1.0.0")));
 
     // A path that exists but is not a network namespace: ADD fails, DEL succeeds (there is
     // no namespace to clean up; a runtime whose namespace was torn down first leaves its
     // bind-mount target as a plain file).
     let file = std::env::temp_dir().join(format!("cnirs-lo-notns-{}", std::process::id()));
     std::fs::write(&file, b"").unwrap();
-    let add = ours("ADD", Some(&file), &conf("1.0.0"));
-    let del = ours("DEL", Some(&file), &conf("1.0.0"));
+    let add = node.run("ADD", ID, Some(&file), &conf("1.0.0"));
+    let del = node.run("DEL", ID, Some(&file), &conf("1.0.0"));
     std::fs::remove_file(&file).unwrap();
     error_json(&add);
     assert_silent_ok(&del);
@@ -270,7 +221,8 @@ fn bad_namespace_paths_are_errors_for_add_and_check() {
 
 #[test]
 fn version_lists_every_spec_version() {
-    let out = ours("VERSION", None, "{}");
+    let node = loopback_node("lo-version-lists-every");
+    let out = node.run("VERSION", ID, None, &json!({}));
     let v = ok_json(&out);
     assert_eq!(
         v["supportedVersions"],

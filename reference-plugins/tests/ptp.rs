@@ -3,11 +3,10 @@
 //! (a temporary `dataDir`), and reads the kernel, the firewall and the IPAM store back.
 
 mod support;
-use support::{assert_silent_ok, error_code, ok_json, reserved, run_plugin, Call};
+use support::{assert_silent_ok, error_code, global_addrs, merged, Node};
 
 use std::net::IpAddr;
 use std::path::Path;
-use std::process::Output;
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;
@@ -16,7 +15,6 @@ use netns_sandbox::Netns;
 use reference_plugins::firewall::MasqSpec;
 use reference_plugins::netlink::{Family, Netlink, Route, RT_SCOPE_HOST, RT_SCOPE_LINK};
 use serde_json::{json, Value};
-use tempfile::TempDir;
 
 const NET: &str = "ptpnet";
 
@@ -28,40 +26,24 @@ fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
 }
 
-/// A node namespace and a host-local data directory.
-struct Node {
-    ns: Netns,
-    data: TempDir,
+/// What ptp's tests ask of a node beyond `support::Node`.
+trait PtpNode {
+    /// The ptp config with host-local over `ranges` and IPAM `routes`, plus `extra` keys.
+    fn conf(&self, version: &str, ranges: Value, routes: Value, extra: Value) -> Value;
+    /// [`PtpNode::conf`] over 10.98.0.0/24 with a default route.
+    fn v4_conf(&self, version: &str, extra: Value) -> Value;
+    /// Comments of the rules in our nftables masquerade chain.
+    fn nft_comments(&self) -> Vec<String>;
+    /// How many masquerade rules of (id, eth0) are in the ruleset.
+    fn has_masq(&self, id: &str) -> usize;
 }
 
-impl Node {
-    fn new(label: &str) -> Node {
-        let ns = Netns::new(label).unwrap();
-        let st = ns.command("ip").args(["link", "set", "lo", "up"]).status();
-        assert!(st.unwrap().success());
-        Node {
-            ns,
-            data: tempfile::tempdir().unwrap(),
-        }
-    }
-
-    /// The ptp config with host-local over `ranges` and IPAM `routes`, plus `extra` keys.
+impl PtpNode for Node {
     fn conf(&self, version: &str, ranges: Value, routes: Value, extra: Value) -> Value {
-        let mut c = json!({
-            "cniVersion": version,
-            "name": NET,
-            "type": "ptp",
-            "ipam": {
-                "type": "host-local",
-                "dataDir": self.data.path(),
-                "ranges": ranges,
-                "routes": routes,
-            },
-        });
-        for (k, v) in extra.as_object().unwrap() {
-            c[k] = v.clone();
-        }
-        c
+        let mut ipam = self.host_local_ranges(ranges);
+        ipam["routes"] = routes;
+        let c = self.net_conf(version, json!({ "ipam": ipam }));
+        merged(c, extra)
     }
 
     fn v4_conf(&self, version: &str, extra: Value) -> Value {
@@ -73,52 +55,6 @@ impl Node {
         )
     }
 
-    /// Runs ptp inside the node namespace; `netns` `None` leaves `CNI_NETNS` unset, an empty
-    /// `id` or `ifname` the variable.
-    fn run(
-        &self,
-        verb: &str,
-        id: &str,
-        netns: Option<&Path>,
-        ifname: &str,
-        conf: &Value,
-    ) -> Output {
-        let call = Call {
-            ifname,
-            ..Call::new(verb, id, netns)
-        };
-        run_plugin(&self.ns, "ptp", &call, conf)
-    }
-
-    fn add(&self, id: &str, c: &Netns, conf: &Value) -> Value {
-        ok_json(&self.run("ADD", id, Some(c.path()), "eth0", conf))
-    }
-
-    /// CHECK with `prev` as prevResult.
-    fn check(&self, id: &str, c: &Netns, conf: &Value, prev: &Value) -> Output {
-        let mut conf = conf.clone();
-        conf["prevResult"] = prev.clone();
-        self.run("CHECK", id, Some(c.path()), "eth0", &conf)
-    }
-
-    fn del(&self, id: &str, netns: Option<&Path>, conf: &Value) -> Output {
-        self.run("DEL", id, netns, "eth0", conf)
-    }
-
-    fn nl(&self) -> Netlink {
-        Netlink::open_in(self.ns.path()).unwrap()
-    }
-
-    /// Addresses reserved in the host-local store.
-    fn reserved(&self) -> Vec<String> {
-        reserved(self.data.path(), NET)
-    }
-
-    fn sysctl(&self, key: &str) -> String {
-        support::sysctl(&self.ns, key)
-    }
-
-    /// Comments of the rules in our nftables masquerade chain.
     fn nft_comments(&self) -> Vec<String> {
         let out = self
             .ns
@@ -137,23 +73,12 @@ impl Node {
             .collect()
     }
 
-    /// Whether the masquerade rules of (id, eth0) are in the ruleset.
     fn has_masq(&self, id: &str) -> usize {
         let prefix = MasqSpec::new(NET, id, "eth0", []).nft_comment_prefix();
         self.nft_comments()
             .iter()
             .filter(|c| c.starts_with(&prefix))
             .count()
-    }
-
-    fn veths(&self) -> Vec<String> {
-        self.nl()
-            .links()
-            .unwrap()
-            .into_iter()
-            .filter(|l| l.is_kind("veth"))
-            .map(|l| l.name)
-            .collect()
     }
 }
 
@@ -178,18 +103,6 @@ fn sorted(mut v: Vec<RouteKey>) -> Vec<RouteKey> {
     v
 }
 
-fn global_addrs(nl: &mut Netlink, index: u32) -> Vec<IpNet> {
-    let mut v: Vec<IpNet> = nl
-        .addresses(index, None)
-        .unwrap()
-        .into_iter()
-        .filter(|a| a.scope == 0)
-        .map(|a| a.net())
-        .collect();
-    v.sort();
-    v
-}
-
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !f() {
@@ -200,12 +113,16 @@ fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
 
 #[test]
 fn add_check_del_ipv4_with_masquerade_and_mtu() {
-    let node = Node::new("ptp-v4-node");
+    let node = Node::new("ptp-v4-node", "ptp", NET);
     let c = Netns::new("ptp-v4-c").unwrap();
     let conf = node.v4_conf(
         "1.0.0",
         json!({"ipMasq": true, "mtu": 1400, "dns": {"nameservers": ["10.98.0.53"]}}),
     );
+    // The node namespace starts with the host's IPv4 forwarding (1 on a Docker or Kubernetes
+    // node; see support::set_sysctl): start it from 0, so the plugin's change shows.
+    let host_forward = support::host_sysctl("net/ipv4/ip_forward");
+    node.set_sysctl("net/ipv4/ip_forward", "0");
     assert_eq!(node.sysctl("net/ipv4/ip_forward"), "0");
 
     let r = node.add("ctr-v4", &c, &conf);
@@ -264,6 +181,11 @@ fn add_check_del_ipv4_with_masquerade_and_mtu() {
         None
     )));
     assert_eq!(node.sysctl("net/ipv4/ip_forward"), "1");
+    assert_eq!(
+        support::host_sysctl("net/ipv4/ip_forward"),
+        host_forward,
+        "the host's forwarding is untouched"
+    );
     assert_eq!(node.has_masq("ctr-v4"), 1);
     assert_eq!(node.reserved(), ["10.98.0.2"]);
 
@@ -292,7 +214,9 @@ fn add_check_del_ipv4_with_masquerade_and_mtu() {
 
 #[test]
 fn dual_stack_containers_reach_each_other_through_the_node() {
-    let node = Node::new("ptp-ds-node");
+    let node = Node::new("ptp-ds-node", "ptp", NET);
+    // Forwarding off to begin with, whatever the host's (see support::set_sysctl).
+    node.set_sysctl("net/ipv4/ip_forward", "0");
     let a = Netns::new("ptp-ds-a").unwrap();
     let b = Netns::new("ptp-ds-b").unwrap();
     let conf = node.conf(
@@ -374,14 +298,14 @@ fn dual_stack_containers_reach_each_other_through_the_node() {
 
 #[test]
 fn check_notices_drift() {
-    let node = Node::new("ptp-chk-node");
+    let node = Node::new("ptp-chk-node", "ptp", NET);
     let c = Netns::new("ptp-chk-c").unwrap();
     let conf = node.v4_conf("1.0.0", json!({"ipMasq": true}));
     let r = node.add("ctr-chk", &c, &conf);
     assert_silent_ok(&node.check("ctr-chk", &c, &conf, &r));
 
     // No prevResult, or one for another namespace or MAC.
-    let out = node.run("CHECK", "ctr-chk", Some(c.path()), "eth0", &conf);
+    let out = node.run("CHECK", "ctr-chk", Some(c.path()), &conf);
     assert_eq!(error_code(&out), 7);
     let mut other = r.clone();
     other["interfaces"][1]["sandbox"] = json!("/run/netns/elsewhere");
@@ -429,7 +353,7 @@ fn check_notices_drift() {
 
 #[test]
 fn del_after_the_namespace_is_gone_releases_everything() {
-    let node = Node::new("ptp-gone-node");
+    let node = Node::new("ptp-gone-node", "ptp", NET);
     let conf = node.v4_conf("1.0.0", json!({"ipMasq": true}));
 
     // The namespace deleted before DEL.
@@ -443,7 +367,7 @@ fn del_after_the_namespace_is_gone_releases_everything() {
     assert_eq!(
         node.has_masq("ctr-gone"),
         0,
-        "torn down by name (catalogue E11)"
+        "torn down by name (UPSTREAM-6)"
     );
     wait_until("the host end goes with the namespace", || {
         node.veths().is_empty()
@@ -468,7 +392,7 @@ fn del_after_the_namespace_is_gone_releases_everything() {
 
 #[test]
 fn failed_add_leaves_nothing_behind() {
-    let node = Node::new("ptp-fail-node");
+    let node = Node::new("ptp-fail-node", "ptp", NET);
     let c = Netns::new("ptp-fail-c").unwrap();
 
     // IPAM hands out an address and a route whose gateway is unreachable: ADD fails after
@@ -479,7 +403,7 @@ fn failed_add_leaves_nothing_behind() {
         json!([{"dst": "10.200.0.0/16", "gw": "10.250.0.1"}]),
         json!({"ipMasq": true}),
     );
-    let out = node.run("ADD", "ctr-fail", Some(c.path()), "eth0", &conf);
+    let out = node.run("ADD", "ctr-fail", Some(c.path()), &conf);
     assert_eq!(error_code(&out), 999);
     assert!(node.reserved().is_empty(), "IPAM DEL ran");
     assert!(node.veths().is_empty(), "the veth pair is gone");
@@ -496,7 +420,7 @@ fn failed_add_leaves_nothing_behind() {
         .status();
     assert!(st.unwrap().success());
     let conf = node.v4_conf("1.0.0", json!({}));
-    let out = node.run("ADD", "ctr-taken", Some(c.path()), "eth0", &conf);
+    let out = node.run("ADD", "ctr-taken", Some(c.path()), &conf);
     assert_eq!(error_code(&out), 999);
     assert!(node.reserved().is_empty());
     let taken = cnl.link("eth0").unwrap();
@@ -512,7 +436,6 @@ fn failed_add_leaves_nothing_behind() {
         "ADD",
         "ctr-nons",
         Some(Path::new("/run/netns/cnirs-ptp-never-there")),
-        "eth0",
         &conf,
     );
     assert_eq!(error_code(&out), 999);
@@ -521,7 +444,7 @@ fn failed_add_leaves_nothing_behind() {
 
 #[test]
 fn bad_configurations_are_refused_with_their_codes() {
-    let node = Node::new("ptp-bad-node");
+    let node = Node::new("ptp-bad-node", "ptp", NET);
     let c = Netns::new("ptp-bad-c").unwrap();
     let base = node.v4_conf("1.0.0", json!({}));
     let mut no_ipam = base.clone();
@@ -542,19 +465,13 @@ fn bad_configurations_are_refused_with_their_codes() {
         (node.v4_conf("9.9.9", json!({})), 1),
     ];
     for (conf, code) in cases {
-        let out = node.run("ADD", "ctr-bad", Some(c.path()), "eth0", &conf);
+        let out = node.run("ADD", "ctr-bad", Some(c.path()), &conf);
         assert_eq!(error_code(&out), code, "{conf}");
         assert!(node.reserved().is_empty(), "{conf}");
         assert!(node.veths().is_empty(), "{conf}");
     }
     // Not JSON at all.
-    let out = node.run(
-        "ADD",
-        "ctr-bad",
-        Some(c.path()),
-        "eth0",
-        &Value::String("x".into()),
-    );
+    let out = node.run("ADD", "ctr-bad", Some(c.path()), &Value::String("x".into()));
     assert_eq!(error_code(&out), 6);
     // A prevResult that cannot be read.
     let r = node.add("ctr-ok", &c, &base);
@@ -576,7 +493,7 @@ fn bad_configurations_are_refused_with_their_codes() {
 
 #[test]
 fn older_versions_get_their_result_shapes() {
-    let node = Node::new("ptp-ver-node");
+    let node = Node::new("ptp-ver-node", "ptp", NET);
     for (i, version) in ["0.4.0", "0.3.1", "0.2.0"].iter().enumerate() {
         let c = Netns::new("ptp-ver-c").unwrap();
         let id = format!("ctr-ver{i}");
@@ -605,13 +522,13 @@ fn older_versions_get_their_result_shapes() {
 
 #[test]
 fn status_and_gc_go_to_ipam_and_gc_drops_stale_masquerade() {
-    let node = Node::new("ptp-gc-node");
+    let node = Node::new("ptp-gc-node", "ptp", NET);
     let conf = node.v4_conf("1.1.0", json!({"ipMasq": true}));
-    assert_silent_ok(&node.run("STATUS", "", None, "", &conf));
+    assert_silent_ok(&node.run("STATUS", "", None, &conf));
     // A bad config is reported by STATUS too.
     let mut no_ipam = conf.clone();
     no_ipam.as_object_mut().unwrap().remove("ipam");
-    assert_eq!(error_code(&node.run("STATUS", "", None, "", &no_ipam)), 7);
+    assert_eq!(error_code(&node.run("STATUS", "", None, &no_ipam)), 7);
 
     let a = Netns::new("ptp-gc-a").unwrap();
     let b = Netns::new("ptp-gc-b").unwrap();
@@ -624,7 +541,7 @@ fn status_and_gc_go_to_ipam_and_gc_drops_stale_masquerade() {
     drop(a);
     let mut gc = conf.clone();
     gc["cni.dev/valid-attachments"] = json!([{"containerID": "ctr-b", "ifname": "eth0"}]);
-    assert_silent_ok(&node.run("GC", "", None, "", &gc));
+    assert_silent_ok(&node.run("GC", "", None, &gc));
     assert_eq!(node.reserved(), ["10.98.0.3"]);
     assert_eq!((node.has_masq("ctr-a"), node.has_masq("ctr-b")), (0, 1));
     assert_silent_ok(&node.del("ctr-b", Some(b.path()), &conf));
@@ -633,7 +550,7 @@ fn status_and_gc_go_to_ipam_and_gc_drops_stale_masquerade() {
 
 #[test]
 fn iptables_backend_when_asked_for() {
-    let node = Node::new("ptp-ipt-node");
+    let node = Node::new("ptp-ipt-node", "ptp", NET);
     let c = Netns::new("ptp-ipt-c").unwrap();
     let conf = node.v4_conf(
         "1.0.0",

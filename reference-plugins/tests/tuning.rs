@@ -12,9 +12,8 @@
 //! `plugins::tuning::sysctl` check that links are refused, on a directory tree of their own.
 
 mod support;
-use support::{error_code, merged, ok_json, run_plugin, spawn_program, text, Call, Node};
+use support::{error_code, merged, ok_json, run_plugin, run_program, text, Call, Node};
 
-use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -529,7 +528,8 @@ fn run_raw(w: &World, stdin: &str) -> Output {
 }
 
 /// Runs our tuning in a private mount namespace whose `/etc` is an overlay holding
-/// `/etc/cni/tuning/allowlist.conf` with `allowlist` (no file with `None`).
+/// `/etc/cni/tuning/allowlist.conf` with `allowlist` (no file with `None`), through a wrapper
+/// script that sets that up and then runs the plugin.
 fn run_with_allowlist(w: &World, allowlist: Option<&str>, verb: &str, conf: &Value) -> Output {
     let dir = tempfile::tempdir().unwrap();
     for d in ["upper", "work"] {
@@ -538,32 +538,22 @@ fn run_with_allowlist(w: &World, allowlist: Option<&str>, verb: &str, conf: &Val
     if let Some(list) = allowlist {
         std::fs::write(dir.path().join("list"), list).unwrap();
     }
-    let script = r#"set -e
+    let inner = r#"set -e
 mount -t overlay overlay -o "lowerdir=/etc,upperdir=$1/upper,workdir=$1/work" /etc
 if [ -e "$1/list" ]; then mkdir -p /etc/cni/tuning; cp "$1/list" /etc/cni/tuning/allowlist.conf; fi
-shift
-exec "$@""#;
-    let plugin = support::plugin_bin("tuning");
-    let args: Vec<&OsStr> = vec![
-        OsStr::new("-m"),
-        OsStr::new("--propagation"),
-        OsStr::new("private"),
-        OsStr::new("sh"),
-        OsStr::new("-c"),
-        OsStr::new(script),
-        OsStr::new("sh"),
-        dir.path().as_os_str(),
-        plugin.as_os_str(),
-    ];
-    let out = spawn_program(
-        &w.node,
-        OsStr::new("unshare"),
-        &args,
-        &w.call(verb, None),
-        conf,
+exec "$2""#;
+    let wrapper = dir.path().join("with-allowlist");
+    std::fs::write(
+        &wrapper,
+        format!(
+            "#!/bin/sh\nexec unshare -m --propagation private sh -c '{inner}' sh '{}' '{}'\n",
+            dir.path().display(),
+            support::plugin_bin("tuning").display()
+        ),
     )
-    .wait_with_output()
     .unwrap();
+    std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let out = run_program(&w.node, &wrapper, &w.call(verb, None), conf);
     assert!(
         !Path::new("/etc/cni/tuning/allowlist.conf").exists() || allowlist.is_none(),
         "the host's /etc must not change"
@@ -904,15 +894,7 @@ fn status_and_gc() {
 
 /// Runs Debian's upstream tuning inside the world's node namespace.
 fn run_upstream(w: &World, verb: &str, conf: &Value) -> Output {
-    spawn_program(
-        &w.node,
-        OsStr::new(UPSTREAM),
-        &[],
-        &w.call(verb, None),
-        conf,
-    )
-    .wait_with_output()
-    .unwrap()
+    run_program(&w.node, Path::new(UPSTREAM), &w.call(verb, None), conf)
 }
 
 #[test]
@@ -978,7 +960,7 @@ fn saved_files_interchange_with_debian_upstream() {
 
 #[test]
 fn chained_after_bridge_a_later_bridge_check_accepts_the_new_mac() {
-    let node = Node::new("tn-chain", "bridge");
+    let node = Node::new("tn-chain", "bridge", "chainnet");
     let cont = Netns::new("tc-chain").unwrap();
     let tuning_data = tempfile::tempdir().unwrap();
     let bridge = json!({
@@ -1029,5 +1011,5 @@ fn chained_after_bridge_a_later_bridge_check_accepts_the_new_mac() {
     );
     assert_eq!(eth0.mtu, Some(1500));
     support::assert_silent_ok(&node.del(ID, Some(cont.path()), &bridge));
-    assert!(node.reserved("chainnet").is_empty());
+    assert!(node.reserved().is_empty());
 }

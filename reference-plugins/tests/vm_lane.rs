@@ -1,6 +1,6 @@
 //! The VM lane's driver: runs the test targets of [`IN_VM_TARGETS`] inside a small VM booting
 //! Debian's kernel, which has what this machine's kernel lacks (ipvlan, 802.1q vlan, dummy
-//! links). See `scripts/vm/README.md`; the steps are `netns_sandbox::vm_lane`'s:
+//! links). See `scripts/vm/README.md`; the steps are the `vm-lane` crate's (a dev-dependency):
 //!
 //! 1. `scripts/vm/build-image.sh` builds (or finds cached) the kernel and initramfs in
 //!    `target/vm/`;
@@ -15,8 +15,6 @@
 //! the reason; it never passes or skips without the VM having run the tests.
 
 use std::path::{Path, PathBuf};
-
-use netns_sandbox::vm_lane;
 
 /// The test targets (`tests/<name>.rs`) that run inside the VM, in one boot. A target may
 /// instead drive itself, as `in_vm_ipvlan_vlan` does: then it must not be listed here too.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the VM lane's boot files: Debian's kernel and an initramfs with busybox, iproute2's
-# `ip`, dash as /bin/sh, `nft`, bash (for scripts/bench-issue5.sh), the kernel modules the host
+# `ip`, dash as /bin/sh, `nft`, bash (for scripts/bench-interface-plugins.sh), the kernel modules the host
 # lacks (8021q, dummy, ipvlan, ...) and the 9p modules that mount the workspace. See
 # scripts/vm/README.md.
 #

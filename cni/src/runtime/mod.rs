@@ -258,7 +258,8 @@ impl CniConfig {
 
     /// GC: skipped when `disableGC` (CFG-5). Cached attachments not in `valid` are DELed with
     /// their cached parameters; then, from 1.1.0 on, every plugin gets GC with the valid
-    /// attachments under both keys (contradiction 6).
+    /// attachments under both keys, `cni.dev/valid-attachments` and the name spec 1.1.0 first
+    /// gave it, `cni.dev/attachments` (as libcni does).
     pub fn gc_network_list(
         &self,
         list: &NetConfList,

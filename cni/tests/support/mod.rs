@@ -1,17 +1,21 @@
-//! Shared by the cni integration tests (`mod support;` in each): the example plugin they run.
+//! Shared by the cni integration tests (`mod support;` in each) and cnitool's (which include
+//! this file by path): the example plugin `cni-test-plugin` they run.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-/// The example plugin's executable, next to the crate's binaries. `cargo test` builds examples
-/// but `cargo test --test NAME` does not, and would leave a stale one in place: build it (a
-/// no-op when fresh) once per test process.
+/// The example plugin's executable, in `examples/` of the profile directory this test runs
+/// from (`target/<profile>/deps/<test>`). `cargo test -p cni` builds examples but
+/// `cargo test --test NAME` does not, and would leave a stale one in place, and other crates'
+/// tests never build cni's examples: build it (a no-op when fresh) once per test process.
 pub fn test_plugin() -> &'static Path {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
-        let profile_dir = Path::new(env!("CARGO_BIN_EXE_cnitool"))
+        let exe = std::env::current_exe().expect("the test knows its executable");
+        let profile_dir = exe
             .parent()
-            .expect("binary has a directory");
+            .and_then(Path::parent)
+            .expect("the test runs from target/<profile>/deps");
         let plugin = profile_dir.join("examples").join("cni-test-plugin");
         let profile = match profile_dir.file_name().and_then(|n| n.to_str()) {
             Some("debug") | None => "dev",
@@ -26,7 +30,7 @@ pub fn test_plugin() -> &'static Path {
                 profile,
             ])
             .arg("--manifest-path")
-            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml"))
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../cni/Cargo.toml"))
             .env(
                 "CARGO_TARGET_DIR",
                 profile_dir.parent().expect("target dir"),

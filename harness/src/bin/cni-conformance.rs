@@ -7,7 +7,13 @@
 //! cni-conformance requirements
 //! ```
 //! Exit status: 0 when every applicable MUST (and, with `--strict`, SHOULD) passed, 1 when one
-//! failed, 2 on a usage or setup error.
+//! failed (a broken VERSION answer included; the reports are written), 2 when the harness
+//! cannot certify here: a usage or setup error, its own delegate recorder not working, or a
+//! base config whose ADD the plugin refuses on this machine (its error is printed).
+//!
+//! Invoked as `cni-recorder`, or under any name from a directory called `cni-recorder-bin`,
+//! the program is the delegate recorder instead (`harness::recorder`): the harness needs no
+//! other binary beside it.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -17,8 +23,9 @@ use std::time::{Duration, Instant};
 use clap::{Parser, Subcommand};
 
 use harness::catalogue::Catalogue;
+use harness::recorder;
 use harness::report::{Report, Subject};
-use harness::runner::{self, Probe};
+use harness::runner::{self, Probed};
 use harness::target::{AttachmentPatch, SetupError, Target};
 
 #[derive(Parser)]
@@ -99,6 +106,11 @@ fn load(root: &std::path::Path) -> Result<(Catalogue, Vec<harness::cases::Case>)
 }
 
 fn main() -> ExitCode {
+    // Started under a delegate's name in the recorder's directory (or as `cni-recorder`), this
+    // program is the delegate recorder (harness::recorder).
+    if recorder::invoked_as_recorder() {
+        return recorder::main();
+    }
     let cli = Cli::parse();
     let root = cases_root(&cli.cases);
     let (catalogue, cases) = match load(&root) {
@@ -158,7 +170,26 @@ fn main() -> ExitCode {
                     }
                 },
             };
-            let (versions, advertised, kind) = match runner::probe(&target) {
+            // The harness's own parts before any plugin call: a recorder that does not work is
+            // a setup error, never a finding against the plugin.
+            let target = match recorder::program()
+                .map_err(|e| format!("cannot find the harness's own executable: {e}"))
+                .and_then(|p| recorder::self_test(&p, target.timeout).map(|()| p))
+            {
+                Ok(p) => Target {
+                    recorder: Some(p),
+                    ..target
+                },
+                Err(e) => {
+                    eprintln!("cni-conformance: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let Probed {
+                versions,
+                kind,
+                probe,
+            } = match runner::probe(&target) {
                 Ok(x) => x,
                 Err(e) => {
                     eprintln!("cni-conformance: {e}");
@@ -185,6 +216,9 @@ fn main() -> ExitCode {
                     .join(", "),
                 cases.len()
             );
+            if let Some(from) = &probe.versions_from {
+                eprintln!("versions: {from}");
+            }
             if let Some(p) = &target.attachment_patch {
                 eprintln!(
                     "attachment patch {} (from {}) for attachments other than \"a\"",
@@ -196,7 +230,13 @@ fn main() -> ExitCode {
                 let _ = writeln!(
                     err,
                     "[{done:>3}/{total}] {:<6} {}@{} ({} ms)",
-                    if run.passed { "ok" } else { "FAILED" },
+                    if run.not_applicable.is_some() {
+                        "n/a"
+                    } else if run.passed {
+                        "ok"
+                    } else {
+                        "FAILED"
+                    },
                     run.case,
                     run.version,
                     run.millis
@@ -208,11 +248,7 @@ fn main() -> ExitCode {
                 plugin: plugin.display().to_string(),
                 config: config.display().to_string(),
                 strict,
-                probe: Probe {
-                    advertised,
-                    versions: versions.iter().map(|v| v.as_str().to_string()).collect(),
-                    kind: format!("{kind:?}").to_lowercase(),
-                },
+                probe,
                 attachment_patch: target.attachment_patch.clone(),
             };
             let report = Report::build(

@@ -1,6 +1,6 @@
-//! The timing driver shared by the benchmark scripts (`scripts/bench-issue3.sh`,
-//! `scripts/bench-issue5.sh`; run those, they prepare what this needs). Each bench target is
-//! a one-line `main` that calls [`main`] with its own name.
+//! The timing driver shared by the benchmark scripts (`scripts/bench-startup.sh`,
+//! `scripts/bench-interface-plugins.sh`; run those, they prepare what this needs). Each bench
+//! target is a one-line `main` that calls [`main`] with its own name.
 //!
 //! ```text
 //! NAME [--runs N] [--warmup N] [--netns PATH] [--counts] [--rss N] VARIANT...

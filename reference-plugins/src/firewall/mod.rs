@@ -36,7 +36,6 @@
 //! carry a hook that sees every command before it is spawned.
 
 mod iptables;
-mod nfnl;
 mod nftables;
 mod sha512;
 
@@ -49,6 +48,7 @@ use std::process::{Command, Stdio};
 use std::str::FromStr;
 use std::sync::Arc;
 
+use cni_netlink::nfnetlink as nfnl;
 pub use ipnet::IpNet;
 pub use iptables::Iptables;
 pub use nftables::Nftables;

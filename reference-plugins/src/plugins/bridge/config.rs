@@ -21,7 +21,8 @@
 //! | `ipam` | none | absent, `{}` or an empty type = L2 only |
 //!
 //! The container MAC comes from `CNI_ARGS` `MAC=`, then `args.cni.mac`, then
-//! `runtimeConfig.mac`: the last non-empty one wins (upstream's order, catalogue E51).
+//! `runtimeConfig.mac`: the last non-empty one wins (upstream bridge's order; upstream's
+//! plugins differ among themselves, see macvlan).
 //! A `dns` block replaces the IPAM plugin's DNS only when it is "set" (see
 //! [`BridgeConf::dns`]).
 //!
@@ -606,7 +607,7 @@ mod tests {
                 env,
                 Some(("c2:00:00:00:00:01", MacSource::CniArgs)),
             ),
-            // Unknown CNI_ARGS keys are ignored (E31) even without IgnoreUnknown.
+            // Unknown CNI_ARGS keys are ignored (UPSTREAM-9) even without IgnoreUnknown.
             (
                 with(""),
                 "FOO=1;MAC=c2:00:00:00:00:01",

@@ -16,7 +16,7 @@
 //! The store format, the allocation order and the handling of requested addresses are
 //! upstream's. Otherwise:
 //! - Errors carry spec codes (4, 5, 7, 50) or the plugin codes above; upstream reports 999.
-//! - Unknown `CNI_ARGS` keys are ignored (catalogue E31); upstream refuses them unless
+//! - Unknown `CNI_ARGS` keys are ignored (UPSTREAM-9); upstream refuses them unless
 //!   `IgnoreUnknown` is set.
 //! - Stricter ranges: the gateway must lie in the subnet and be of its family, and `rangeStart`
 //!   may not come after `rangeEnd` (upstream accepts both; the second makes its iterator leave

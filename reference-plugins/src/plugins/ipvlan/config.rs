@@ -8,14 +8,15 @@
 //! | `mtu` | kernel default | 0 = kernel default |
 //! | `linkInContainer` | false | the master lives in the container's namespace |
 //! | `ipam` | see below | |
-//! | `dns` | empty | always copied into the result, replacing IPAM's (catalogue E49) |
+//! | `dns` | empty | always copied into the result, replacing IPAM's (as upstream; bridge and ptp keep IPAM's) |
 //!
 //! Chaining (ADD only, hence separate methods):
 //! - [`IpvlanConf::resolve_master`]: `master` if given; else, with a `prevResult`, its only
 //!   interface (an error unless it has exactly one, named); else the default-route interface.
 //! - [`IpvlanConf::address_source`]: the IPAM plugin if `ipam.type` is set; else the addresses
 //!   of `prevResult`; with neither, an error. Upstream finds that out only after creating the
-//!   link, by running an IPAM plugin with an empty name, and leaves the link behind (E41).
+//!   link, by running an IPAM plugin with an empty name, and leaves the link behind
+//!   (UPSTREAM-5).
 //!
 //! `flag` is kept from the brief this module was written to: upstream ipvlan has no such key
 //! (requested in containernetworking/plugins#1032) and ignores it, always creating the

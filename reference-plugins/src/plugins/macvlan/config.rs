@@ -9,10 +9,10 @@
 //! | `bcqueuelen` | kernel default | broadcast queue length (u32; 0 = kernel default) |
 //! | `linkInContainer` | false | the master lives in the container's namespace |
 //! | `ipam` | none | absent, `{}` or an empty type = the link is only set up, no address |
-//! | `dns` | empty | always copied into the result, replacing IPAM's (catalogue E49) |
+//! | `dns` | empty | always copied into the result, replacing IPAM's (as upstream; bridge and ptp keep IPAM's) |
 //!
-//! MAC precedence (upstream's, catalogue E51): config `mac`, then `CNI_ARGS` `MAC=`, then
-//! `runtimeConfig.mac`; the last non-empty one wins. `args.cni.mac` is not read.
+//! MAC precedence (upstream macvlan's; bridge's differs): config `mac`, then `CNI_ARGS`
+//! `MAC=`, then `runtimeConfig.mac`; the last non-empty one wins. `args.cni.mac` is not read.
 //!
 //! Upstream macvlan has no rule tying a missing `ipam` to `prevResult`: without an IPAM type it
 //! is L2 only, chained or not. The kernel's `source` mode is refused (code 2) as upstream
@@ -27,50 +27,9 @@ use crate::conf::{
     check_ifname, common, decode, mtu, pick_mac, request_object, runtime_config_mac, unsupported,
     MacSource, Master, RequestedMac, COMMON_KEYS,
 };
+pub use crate::netlink::MacvlanMode;
 
 const PLUGIN: &str = "macvlan";
-
-/// `mode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MacvlanMode {
-    Bridge,
-    Private,
-    Vepa,
-    Passthru,
-}
-
-impl MacvlanMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MacvlanMode::Bridge => "bridge",
-            MacvlanMode::Private => "private",
-            MacvlanMode::Vepa => "vepa",
-            MacvlanMode::Passthru => "passthru",
-        }
-    }
-
-    /// The kernel's `MACVLAN_MODE_*` value (`IFLA_MACVLAN_MODE`).
-    pub fn kernel_value(self) -> u32 {
-        match self {
-            MacvlanMode::Private => 1,
-            MacvlanMode::Vepa => 2,
-            MacvlanMode::Bridge => 4,
-            MacvlanMode::Passthru => 8,
-        }
-    }
-
-    /// The mode for a kernel value, for CHECK.
-    pub fn from_kernel_value(v: u32) -> Option<MacvlanMode> {
-        [
-            MacvlanMode::Private,
-            MacvlanMode::Vepa,
-            MacvlanMode::Bridge,
-            MacvlanMode::Passthru,
-        ]
-        .into_iter()
-        .find(|m| m.kernel_value() == v)
-    }
-}
 
 /// A checked macvlan configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,19 +75,22 @@ struct Raw {
     link_in_container: Option<bool>,
 }
 
+/// `mode`: upstream's names, `bridge` when absent; the kernel's `source` mode is not one
+/// upstream's macvlan offers (code 2).
 fn mode(raw: Option<&str>) -> Result<MacvlanMode, Error> {
-    Ok(match raw.unwrap_or("") {
-        "" | "bridge" => MacvlanMode::Bridge,
-        "private" => MacvlanMode::Private,
-        "vepa" => MacvlanMode::Vepa,
-        "passthru" => MacvlanMode::Passthru,
-        other => {
-            return Err(unsupported(format!(
-                "macvlan: unsupported mode {other:?} (expected \"bridge\", \"private\", \"vepa\" \
-                 or \"passthru\")"
-            )))
-        }
-    })
+    match raw.unwrap_or("") {
+        "" => Ok(MacvlanMode::Bridge),
+        other => other
+            .parse()
+            .ok()
+            .filter(|m| *m != MacvlanMode::Source)
+            .ok_or_else(|| {
+                unsupported(format!(
+                    "macvlan: unsupported mode {other:?} (expected \"bridge\", \"private\", \
+                     \"vepa\" or \"passthru\")"
+                ))
+            }),
+    }
 }
 
 impl MacvlanConf {
@@ -252,7 +214,8 @@ mod tests {
             assert_eq!(c.mode.kernel_value(), kernel);
             assert_eq!(MacvlanMode::from_kernel_value(kernel), Some(want));
         }
-        assert_eq!(MacvlanMode::from_kernel_value(16), None);
+        // `source` (16) is a kernel mode the configuration refuses (see `errors`); 32 is none.
+        assert_eq!(MacvlanMode::from_kernel_value(32), None);
     }
 
     #[test]

@@ -18,8 +18,7 @@ use cni::Error;
 
 pub mod config;
 
-use self::config::{MacvlanConf, MacvlanMode as ConfMode};
-use crate::netlink::MacvlanMode;
+use self::config::MacvlanConf;
 use crate::sublink::{Addresses, LinkExpect, LinkPlan, SubKind, SublinkKind};
 
 /// The plugin's kind; `SublinkPlugin(Macvlan)` is the plugin, for [`cni::skel::plugin_main`].
@@ -27,12 +26,7 @@ pub struct Macvlan;
 
 fn kind(conf: &MacvlanConf) -> SubKind {
     SubKind::Macvlan {
-        mode: match conf.mode {
-            ConfMode::Bridge => MacvlanMode::Bridge,
-            ConfMode::Private => MacvlanMode::Private,
-            ConfMode::Vepa => MacvlanMode::Vepa,
-            ConfMode::Passthru => MacvlanMode::Passthru,
-        },
+        mode: conf.mode,
         bcqueuelen: conf.bcqueuelen,
     }
 }

@@ -29,7 +29,7 @@
 //!   gateway's address or route a second time).
 //! - DEL tears masquerade down by the attachment's name (network, interface, container ID)
 //!   whether or not the interface is still there, in both the nftables and the iptables
-//!   layout; upstream skips it when the namespace or link is gone (catalogue E11). DEL runs
+//!   layout; upstream skips it when the namespace or link is gone (UPSTREAM-6). DEL runs
 //!   every step even when IPAM DEL fails, and reports the first failure.
 //! - CHECK also checks the masquerade rules when `ipMasq` is set.
 //! - GC is forwarded to IPAM, and masquerade rules of this network whose attachment is not

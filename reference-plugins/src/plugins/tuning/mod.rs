@@ -18,11 +18,11 @@
 //!   `cni.dev/valid-attachments`.
 //!
 //! Where this differs from upstream (v1.9), on purpose (see also [`config`], [`sysctl`] and
-//! [`state`]):
+//! [`state`]; `conformance-cases/upstream-deviations.toml`, UPSTREAM-13 to UPSTREAM-18):
 //!
 //! - Configuration errors are found before anything changes and carry codes 4, 6 and 7;
 //!   upstream reports 999, sometimes after writing some sysctls.
-//! - A failed ADD undoes its changes; upstream leaves them (and its saved file).
+//! - A failed ADD undoes its changes; upstream leaves them (and its saved file) (UPSTREAM-15).
 //! - ADD run again for an attachment keeps the values saved by the first ADD (upstream
 //!   overwrites them with the tuned values, so DEL would not restore the originals).
 //! - The result's `mac` is written in the kernel's form (`aa:bb:…`, lowercase), whatever form
@@ -35,8 +35,9 @@
 //!   word (the kernel prints tabs).
 //! - DEL fails, keeping the file for a retry, when the kernel refuses to restore an attribute
 //!   of a link that is still there (upstream always succeeds and keeps the file); an
-//!   unreadable file, or one whose link or namespace is gone, is removed (upstream keeps it).
-//! - STATUS and GC exist (upstream has neither).
+//!   unreadable file, or one whose link or namespace is gone, is removed (upstream keeps it)
+//!   (UPSTREAM-14).
+//! - STATUS and GC exist (upstream has neither) (UPSTREAM-18).
 
 use std::fs;
 use std::path::{Path, PathBuf};

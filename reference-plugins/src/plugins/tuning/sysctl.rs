@@ -23,7 +23,7 @@
 //! path and checks the `/proc/sys/net/` prefix. Keys without a slash, and keys without a dot,
 //! name the same file in both; a key that mixes them is read as sysctl.d(5) reads it here
 //! (upstream cannot name an interface with a dot except through `IFNAME`). Upstream accepts
-//! `..` when the cleaned path stays under `/proc/sys/net/`; it is refused here.
+//! `..` when the cleaned path stays under `/proc/sys/net/`; it is refused here (UPSTREAM-16).
 //!
 //! # The allow-list
 //!

@@ -7,12 +7,12 @@
 //! | `mtu` | kernel default | 0 = kernel default; at most the master's MTU ([`crate::conf::check_mtu_against_master`]) |
 //! | `linkInContainer` | false | the master lives in the container's namespace |
 //! | `ipam` | **required** | |
-//! | `dns` | empty | always copied into the result, replacing IPAM's (catalogue E49) |
+//! | `dns` | empty | always copied into the result, replacing IPAM's (as upstream; bridge and ptp keep IPAM's) |
 //!
 //! Differences from upstream, on purpose: a missing (or `null`) `vlanId` is an error, where
-//! upstream takes Go's zero value and creates VLAN 0 (catalogue E52; an explicit 0 is still
+//! upstream takes Go's zero value and creates VLAN 0 (UPSTREAM-10; an explicit 0 is still
 //! accepted); a missing `ipam` is an error here, where upstream finds out only after creating
-//! the link, by running an IPAM plugin with an empty name (and leaves the link, E41).
+//! the link, by running an IPAM plugin with an empty name (and leaves the link, UPSTREAM-5).
 //! Upstream's range message says "between 0 and 4095 inclusive" while it accepts 0..=4094.
 
 use cni::result::Dns;

@@ -9,7 +9,7 @@
 //! - CHECK: IPAM's CHECK, then the link: type vlan, `vlanId`, on the master, MAC as in
 //!   `prevResult`, `mtu` when configured, addresses, routes.
 //! - DEL: IPAM's DEL, then the link; success when anything is gone already (the master is
-//!   never looked up, unlike upstream, catalogue E7).
+//!   never looked up, unlike upstream, UPSTREAM-8).
 //! - STATUS, GC: forwarded to the IPAM plugin.
 //!
 //! Each (master, `vlanId`) pair can serve one container: the kernel refuses a second link

@@ -1,6 +1,8 @@
 //! The VM lane's host side: what a test driver does to run test binaries inside the small VM
 //! that boots Debian's kernel (it has ipvlan, 802.1q vlan and dummy links, which this machine's
-//! kernel lacks; see `scripts/vm/README.md`). This module owns:
+//! kernel lacks; see `scripts/vm/README.md`). Test tooling: a dev-dependency of the crates
+//! whose tests run in the VM (`reference-plugins`, `harness`), never a dependency of a library
+//! or binary. This crate owns:
 //!
 //! - the VM image: [`build_image`] runs `scripts/vm/build-image.sh` (cached in `target/vm/`);
 //! - static builds: [`build_static_tests`] (test targets; their executables are taken from
@@ -26,8 +28,7 @@
 //!
 //! Every function here serves a `#[test]` driver, so failures panic with the reason and the
 //! output of the step that failed (build-image.sh's account of a missing package, cargo's
-//! errors, the VM console), rather than return an error each caller would only unwrap: this is
-//! the one module of the crate that panics instead of returning [`crate::SandboxError`]. Nothing
+//! errors, the VM console), rather than return an error each caller would only unwrap. Nothing
 //! here passes or skips without the VM having run the tests.
 
 use std::ffi::OsStr;
@@ -48,7 +49,7 @@ pub const MARKER: &str = "=== cnirs vm lane: ";
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
-        .expect("netns-sandbox sits in the workspace")
+        .expect("vm-lane sits in the workspace")
         .to_path_buf()
 }
 
@@ -389,5 +390,87 @@ impl SelfDrivenRun {
             "VM lane: tests/{}.rs inside the VM: {problems:#?}",
             self.target
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    fn run(console: &str) -> VmRun {
+        VmRun {
+            status: ExitStatus::from_raw(0),
+            console: console.to_owned(),
+            stderr: String::new(),
+        }
+    }
+
+    fn names(n: &[&str]) -> Vec<String> {
+        n.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_workspace_holds_the_vm_scripts() {
+        let ws = workspace();
+        assert!(ws.join("scripts/vm/run.sh").is_file(), "{}", ws.display());
+        assert!(ws.join("scripts/vm/build-image.sh").is_file());
+    }
+
+    #[test]
+    fn sections_run_from_a_marker_to_the_next() {
+        let vm = run(&format!(
+            "boot\n{MARKER}one\ntest a ... ok\n{MARKER}two\ntest b ... ok\ndone\n"
+        ));
+        assert_eq!(vm.section("one"), "test a ... ok\n");
+        assert_eq!(vm.section("two"), "test b ... ok\ndone\n");
+        assert_eq!(vm.section("three"), "", "a target that never started");
+        // A name that is a prefix of another's is not confused with it.
+        assert_eq!(vm.section("tw"), "");
+    }
+
+    #[test]
+    fn console_problems_want_every_test_ok_and_the_summary() {
+        let good = "test a ... ok\ntest b ... ok\n\
+                    test result: ok. 2 passed; 0 failed; 0 ignored; 0 measured";
+        assert!(console_problems(good, &names(&["a", "b"])).is_empty());
+
+        let failed = "test a ... ok\ntest b ... FAILED\n\
+                      test result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured";
+        assert_eq!(
+            console_problems(failed, &names(&["a", "b"])),
+            [
+                "b did not report ok".to_string(),
+                "no \"test result: ok. 2 passed; 0 failed; 0 ignored;\"".to_string(),
+            ]
+        );
+        // A test ignored in the VM is not a pass.
+        let ignored = "test a ... ok\ntest b ... ignored\n\
+                       test result: ok. 1 passed; 0 failed; 1 ignored; 0 measured";
+        assert_eq!(console_problems(ignored, &names(&["a", "b"])).len(), 2);
+        // Nothing ran.
+        assert_eq!(console_problems("", &names(&["a"])).len(), 2);
+    }
+
+    #[test]
+    fn self_driven_defaults_and_builder() {
+        let s = SelfDriven::new("pkg", "target")
+            .static_bins_of("bins")
+            .min_tests(3)
+            .all_tests_at_once()
+            .arg("--nocapture")
+            .env_default("CNIRS_VM_SMP", "2");
+        assert_eq!((s.package.as_str(), s.target.as_str()), ("pkg", "target"));
+        assert_eq!(s.bins_of, ["bins"]);
+        assert_eq!(s.min_tests, 3);
+        assert!(s.all_at_once);
+        assert_eq!(s.args, ["--nocapture"]);
+        assert_eq!(
+            s.env_defaults,
+            [("CNIRS_VM_SMP".to_string(), "2".to_string())]
+        );
+        let plain = SelfDriven::new("p", "t");
+        assert_eq!(plain.min_tests, 1);
+        assert!(!plain.all_at_once && plain.bins_of.is_empty() && plain.args.is_empty());
     }
 }

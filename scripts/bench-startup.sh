@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Issue 3 benchmark: ADD+DEL wall time and peak RSS of our plugins next to the upstream Go
+# Start-up benchmark: ADD+DEL wall time and peak RSS of our plugins next to the upstream Go
 # plugins and a do-nothing floor, all measured side by side in one run.
 #
-#   scripts/bench-issue3.sh [--no-build] [PLUGIN...]     (default plugins: loopback host-local)
+#   scripts/bench-startup.sh [--no-build] [PLUGIN...]     (default plugins: loopback host-local)
 #
 # Builds (unless --no-build) the plugins with the release profile. LINK=static (the default,
 # and how we ship them) links them statically against glibc:
@@ -13,7 +13,7 @@
 #
 # One sample is one ADD then one DEL, each a separate process started directly (no shell)
 # with the same CNI_* environment and stdin redirected from a config file. The timing driver
-# is reference-plugins/benches/issue3.rs, run at nice -20: it interleaves all variants
+# is reference-plugins/benches/startup.rs, run at nice -20: it interleaves all variants
 # round-robin, so load from other work on the machine hits them alike, and reports medians.
 # The floor is the same pair of starts of our own do-nothing: `fn main() {}` compiled with
 # the plugins' release settings and linking (so it pays the same Rust runtime and libc
@@ -72,9 +72,9 @@ esac
 if ((build)); then
   (cd "$root" && "${build_cmd[@]}") || die "build failed: ${build_cmd[*]}"
 fi
-driver=$(cd "$root" && cargo bench --no-run -q -p reference-plugins --bench issue3 \
-  --message-format=json 2>/dev/null | grep -o '"executable":"[^"]*issue3[^"]*"' | tail -n1 | cut -d'"' -f4)
-[[ -x $driver ]] || die "cannot build the timing driver (cargo bench --no-run -p reference-plugins --bench issue3)"
+driver=$(cd "$root" && cargo bench --no-run -q -p reference-plugins --bench startup \
+  --message-format=json 2>/dev/null | grep -o '"executable":"[^"]*/startup-[^"]*"' | tail -n1 | cut -d'"' -f4)
+[[ -x $driver ]] || die "cannot build the timing driver (cargo bench --no-run -p reference-plugins --bench startup)"
 
 work=$(mktemp -d /tmp/cnirs-bench.XXXXXX)
 ns="cnirs-bench-$$"

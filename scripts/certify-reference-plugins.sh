@@ -54,7 +54,7 @@ for bin in target/release/*; do
     continue
   fi
   if [ -z "$config" ]; then
-    echo "main-job: no base config for $name in conformance-cases/configs/" >&2
+    echo "certify-reference-plugins: no base config for $name in conformance-cases/configs/" >&2
     status=1
     continue
   fi

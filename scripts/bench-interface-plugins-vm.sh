@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Issue 5 benchmark inside the VM lane's VM: scripts/bench-issue5.sh run unchanged in Debian's
-# kernel (scripts/vm/), which has the ipvlan and 802.1q links this machine's kernel lacks, so
-# that ipvlan and vlan are measured beside upstream's and a floor like the other plugins.
+# Interface-plugin benchmark inside the VM lane's VM: scripts/bench-interface-plugins.sh run
+# unchanged in Debian's kernel (scripts/vm/), which has the ipvlan and 802.1q links this
+# machine's kernel lacks, so that ipvlan and vlan are measured beside upstream's and a floor
+# like the other plugins.
 #
-#   scripts/bench-issue5-vm.sh          (knobs: RUNS, default 20 here; WARMUP 3; EVERY 5;
-#                                        BATCH 50; RSS_RUNS 2; VARIANTS "bridge macvlan";
-#                                        CNIRS_VM_SMP 2; CNIRS_VM_TIMEOUT)
+#   scripts/bench-interface-plugins-vm.sh   (knobs: RUNS, default 20 here; WARMUP 3; EVERY 5;
+#                                           BATCH 50; RSS_RUNS 2; VARIANTS "bridge macvlan";
+#                                           CNIRS_VM_SMP 2; CNIRS_VM_TIMEOUT)
 #
 # On the host it builds, statically (the VM has no Rust toolchain and few libraries): our
-# plugins (release, as bench-issue5.sh builds them), the timing driver (benches/issue5.rs) and
-# the do-nothing floor binary; then boots one VM (scripts/vm/run.sh) that copies Debian's
-# plugins from the read-only /usr/lib/cni share to its tmpfs (a start over 9p costs far more)
-# and runs `scripts/bench-issue5.sh --no-build` with DRIVER, NOTHING and BINDIR set.
+# plugins (release, as bench-interface-plugins.sh builds them), the timing driver
+# (benches/interface_plugins.rs) and the do-nothing floor binary; then boots one VM
+# (scripts/vm/run.sh) that copies Debian's plugins from the read-only /usr/lib/cni share to its
+# tmpfs (a start over 9p costs far more) and runs `scripts/bench-interface-plugins.sh
+# --no-build` with DRIVER, NOTHING and BINDIR set.
 #
 # The VM's CPUs are emulated (qemu TCG): every figure is many times the host's, process starts
 # above all, so compare ratios within one run only (macvlan, measured on the host too, is the
@@ -31,8 +33,8 @@ static=(env RUSTFLAGS="-C target-feature=+crt-static")
 "${static[@]}" cargo build --release -q --target "$triple" -p reference-plugins \
   || die "static build of the plugins failed"
 driver=$("${static[@]}" cargo bench --no-run -q --target "$triple" -p reference-plugins \
-  --bench issue5 --message-format=json 2>/dev/null \
-  | grep -o '"executable":"[^"]*issue5[^"]*"' | tail -n1 | cut -d'"' -f4)
+  --bench interface_plugins --message-format=json 2>/dev/null \
+  | grep -o '"executable":"[^"]*/interface_plugins-[^"]*"' | tail -n1 | cut -d'"' -f4)
 [[ -x $driver ]] || die "cannot build the timing driver statically"
 mkdir -p "$out"
 echo 'fn main() {}' >"$out/nothing.rs"
@@ -53,4 +55,4 @@ exec scripts/vm/run.sh /usr/bin/bash -c '
   set -e
   mkdir -p /tmp/upstream-cni
   for p in bridge ptp macvlan ipvlan vlan host-local; do cp /usr/lib/cni/$p /tmp/upstream-cni/; done
-  UPSTREAM_DIR=/tmp/upstream-cni exec scripts/bench-issue5.sh --no-build'
+  UPSTREAM_DIR=/tmp/upstream-cni exec scripts/bench-interface-plugins.sh --no-build'

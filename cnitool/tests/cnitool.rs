@@ -1,8 +1,10 @@
 //! The runtime end to end: `cnitool` loads a two-plugin list from a configuration directory and
 //! runs the example plugin `cni-test-plugin` twice per verb. Both entries log every call to one
 //! file, told apart by their `tag` key, so order, environment and `prevResult` are visible.
-//! Requirement IDs from the catalogue are named in the test names and comments.
+//! Requirement IDs of `conformance-cases/requirements.toml` are named in the test names and
+//! comments.
 
+#[path = "../../cni/tests/support/mod.rs"]
 mod support;
 use support::test_plugin;
 

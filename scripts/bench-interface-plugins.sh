@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Issue 5 benchmark: ADD+DEL of the interface plugins (bridge with and without ipMasq, ptp with
+# Interface-plugin benchmark: ADD+DEL of the interface plugins (bridge with and without ipMasq, ptp with
 # ipMasq, macvlan; host-local IPAM) next to the upstream Go plugins and next to a floor, all
 # measured side by side in one run.
 #
-#   scripts/bench-issue5.sh [--no-build]
+#   scripts/bench-interface-plugins.sh [--no-build]
 #
-# Builds (unless --no-build) the plugins like scripts/bench-issue3.sh (LINK=static, the
+# Builds (unless --no-build) the plugins like scripts/bench-startup.sh (LINK=static, the
 # default: RUSTFLAGS='-C target-feature=+crt-static' cargo build --release
 # --target x86_64-unknown-linux-gnu -p reference-plugins; LINK=dynamic: plain --release).
 #
@@ -17,7 +17,7 @@
 # $UPSTREAM_DIR (Debian's containernetworking-plugins, their host-local).
 #
 # A sample is one ADD then one DEL of one attachment, each a process started directly by the
-# timing driver (reference-plugins/benches/issue5.rs, run at nice -20), every variant
+# timing driver (reference-plugins/benches/interface_plugins.rs, run at nice -20), every variant
 # interleaved round-robin so load hits all alike.
 #
 # The floor of a plugin = kernel + starts:
@@ -41,7 +41,7 @@
 # and vlan (on the macvlan master; the plugins use VLAN ids 101/102, the floor 1000 and up) are
 # measured where the kernel can make those links, checked by creating one in the node
 # namespace; where it refuses, the output names them with the kernel's answer. This machine's
-# kernel cannot; scripts/bench-issue5-vm.sh runs this script inside the VM lane's VM, whose
+# kernel cannot; scripts/bench-interface-plugins-vm.sh runs this script inside the VM lane's VM, whose
 # kernel can (emulated CPUs: only ratios within that run mean anything).
 #
 # Root is needed. Knobs: RUNS (default 80), WARMUP (5), EVERY (5), BATCH (50), RSS_RUNS (3),
@@ -100,10 +100,10 @@ fi
 if ((prebuilt)); then
   driver=$DRIVER
 else
-  driver=$(cd "$root" && cargo bench --no-run -q -p reference-plugins --bench issue5 \
-    --message-format=json 2>/dev/null | grep -o '"executable":"[^"]*issue5[^"]*"' | tail -n1 | cut -d'"' -f4)
+  driver=$(cd "$root" && cargo bench --no-run -q -p reference-plugins --bench interface_plugins \
+    --message-format=json 2>/dev/null | grep -o '"executable":"[^"]*/interface_plugins-[^"]*"' | tail -n1 | cut -d'"' -f4)
 fi
-[[ -x $driver ]] || die "cannot build the timing driver (cargo bench --no-run -p reference-plugins --bench issue5)"
+[[ -x $driver ]] || die "cannot build the timing driver (cargo bench --no-run -p reference-plugins --bench interface_plugins)"
 
 plugins=(bridge ptp macvlan host-local)
 for p in "${plugins[@]}"; do

@@ -1,7 +1,7 @@
-//! Timing driver of `scripts/bench-issue5.sh` (run that; it prepares the namespaces, configs
+//! Timing driver of `scripts/bench-interface-plugins.sh` (run that; it prepares the namespaces, configs
 //! and floor batches this needs).
 //!
-//! `issue5 [--runs N] [--warmup N] --netns NODE --counts VARIANT...`: the interface plugins'
+//! `interface_plugins [--runs N] [--warmup N] --netns NODE --counts VARIANT...`: the interface plugins'
 //! ADD+DEL (`--variant`, with each implementation's own `CNI_PATH`), the process-start part
 //! of the floor (`--starts`) and the kernel-work part of the floor (`--batch`: one process
 //! doing the same link operations for many attachments at once). See [`driver`].
@@ -9,5 +9,5 @@
 mod driver;
 
 fn main() {
-    driver::main("issue5")
+    driver::main("interface_plugins")
 }
