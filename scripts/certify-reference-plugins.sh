@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job: build everything in release mode and certify each reference plugin with
-# cni-conformance against its base config in conformance-cases/configs/.
+# cni-conformance against its base config in conformance-cases/configs/ (<name>-ours.json or
+# .conflist when there is one, else <name>.json or .conflist).
 # Plugins whose link kind this kernel lacks (ipvlan, vlan here) are certified the same way
 # inside the VM lane's VM (scripts/vm/: Debian's kernel under qemu), with static release
 # builds of the harness and the plugins; set CNIRS_MAIN_JOB_NO_VM=1 to skip them instead
@@ -34,9 +35,13 @@ in_vm=()
 for bin in target/release/*; do
   name=$(basename "$bin")
   [ -f "reference-plugins/src/bin/$name.rs" ] || continue
+  # <name>-ours.* (our plugin's own certification config, e.g. tuning's) before <name>.*.
   config=""
-  for ext in json conflist; do
-    [ -f "conformance-cases/configs/$name.$ext" ] && config="conformance-cases/configs/$name.$ext"
+  for stem in "$name-ours" "$name"; do
+    for ext in json conflist; do
+      [ -z "$config" ] && [ -f "conformance-cases/configs/$stem.$ext" ] &&
+        config="conformance-cases/configs/$stem.$ext"
+    done
   done
   if { [ "$name" = ipvlan ] || [ "$name" = vlan ]; } && ! kernel_has "$name"; then
     if [ "${CNIRS_MAIN_JOB_NO_VM:-0}" = 1 ]; then

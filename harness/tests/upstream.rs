@@ -4,6 +4,8 @@
 //! - VERSION-2 (all): the Go skel answers VERSION with its own newest version (1.0.0), not with
 //!   the cniVersion the request carried (UPSTREAM-1).
 //! - RES-13 (loopback): its 0.3.x/0.4.0 results lack `ips[].version` (UPSTREAM-2).
+//! - CHECK-1, CHECK-6 (tuning with `tuning-ours.conflist`): CHECK looks for the sysctl file
+//!   with `IFNAME` left in its path, so CHECK after a successful ADD fails (UPSTREAM-13).
 //!
 //! The UPSTREAM-N entries of `conformance-cases/upstream-deviations.toml` say what ours do
 //! instead and cite these tests as evidence; [`DEVIATIONS`] ties each known violation to its
@@ -32,7 +34,12 @@ use serde_json::Value;
 const REAL_DIR: &str = "/usr/lib/cni";
 
 /// The entry of `conformance-cases/upstream-deviations.toml` behind each known violation.
-const DEVIATIONS: [(&str, &str); 2] = [("VERSION-2", "UPSTREAM-1"), ("RES-13", "UPSTREAM-2")];
+const DEVIATIONS: [(&str, &str); 4] = [
+    ("VERSION-2", "UPSTREAM-1"),
+    ("RES-13", "UPSTREAM-2"),
+    ("CHECK-1", "UPSTREAM-13"),
+    ("CHECK-6", "UPSTREAM-13"),
+];
 
 /// `ID (UPSTREAM-N)` for each known violation, for failure messages.
 fn with_deviations(known: &[&str]) -> String {
@@ -162,6 +169,31 @@ fn macvlan() {
 #[test]
 fn tuning() {
     certify("tuning", "tuning.conflist", &["VERSION-2"]);
+}
+
+/// The config our tuning is certified with (every key, `IFNAME` in a sysctl key, saved files
+/// in the world's private state directory). Besides the MUST failures, DEL with the
+/// namespace gone leaves the saved file (DEL-5, DEL-8, DEL-9 warnings; UPSTREAM-14).
+#[test]
+fn tuning_every_key() {
+    let report = certify(
+        "tuning",
+        "tuning-ours.conflist",
+        &["VERSION-2", "CHECK-1", "CHECK-6"],
+    );
+    let warned: BTreeSet<&str> = report["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["verdict"] == "warn")
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    for id in ["DEL-5", "DEL-8", "DEL-9"] {
+        assert!(
+            warned.contains(id),
+            "{id} not among the warnings {warned:?}"
+        );
+    }
 }
 
 #[test]

@@ -24,8 +24,9 @@
 //!   dumps, chain queries, and batches of rule changes committed in one transaction.
 //!
 //! The operations are the kernel facts the interface plugins (bridge, ptp, macvlan, ipvlan,
-//! vlan) need: links (create veth/bridge/macvlan/ipvlan/vlan, delete, rename, move to another
-//! namespace, up/down, MTU, MAC, promiscuous mode, master), bridge ports (hairpin, learning,
+//! vlan) and tuning need: links (create veth/bridge/macvlan/ipvlan/vlan, delete, rename, move to another
+//! namespace, up/down, MTU, MAC, promiscuous and all-multicast mode, transmit queue length,
+//! master), bridge ports (hairpin, learning,
 //! isolation, VLANs), addresses and routes (add, replace, delete, dump). What to do with them
 //! (which sysctls, in which order, with which names) lives in the `iface` module of
 //! reference-plugins and the plugins; which firewall rules to write lives in its `firewall`
@@ -49,7 +50,7 @@ pub use error::{NetlinkError, Result};
 pub use handle::Netlink;
 pub use types::{
     format_mac, Address, AddressSpec, BridgePort, BridgeVlan, Family, IpvlanFlag, IpvlanMode, Link,
-    LinkData, LinkId, LinkKind, LinkSpec, MacvlanMode, Route, RouteAdd, VlanTable, IFA_F_DADFAILED,
-    IFA_F_NODAD, IFA_F_TENTATIVE, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_NOWHERE,
+    LinkChange, LinkData, LinkId, LinkKind, LinkSpec, MacvlanMode, Route, RouteAdd, VlanTable,
+    IFA_F_DADFAILED, IFA_F_NODAD, IFA_F_TENTATIVE, RT_SCOPE_HOST, RT_SCOPE_LINK, RT_SCOPE_NOWHERE,
     RT_SCOPE_UNIVERSE, RT_TABLE_LOCAL, RT_TABLE_MAIN,
 };

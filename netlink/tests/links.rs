@@ -211,3 +211,62 @@ fn ipvlan_and_vlan_where_the_kernel_has_them() {
     }
     assert_eq!(c.links().unwrap().len(), 1, "only lo is left");
 }
+
+#[test]
+fn link_attributes_in_one_request_and_one_by_one() {
+    use cni_netlink::LinkChange;
+
+    let ns = Netns::new("nl-attrs").unwrap();
+    let mut nl = Netlink::open_in(ns.path()).unwrap();
+    let (index, _) = up_pair(&mut nl, "t0", "t1");
+    let before = nl.link(index).unwrap();
+    assert!(!before.is_promisc() && !before.is_allmulti());
+    assert!(LinkChange::default().is_empty());
+    nl.set_link_attrs(index, &LinkChange::default()).unwrap();
+
+    let mac = [0x02, 0x11, 0x22, 0x33, 0x44, 0x55];
+    let change = LinkChange {
+        mac: Some(mac),
+        mtu: Some(1280),
+        promisc: Some(true),
+        allmulti: Some(true),
+        tx_queue_len: Some(77),
+    };
+    assert_eq!(
+        change.to_string(),
+        "[address 02:11:22:33:44:55, mtu 1280, promisc on, allmulticast on, txqueuelen 77]"
+    );
+    // The MAC of a veth that is up can change.
+    nl.set_link_attrs(index, &change).unwrap();
+    let l = nl.link(index).unwrap();
+    assert_eq!(l.mac.as_deref(), Some(&mac[..]));
+    assert_eq!(l.mtu, Some(1280));
+    assert!(l.is_promisc() && l.is_allmulti() && l.is_up());
+    assert_eq!(nl.tx_queue_len(index).unwrap(), 77);
+    assert_eq!(nl.tx_queue_len("t0").unwrap(), 77);
+
+    // Flags not named keep their value.
+    let allmulti_off = LinkChange {
+        allmulti: Some(false),
+        ..LinkChange::default()
+    };
+    nl.set_link_attrs(index, &allmulti_off).unwrap();
+    let l = nl.link(index).unwrap();
+    assert!(l.is_promisc() && !l.is_allmulti() && l.is_up());
+
+    nl.set_allmulti(index, true).unwrap();
+    assert!(nl.link(index).unwrap().is_allmulti());
+    nl.set_allmulti("t0", false).unwrap();
+    assert!(!nl.link(index).unwrap().is_allmulti());
+    nl.set_tx_queue_len(index, 1000).unwrap();
+    assert_eq!(nl.tx_queue_len(index).unwrap(), 1000);
+
+    // A refused attribute fails the request, named in the error.
+    let too_small = LinkChange {
+        mtu: Some(10),
+        ..LinkChange::default()
+    };
+    let e = nl.set_link_attrs(index, &too_small).unwrap_err();
+    assert!(e.to_string().contains("mtu 10"), "{e}");
+    assert!(nl.tx_queue_len(9999).unwrap_err().is_not_found());
+}

@@ -1,12 +1,15 @@
 //! Link operations: look up and list, create (veth, bridge, macvlan, ipvlan, vlan), delete,
-//! up/down, promiscuous mode, MTU, MAC, name, namespace, master, macvlan queue length.
+//! up/down, promiscuous and all-multicast mode, MTU, MAC, transmit queue length (alone or
+//! several at once), name, namespace, master, macvlan queue length.
 
 use std::os::fd::BorrowedFd;
 
 use super::Netlink;
 use crate::error::{NetlinkError, Result};
 use crate::socket::{NLM_F_CREATE, NLM_F_EXCL};
-use crate::types::{format_mac, Link, LinkId, LinkSpec, IFF_PROMISC, IFF_UP};
+use crate::types::{
+    format_mac, Link, LinkChange, LinkId, LinkSpec, IFF_ALLMULTI, IFF_PROMISC, IFF_UP,
+};
 use crate::wire::link::{self as wire, SetLink};
 use crate::wire::{RTM_DELLINK, RTM_GETLINK, RTM_NEWLINK, RTM_SETLINK};
 
@@ -70,6 +73,12 @@ impl Netlink {
         self.set_flags(id.into(), flags, IFF_PROMISC, "set promiscuous mode")
     }
 
+    /// Turns all-multicast mode (`IFF_ALLMULTI`) on or off.
+    pub fn set_allmulti<'a>(&mut self, id: impl Into<LinkId<'a>>, on: bool) -> Result<()> {
+        let flags = if on { IFF_ALLMULTI } else { 0 };
+        self.set_flags(id.into(), flags, IFF_ALLMULTI, "set all-multicast mode")
+    }
+
     /// Changes the `IFF_*` flags selected by `mask` to their values in `flags`.
     fn set_flags(&mut self, id: LinkId<'_>, flags: u32, mask: u32, what: &str) -> Result<()> {
         let msg = wire::set_flags_message(id, flags, mask);
@@ -99,6 +108,34 @@ impl Netlink {
     pub fn set_mac(&mut self, index: u32, mac: [u8; 6]) -> Result<()> {
         let what = format!("set MAC {}", format_mac(&mac));
         self.set_attribute(index, SetLink::Mac(mac), &what)
+    }
+
+    /// Sets the transmit queue length (`IFLA_TXQLEN`).
+    pub fn set_tx_queue_len(&mut self, index: u32, len: u32) -> Result<()> {
+        let what = format!("set txqueuelen {len}");
+        self.set_attribute(index, SetLink::TxQueueLen(len), &what)
+    }
+
+    /// The transmit queue length (`IFLA_TXQLEN`) of a link.
+    pub fn tx_queue_len<'a>(&mut self, id: impl Into<LinkId<'a>>) -> Result<u32> {
+        let id = id.into();
+        let op = format!("get txqueuelen of link {id}");
+        let msg = wire::get_link_message(id);
+        let replies = self.socket.request(&op, RTM_GETLINK, 0, &msg)?;
+        wire::tx_queue_len_from(&op, &replies)?
+            .ok_or_else(|| NetlinkError::decode(&op, "no IFLA_TXQLEN in the reply"))
+    }
+
+    /// Changes several attributes of link `index` in one `RTM_SETLINK`: the kernel applies
+    /// them in its own order (address, MTU, flags, queue length) and stops at the first it
+    /// refuses, keeping those applied before it. An empty change sends nothing.
+    pub fn set_link_attrs(&mut self, index: u32, change: &LinkChange) -> Result<()> {
+        if change.is_empty() {
+            return Ok(());
+        }
+        let msg = wire::set_link_attrs_message(index, change);
+        let op = format!("set link attributes {change} (index {index})");
+        self.socket.request(&op, RTM_SETLINK, 0, &msg).map(drop)
     }
 
     /// Renames a link. The kernel refuses (`EBUSY`) while the link is up.

@@ -9,6 +9,7 @@ use super::BridgePort;
 pub(crate) const IFF_UP: u32 = libc::IFF_UP as u32;
 pub(crate) const IFF_LOOPBACK: u32 = libc::IFF_LOOPBACK as u32;
 pub(crate) const IFF_PROMISC: u32 = libc::IFF_PROMISC as u32;
+pub(crate) const IFF_ALLMULTI: u32 = libc::IFF_ALLMULTI as u32;
 /// `IF_OPER_UP`.
 const IF_OPER_UP: u8 = 6;
 
@@ -96,6 +97,11 @@ impl Link {
         self.flags & IFF_PROMISC != 0
     }
 
+    /// `IFF_ALLMULTI` is set (all-multicast mode as requested by user space).
+    pub fn is_allmulti(&self) -> bool {
+        self.flags & IFF_ALLMULTI != 0
+    }
+
     /// `kind` is `k`.
     pub fn is_kind(&self, k: &str) -> bool {
         self.kind.as_deref() == Some(k)
@@ -109,6 +115,47 @@ impl Link {
     /// The hardware address as `aa:bb:cc:dd:ee:ff`.
     pub fn mac_string(&self) -> Option<String> {
         self.mac.as_deref().map(format_mac)
+    }
+}
+
+/// Attributes of an existing link to change in one request ([`crate::Netlink::set_link_attrs`]);
+/// `None` leaves an attribute as it is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkChange {
+    pub mac: Option<[u8; 6]>,
+    pub mtu: Option<u32>,
+    pub promisc: Option<bool>,
+    pub allmulti: Option<bool>,
+    pub tx_queue_len: Option<u32>,
+}
+
+impl LinkChange {
+    /// Nothing to change.
+    pub fn is_empty(&self) -> bool {
+        *self == LinkChange::default()
+    }
+}
+
+impl std::fmt::Display for LinkChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(mac) = self.mac {
+            parts.push(format!("address {}", format_mac(&mac)));
+        }
+        if let Some(mtu) = self.mtu {
+            parts.push(format!("mtu {mtu}"));
+        }
+        let on_off = |b: bool| if b { "on" } else { "off" };
+        if let Some(p) = self.promisc {
+            parts.push(format!("promisc {}", on_off(p)));
+        }
+        if let Some(a) = self.allmulti {
+            parts.push(format!("allmulticast {}", on_off(a)));
+        }
+        if let Some(q) = self.tx_queue_len {
+            parts.push(format!("txqueuelen {q}"));
+        }
+        write!(f, "[{}]", parts.join(", "))
     }
 }
 

@@ -16,7 +16,8 @@ use super::{decode_all, RTM_NEWLINK};
 use crate::error::Result;
 use crate::socket::Reply;
 use crate::types::{
-    IpvlanFlag, IpvlanMode, Link, LinkData, LinkId, LinkKind, LinkSpec, MacvlanMode,
+    IpvlanFlag, IpvlanMode, Link, LinkChange, LinkData, LinkId, LinkKind, LinkSpec, MacvlanMode,
+    IFF_ALLMULTI, IFF_PROMISC,
 };
 
 /// A link message naming one link, by index or by name.
@@ -68,6 +69,8 @@ pub(crate) enum SetLink<'a> {
     Netns(BorrowedFd<'a>),
     /// The master's index; 0 detaches.
     Master(u32),
+    /// The transmit queue length (`IFLA_TXQLEN`).
+    TxQueueLen(u32),
 }
 
 /// The `RTM_SETLINK` body changing one attribute of link `index`.
@@ -80,8 +83,53 @@ pub(crate) fn set_link_message(index: u32, change: SetLink<'_>) -> LinkMessage {
         SetLink::Name(name) => LinkAttribute::IfName(name.to_string()),
         SetLink::Netns(fd) => LinkAttribute::NetNsFd(fd.as_raw_fd()),
         SetLink::Master(master) => LinkAttribute::Controller(master),
+        SetLink::TxQueueLen(len) => LinkAttribute::TxQueueLen(len),
     });
     msg
+}
+
+/// The `RTM_SETLINK` body applying `change` to link `index` in one request: the flags it
+/// names in the header, the other attributes as attributes.
+pub(crate) fn set_link_attrs_message(index: u32, change: &LinkChange) -> LinkMessage {
+    let mut msg = LinkMessage::default();
+    msg.header.index = index;
+    let (mut flags, mut mask) = (0, 0);
+    for (on, flag) in [
+        (change.promisc, IFF_PROMISC),
+        (change.allmulti, IFF_ALLMULTI),
+    ] {
+        if let Some(on) = on {
+            mask |= flag;
+            if on {
+                flags |= flag;
+            }
+        }
+    }
+    msg.header.flags = LinkFlags::from_bits_retain(flags);
+    msg.header.change_mask = LinkFlags::from_bits_retain(mask);
+    if let Some(mac) = change.mac {
+        msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
+    }
+    if let Some(mtu) = change.mtu {
+        msg.attributes.push(LinkAttribute::Mtu(mtu));
+    }
+    if let Some(len) = change.tx_queue_len {
+        msg.attributes.push(LinkAttribute::TxQueueLen(len));
+    }
+    msg
+}
+
+/// The transmit queue length (`IFLA_TXQLEN`) in a reply about one link (decoded in full:
+/// [`LinkView`] keeps no queue length).
+pub(crate) fn tx_queue_len_from(op: &str, replies: &[Reply]) -> Result<Option<u32>> {
+    let links: Vec<LinkMessage> = decode_all(op, replies, RTM_NEWLINK)?;
+    Ok(links
+        .into_iter()
+        .flat_map(|l| l.attributes)
+        .find_map(|a| match a {
+            LinkAttribute::TxQueueLen(len) => Some(len),
+            _ => None,
+        }))
 }
 
 /// The `RTM_NEWLINK` body (without create flags: a change of kind data) setting a macvlan's
@@ -497,6 +545,10 @@ mod tests {
             ),
             (SetLink::Master(4), "0800 0a00 04000000 # IFLA_MASTER 4"),
             (
+                SetLink::TxQueueLen(500),
+                "0800 0d00 f4010000 # IFLA_TXQLEN 500",
+            ),
+            (
                 SetLink::Netns(stdin.as_fd()),
                 "0800 1c00 00000000 # IFLA_NET_NS_FD 0",
             ),
@@ -507,6 +559,22 @@ mod tests {
                 &format!("{index_9}\n{attr}"),
             );
         }
+        assert_bytes(
+            &emit(&set_link_attrs_message(
+                9,
+                &LinkChange {
+                    mac: Some([0x0a, 0x58, 1, 2, 3, 4]),
+                    mtu: Some(1300),
+                    promisc: Some(true),
+                    allmulti: Some(false),
+                    tx_queue_len: Some(500),
+                },
+            )),
+            "00 00 0000 09000000 00010000 00030000 # ifinfomsg: index 9, flags IFF_PROMISC, change IFF_PROMISC|IFF_ALLMULTI
+            0a00 0100 0a5801020304 0000            # IFLA_ADDRESS
+            0800 0400 14050000                     # IFLA_MTU 1300
+            0800 0d00 f4010000                     # IFLA_TXQLEN 500",
+        );
         assert_bytes(
             &emit(&macvlan_bc_queue_len_message(6, 1000)),
             "00 00 0000 06000000 00000000 00000000 # ifinfomsg: index 6

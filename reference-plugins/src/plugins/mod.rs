@@ -10,6 +10,7 @@ pub mod loopback;
 pub mod macvlan;
 pub mod portmap;
 pub mod ptp;
+pub mod tuning;
 pub mod vlan;
 
 use cni::{CmdArgs, CniResult, Error, Plugin};

@@ -30,6 +30,7 @@ pub fn plugin_bin(name: &str) -> PathBuf {
         "macvlan" => env!("CARGO_BIN_EXE_macvlan"),
         "portmap" => env!("CARGO_BIN_EXE_portmap"),
         "ptp" => env!("CARGO_BIN_EXE_ptp"),
+        "tuning" => env!("CARGO_BIN_EXE_tuning"),
         "vlan" => env!("CARGO_BIN_EXE_vlan"),
         other => panic!("no plugin binary named {other}"),
     })
@@ -95,12 +96,19 @@ pub fn spawn_program(node: &Netns, program: &Path, call: &Call<'_>, conf: &Value
     let mut child = cmd
         .spawn()
         .unwrap_or_else(|e| panic!("{} does not start: {e}", program.display()));
-    child
+    let written = child
         .stdin
         .take()
         .unwrap()
-        .write_all(conf.to_string().as_bytes())
-        .unwrap();
+        .write_all(conf.to_string().as_bytes());
+    // A plugin that refuses its environment may exit before reading stdin.
+    if let Err(e) = written {
+        assert_eq!(
+            e.kind(),
+            std::io::ErrorKind::BrokenPipe,
+            "writing stdin: {e}"
+        );
+    }
     child
 }
 
