@@ -35,7 +35,8 @@ in_vm=()
 for bin in target/release/*; do
   name=$(basename "$bin")
   [ -f "reference-plugins/src/bin/$name.rs" ] || continue
-  # <name>-ours.* (our plugin's own certification config, e.g. tuning's) before <name>.*.
+  # <name>-ours.* (our plugin's own certification config, e.g. tuning's, or portmap's after
+  # our bridge) before <name>.*.
   config=""
   for stem in "$name-ours" "$name"; do
     for ext in json conflist; do

@@ -3,8 +3,9 @@
 //! requires a conformant verdict with no failure and no warning (DE-FACTO/MAY rules, shown as
 //! "info", describe the Go library's habits and may differ on purpose). A plugin's config is
 //! `<name>-ours.json` or `<name>-ours.conflist` when there is one (tuning: every key, and its
-//! saved files in the world's private state directory), else `<name>.json`/`.conflist`, the
-//! config upstream's plugin is certified with too.
+//! saved files in the world's private state directory; portmap: after our bridge, with port
+//! mappings in the plugin's `runtimeConfig`, as the harness passes no capability arguments),
+//! else `<name>.json`/`.conflist`, the config upstream's plugin is certified with too.
 
 mod support;
 use support::{build_plugins, workspace};
@@ -95,12 +96,20 @@ fn every_reference_plugin_certifies_strictly() {
         "ptp",
         "macvlan",
         "tuning",
+        "portmap",
     ] {
         assert!(
             plugins.iter().any(|(n, _)| n == expected),
             "expected {expected} among the certified plugins, found {plugins:?}"
         );
     }
+    // portmap with its own list: after our bridge, with mappings.
+    assert!(
+        plugins
+            .iter()
+            .any(|(n, c)| n == "portmap" && c.ends_with("portmap-ours.conflist")),
+        "expected portmap with portmap-ours.conflist, found {plugins:?}"
+    );
     let report_dir = tempfile::tempdir().unwrap();
     for (name, config) in plugins {
         let json = report_dir.path().join(format!("{name}.json"));

@@ -32,8 +32,8 @@
 //! rules (upstream puts them on the jump shared by every attachment of the node, so the last
 //! network to ADD decides for all).
 //!
-//! Upstream checks only `port > 0`, `markMasqBit` and the backend options (catalogue E16),
-//! and reports everything as code 999.
+//! Upstream checks only `port > 0`, `markMasqBit` and the backend options, and reports
+//! everything as code 999 (UPSTREAM-21).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 

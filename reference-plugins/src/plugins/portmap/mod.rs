@@ -22,22 +22,24 @@
 //! process started on any verb, the table and chains included) and iptables ([`iptables`]:
 //! upstream's chains, written with one `iptables-restore` per family).
 //!
-//! Where this differs from upstream, on purpose:
+//! Where this differs from upstream, on purpose (entries of
+//! `conformance-cases/upstream-deviations.toml`):
 //!
 //! - Everything is checked before anything changes: ports 1–65535, protocol, `hostIP`,
 //!   duplicate mappings, conditions (upstream checks `port > 0` and finds the rest out from
-//!   iptables or nft half-way through, catalogue E16), and a mapping for one host address of
-//!   a family the container has no address of is an error (upstream skips it silently).
-//! - The default backend is nftables (upstream: iptables unless only nftables works).
-//! - DEL does not need `portMappings` (upstream does nothing without them, catalogue E12),
-//!   finds rules by container ID and interface so a renamed network leaks nothing (E55),
-//!   keeps the other interfaces of the container (E15), and also removes the iptables layout
-//!   of the attachment when there is one (a node moving from upstream's plugin to this one).
+//!   iptables or nft half-way through), and a mapping for one host address of a family the
+//!   container has no address of is an error (upstream skips it silently). UPSTREAM-21.
+//! - The default backend is nftables, written over netlink (upstream: iptables unless only
+//!   nftables works, through the tools). UPSTREAM-23.
+//! - DEL does not need `portMappings` (upstream does nothing without them), finds rules by
+//!   container ID and interface so a renamed network leaks nothing (UPSTREAM-19), keeps the
+//!   other interfaces of the container (UPSTREAM-20), and also removes the iptables layout of
+//!   the attachment when there is one (a node moving from upstream's plugin to this one).
 //! - ADD with `prevResult` but no address on `CNI_IFNAME` fails instead of forwarding
 //!   nothing.
 //! - CHECK passes after a good ADD whatever families the container has (upstream 1.1.1 fails
-//!   without IPv6, plugins#819), and compares whole rules, not rule counts.
-//! - GC and STATUS are implemented (upstream has neither).
+//!   without IPv6, plugins#819), and compares whole rules, not rule counts. UPSTREAM-22.
+//! - GC and STATUS are implemented (upstream has neither). UPSTREAM-24.
 //! - A failed ADD leaves nothing: `route_localnet` gets its old value back.
 
 pub mod config;
