@@ -1640,3 +1640,39 @@ fn upstream_and_ours_clean_up_after_each_other() {
     );
     assert!(dn_lines(&w.node).is_empty());
 }
+
+/// An ADD that fails after it set `route_localnet` (here: the node's `prerouting` chain of
+/// the table was made by someone else at another priority, which the kernel will not change)
+/// gives the sysctl its old value back and writes no rule.
+#[test]
+fn failed_add_leaves_nothing_behind() {
+    let w = World::new("pm-rollback");
+    run_in(
+        &w.node,
+        "nft",
+        &["add table ip cni_hostport; add chain ip cni_hostport prerouting { type nat hook prerouting priority 0 ; }"],
+    );
+    let key = "net.ipv4.conf.up0.route_localnet";
+    assert_eq!(run_in(&w.node, "sysctl", &["-n", key]).trim(), "0");
+    let before = ruleset(&w.node);
+    // The container address is behind up0 as far as the node's routes go.
+    let pm = portmap_conf(
+        NET,
+        json!([{"hostPort": 8080, "containerPort": 80}]),
+        json!({}),
+    );
+    let conf = with_prev(&pm, &prev_result("eth0", &["10.78.0.50/24"]));
+    let out = w.portmap("ADD", "ctr-rb", "eth0", &conf);
+    assert_eq!(error_code(&out), 999, "{}", text(&out));
+    assert!(text(&out).contains("nftables"), "{}", text(&out));
+    assert_eq!(
+        run_in(&w.node, "sysctl", &["-n", key]).trim(),
+        "0",
+        "restored"
+    );
+    assert_eq!(ruleset(&w.node), before);
+    // Without the obstacle the same ADD works and sets it.
+    run_in(&w.node, "nft", &["delete table ip cni_hostport"]);
+    ok(w.portmap("ADD", "ctr-rb", "eth0", &conf), "ADD");
+    assert_eq!(run_in(&w.node, "sysctl", &["-n", key]).trim(), "1");
+}
