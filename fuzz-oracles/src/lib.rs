@@ -17,6 +17,7 @@ mod cni_args;
 mod config;
 mod conflist;
 mod result;
+mod results;
 mod version_convert;
 mod versions;
 
