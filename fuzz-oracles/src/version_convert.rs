@@ -15,7 +15,7 @@ use cni::version::ResultFamily;
 use cni::SpecVersion;
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use crate::results::{convert_to_all, json_round_trip};
+use crate::results::convert_to_all;
 
 #[derive(Arbitrary, Debug)]
 struct Addr {
@@ -246,7 +246,14 @@ fn check(input: &Input) {
     if let Err(e) = original.validate() {
         panic!("the builder made an invalid {start} result ({e}): {original:?}");
     }
-    json_round_trip(&original, format_args!("the built {start} result"));
+    // The builder only sets fields the start version has, so converting to it changes
+    // nothing; then the JSON round trip convert_to_all does for that version covers this
+    // result too.
+    assert_eq!(
+        original.convert_to(start).as_ref(),
+        Ok(&original),
+        "converting a {start} result to {start} changed it"
+    );
 
     // Each success is valid, labelled and survives its JSON round trip (checked there).
     for (target, converted) in convert_to_all(&original) {
