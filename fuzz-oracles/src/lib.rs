@@ -16,6 +16,8 @@
 mod cni_args;
 mod config;
 mod conflist;
+mod plugin_config;
+mod request;
 mod result;
 mod results;
 mod version_convert;
@@ -24,6 +26,7 @@ mod versions;
 pub use cni_args::cni_args;
 pub use config::config;
 pub use conflist::conflist;
+pub use plugin_config::plugin_config;
 pub use result::result;
 pub use version_convert::version_convert;
 pub use versions::versions;
@@ -62,6 +65,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "versions",
         oracle: versions,
+    },
+    Target {
+        name: "plugin_config",
+        oracle: plugin_config,
     },
 ];
 
