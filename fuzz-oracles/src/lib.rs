@@ -16,6 +16,7 @@
 mod cni_args;
 mod config;
 mod conflist;
+mod host_local_config;
 mod plugin_config;
 mod request;
 mod result;
@@ -26,6 +27,7 @@ mod versions;
 pub use cni_args::cni_args;
 pub use config::config;
 pub use conflist::conflist;
+pub use host_local_config::host_local_config;
 pub use plugin_config::plugin_config;
 pub use result::result;
 pub use version_convert::version_convert;
@@ -69,6 +71,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "plugin_config",
         oracle: plugin_config,
+    },
+    Target {
+        name: "host_local_config",
+        oracle: host_local_config,
     },
 ];
 
