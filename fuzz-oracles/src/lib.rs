@@ -17,6 +17,7 @@ mod cni_args;
 mod config;
 mod conflist;
 mod host_local_config;
+mod host_local_store;
 mod plugin_config;
 mod request;
 mod result;
@@ -28,6 +29,7 @@ pub use cni_args::cni_args;
 pub use config::config;
 pub use conflist::conflist;
 pub use host_local_config::host_local_config;
+pub use host_local_store::host_local_store;
 pub use plugin_config::plugin_config;
 pub use result::result;
 pub use version_convert::version_convert;
@@ -75,6 +77,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "host_local_config",
         oracle: host_local_config,
+    },
+    Target {
+        name: "host_local_store",
+        oracle: host_local_store,
     },
 ];
 
