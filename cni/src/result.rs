@@ -375,12 +375,26 @@ impl CniResult {
         .expect("results serialize")
     }
 
+    /// Serializes the result in its own version, as compact JSON text. Written straight from
+    /// the struct (the same text as `to_value().to_string()`, without building the value tree
+    /// first).
     pub fn to_json(&self) -> String {
-        self.to_value().to_string()
+        match self {
+            CniResult::Legacy(r) => serde_json::to_string(r),
+            CniResult::V04(r) => serde_json::to_string(r),
+            CniResult::V1(r) => serde_json::to_string(r),
+        }
+        .expect("results serialize")
     }
 
+    /// As [`CniResult::to_json`], indented (what a plugin prints).
     pub fn to_json_pretty(&self) -> String {
-        serde_json::to_string_pretty(&self.to_value()).expect("results serialize")
+        match self {
+            CniResult::Legacy(r) => serde_json::to_string_pretty(r),
+            CniResult::V04(r) => serde_json::to_string_pretty(r),
+            CniResult::V1(r) => serde_json::to_string_pretty(r),
+        }
+        .expect("results serialize")
     }
 
     /// Converts to `target`, keeping every field the target version can hold.
@@ -574,5 +588,22 @@ mod tests {
             empty.convert_to(SpecVersion::V0_1_0),
             Err(ResultError::NoAddressForLegacy(SpecVersion::V0_1_0))
         );
+    }
+
+    #[test]
+    fn json_text_is_the_values_text() {
+        let r = CniResult::parse(V1.as_bytes(), None).unwrap();
+        let empty = CniResult::V1(Result100::new(SpecVersion::V1_0_0));
+        for r in [&r, &empty] {
+            for v in SpecVersion::ALL {
+                let Ok(c) = r.convert_to(v) else { continue };
+                assert_eq!(c.to_json(), c.to_value().to_string(), "{v}");
+                assert_eq!(
+                    c.to_json_pretty(),
+                    serde_json::to_string_pretty(&c.to_value()).unwrap(),
+                    "{v}"
+                );
+            }
+        }
     }
 }

@@ -44,6 +44,45 @@ pub struct CmdArgs {
 }
 
 impl CmdArgs {
+    /// What [`run`] hands a plugin for a request, built without a process: `raw_args` is read
+    /// as `CNI_ARGS` (code 4) and `stdin` as the configuration, with the checks [`run`] makes
+    /// on it, in its order: decoding (6), the name and type rules (7), `cniVersion` among
+    /// `supported` (1), the verb existing at that version (1). Non-empty `container_id` and
+    /// `ifname` are checked as [`run`] checks them (3/4); `netns` is `None` and `path` empty
+    /// (set the fields afterwards). Reads no environment and no file.
+    ///
+    /// For tests and fuzzing of a plugin's configuration decoding (the `plugin_config` fuzz
+    /// target builds its requests with it), and for running a plugin in-process.
+    pub fn from_request(
+        command: Command,
+        container_id: &str,
+        ifname: &str,
+        raw_args: &str,
+        stdin: Vec<u8>,
+        supported: &[SpecVersion],
+    ) -> Result<CmdArgs, Error> {
+        if !container_id.is_empty() {
+            env::validate_container_id(container_id)?;
+        }
+        if !ifname.is_empty() {
+            env::validate_ifname(ifname)?;
+        }
+        let args = CniArgs::parse(raw_args).map_err(|e| Error::invalid_env(e.to_string()))?;
+        let (conf, version) = read_request(command, &stdin, supported, &mut None)?;
+        Ok(CmdArgs {
+            command,
+            container_id: container_id.to_string(),
+            netns: None,
+            ifname: ifname.to_string(),
+            args,
+            raw_args: raw_args.to_string(),
+            path: Vec::new(),
+            stdin,
+            conf,
+            version,
+        })
+    }
+
     /// The `prevResult`, decoded in the request's version (VER-12), if any.
     pub fn prev_result(&self) -> Result<Option<CniResult>, Error> {
         match &self.conf.prev_result {
@@ -187,37 +226,7 @@ fn dispatch<P: Plugin + ?Sized>(
     stdin
         .read_to_end(&mut input)
         .map_err(|e| Error::io("error reading from stdin").with_details(e))?;
-    let conf = match NetConf::parse(&input) {
-        Ok(c) => c,
-        Err(ConfigError::Json(e)) => {
-            return Err(Error::decode("error parsing network configuration").with_details(e))
-        }
-        Err(e) => return Err(Error::decode(e.to_string())),
-    };
-    *version_hint = Some(conf.version_str().to_string());
-    conf.validate()
-        .map_err(|e| Error::invalid_config(e.to_string()))?;
-
-    let requested = conf.version_str();
-    let version = SpecVersion::from_exact(requested)
-        .filter(|v| supported.contains(v))
-        .ok_or_else(|| {
-            let list: Vec<&str> = supported.iter().map(|v| v.as_str()).collect();
-            Error::incompatible_version(format!(
-                "incompatible CNI versions: config is {requested:?}"
-            ))
-            .with_details(format!("plugin supports {}", list.join(", ")))
-        })?;
-    let verb_exists = match command {
-        Command::Check => version.has_check(),
-        Command::Status | Command::Gc => version.has_status_and_gc(),
-        _ => true,
-    };
-    if !verb_exists {
-        return Err(Error::incompatible_version(format!(
-            "config version {version} does not allow {command}"
-        )));
-    }
+    let (conf, version) = read_request(command, &input, supported, version_hint)?;
 
     let netns = var(env::CNI_NETNS);
     if matches!(command, Command::Add | Command::Check | Command::Del) {
@@ -255,6 +264,49 @@ fn dispatch<P: Plugin + ?Sized>(
         Command::Gc => plugin.gc(&cmd_args).map(|_| Outcome::Silent),
         Command::Version => unreachable!("handled above"),
     }
+}
+
+/// The request's configuration and version: decoding (6), the name and type rules (7),
+/// `cniVersion` support (1), the verb existing at that version (1). Sets `version_hint` to the
+/// config's version string as soon as it is decoded, for the error object.
+fn read_request(
+    command: Command,
+    input: &[u8],
+    supported: &[SpecVersion],
+    version_hint: &mut Option<String>,
+) -> Result<(NetConf, SpecVersion), Error> {
+    let conf = match NetConf::parse(input) {
+        Ok(c) => c,
+        Err(ConfigError::Json(e)) => {
+            return Err(Error::decode("error parsing network configuration").with_details(e))
+        }
+        Err(e) => return Err(Error::decode(e.to_string())),
+    };
+    *version_hint = Some(conf.version_str().to_string());
+    conf.validate()
+        .map_err(|e| Error::invalid_config(e.to_string()))?;
+
+    let requested = conf.version_str();
+    let version = SpecVersion::from_exact(requested)
+        .filter(|v| supported.contains(v))
+        .ok_or_else(|| {
+            let list: Vec<&str> = supported.iter().map(|v| v.as_str()).collect();
+            Error::incompatible_version(format!(
+                "incompatible CNI versions: config is {requested:?}"
+            ))
+            .with_details(format!("plugin supports {}", list.join(", ")))
+        })?;
+    let verb_exists = match command {
+        Command::Check => version.has_check(),
+        Command::Status | Command::Gc => version.has_status_and_gc(),
+        _ => true,
+    };
+    if !verb_exists {
+        return Err(Error::incompatible_version(format!(
+            "config version {version} does not allow {command}"
+        )));
+    }
+    Ok((conf, version))
 }
 
 /// VERSION never fails: it echoes a known input `cniVersion` (or names the newest supported
@@ -332,5 +384,60 @@ fn guard_stdout() -> Option<std::fs::File> {
             return None;
         }
         Some(std::fs::File::from_raw_fd(saved))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(r: Result<CmdArgs, Error>) -> u32 {
+        r.expect_err("expected an error").code.code()
+    }
+
+    #[test]
+    fn from_request_builds_what_run_hands_a_plugin() {
+        let stdin = br#"{"cniVersion":"0.4.0","name":"n","type":"bridge","prevResult":{"ips":[{"version":"4","address":"10.0.0.2/24"}]}}"#;
+        let a = CmdArgs::from_request(
+            Command::Add,
+            "c1",
+            "eth0",
+            "IgnoreUnknown=1;MAC=c2:00:00:00:00:01",
+            stdin.to_vec(),
+            &SpecVersion::ALL,
+        )
+        .unwrap();
+        assert_eq!(a.version, SpecVersion::V0_4_0);
+        assert_eq!((a.container_id.as_str(), a.ifname.as_str()), ("c1", "eth0"));
+        assert_eq!(a.args.get("MAC"), Some("c2:00:00:00:00:01"));
+        assert_eq!(a.stdin, stdin);
+        assert_eq!(a.netns, None);
+        // prevResult is read in the request's version.
+        let prev = a.prev_result().unwrap().unwrap();
+        assert_eq!(prev.version(), SpecVersion::V0_4_0);
+    }
+
+    #[test]
+    fn from_request_checks_as_run_does() {
+        let ok = br#"{"cniVersion":"1.0.0","name":"n","type":"t"}"#.to_vec();
+        let all = &SpecVersion::ALL[..];
+        let build = |cmd, id: &str, ifname: &str, args: &str, stdin: &[u8], sup: &[SpecVersion]| {
+            CmdArgs::from_request(cmd, id, ifname, args, stdin.to_vec(), sup)
+        };
+        assert_eq!(code(build(Command::Add, "", "", "A", &ok, all)), 4);
+        assert_eq!(code(build(Command::Add, "", "a/b", "", &ok, all)), 4);
+        assert_eq!(code(build(Command::Add, "", "", "", b"{", all)), 6);
+        assert_eq!(code(build(Command::Add, "", "", "", b"[]", all)), 6);
+        let no_name = br#"{"cniVersion":"1.0.0","type":"t"}"#;
+        assert_eq!(code(build(Command::Add, "", "", "", no_name, all)), 7);
+        let unknown = br#"{"cniVersion":"9.9.9","name":"n","type":"t"}"#;
+        assert_eq!(code(build(Command::Add, "", "", "", unknown, all)), 1);
+        assert_eq!(
+            code(build(Command::Add, "", "", "", &ok, &[SpecVersion::V0_4_0])),
+            1
+        );
+        let old = br#"{"cniVersion":"0.3.1","name":"n","type":"t"}"#;
+        assert_eq!(code(build(Command::Check, "", "", "", old, all)), 1);
+        assert!(build(Command::Del, "", "", "", old, all).is_ok());
     }
 }

@@ -10,7 +10,9 @@
 //! address + 1, `rangeEnd` is the last address before the broadcast address for IPv4 and the
 //! last address of the subnet for IPv6. Never handed out: the gateway, the subnet address and,
 //! for IPv4, the broadcast address (upstream would hand out the last two when an explicit
-//! `rangeStart`/`rangeEnd` includes them).
+//! `rangeStart`/`rangeEnd` includes them). An IPv4 gateway on the broadcast address is refused:
+//! the kernel refuses a route through it ("Nexthop has invalid gateway"), so every attachment
+//! would fail (upstream accepts it).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -35,6 +37,11 @@ pub enum RangeError {
         addr: IpAddr,
         subnet: IpNet,
     },
+    #[error(
+        "gateway {gateway} is the broadcast address of {subnet}; the kernel refuses a route \
+         through it"
+    )]
+    GatewayBroadcast { gateway: IpAddr, subnet: IpNet },
     #[error("rangeStart {start} is after rangeEnd {end}")]
     StartAfterEnd { start: IpAddr, end: IpAddr },
     #[error("empty range set")]
@@ -107,6 +114,9 @@ impl Range {
             Some(g) => from_num(inside("gateway", g)?, v4),
             None => from_num(network + 1, v4),
         };
+        if v4 && to_num(gateway) == last {
+            return Err(RangeError::GatewayBroadcast { gateway, subnet });
+        }
         let start = match conf.range_start {
             Some(s) => inside("rangeStart", s)?,
             None => network + 1,
@@ -181,7 +191,8 @@ impl Range {
             self.v4.then_some(self.last),
             Some(to_num(self.gateway)),
         ];
-        // The gateway may coincide with the subnet or broadcast address; count it once.
+        // The gateway may coincide with the subnet address (not with the IPv4 broadcast
+        // address: `new` refuses that); count it once.
         if excluded[2] == excluded[0] || excluded[2] == excluded[1] {
             excluded[2] = None;
         }
@@ -443,13 +454,24 @@ mod tests {
             ["10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"]
         );
         assert_eq!(set.capacity(), 5);
-        // A gateway on the broadcast address is excluded once.
+        // A gateway on the subnet address is excluded once.
         let mut r = range("10.0.0.0/29");
-        r.range_end = Some(ip("10.0.0.7"));
-        r.gateway = Some(ip("10.0.0.7"));
+        r.range_start = Some(ip("10.0.0.0"));
+        r.gateway = Some(ip("10.0.0.0"));
         let set2 = RangeSet::new(&[r]).unwrap();
         assert_eq!(set2.capacity(), 6);
         assert_eq!(set2.candidates(None).count(), 6);
+        // On the IPv4 broadcast address it is refused (the fuzz seed
+        // corpus/host_local_config/seed-crash-gateway-broadcast); IPv6 has no broadcast address.
+        let mut r = range("10.0.0.0/29");
+        r.gateway = Some(ip("10.0.0.7"));
+        assert!(matches!(
+            Range::new(&r),
+            Err(RangeError::GatewayBroadcast { .. })
+        ));
+        let mut r = range("2001:db8::/125");
+        r.gateway = Some(ip("2001:db8::7"));
+        assert_eq!(Range::new(&r).unwrap().gateway(), ip("2001:db8::7"));
         assert_eq!(
             addrs(set.candidates(Some(ip("10.0.0.4")))),
             ["10.0.0.5", "10.0.0.6", "10.0.0.2", "10.0.0.3", "10.0.0.4"]
@@ -525,9 +547,13 @@ mod tests {
             fn candidates_visit_every_usable_address_once(
                 conf in pool(), last in proptest::option::of(any::<u8>())
             ) {
-                // Only start-after-end (a default end below an explicit start) is refused here.
+                // Only start-after-end (a default end below an explicit start) and a gateway on
+                // the IPv4 broadcast address are refused here.
                 let set = RangeSet::new(std::slice::from_ref(&conf));
-                prop_assume!(!matches!(set, Err(RangeError::StartAfterEnd { .. })));
+                prop_assume!(!matches!(
+                    set,
+                    Err(RangeError::StartAfterEnd { .. } | RangeError::GatewayBroadcast { .. })
+                ));
                 let set = set.unwrap();
                 let r = &set.ranges()[0];
                 let last = last.map(|o| from_num(r.network + u128::from(o) % (r.last - r.network + 1), r.v4));

@@ -18,9 +18,10 @@
 //! - Errors carry spec codes (4, 5, 7, 50) or the plugin codes above; upstream reports 999.
 //! - Unknown `CNI_ARGS` keys are ignored (UPSTREAM-9); upstream refuses them unless
 //!   `IgnoreUnknown` is set.
-//! - Stricter ranges: the gateway must lie in the subnet and be of its family, and `rangeStart`
-//!   may not come after `rangeEnd` (upstream accepts both; the second makes its iterator leave
-//!   the subnet). The subnet address and the IPv4 broadcast address are never handed out, even
+//! - Stricter ranges: the gateway must lie in the subnet and be of its family, an IPv4 gateway
+//!   may not be the broadcast address (no route can go through it), and `rangeStart` may not
+//!   come after `rangeEnd` (upstream accepts all three; the last makes its iterator leave the
+//!   subnet). The subnet address and the IPv4 broadcast address are never handed out, even
 //!   when an explicit `rangeStart`/`rangeEnd` includes them, and cannot be requested.
 //! - The duplicate-allocation check also covers requested addresses (upstream only checks it
 //!   for automatic allocation).

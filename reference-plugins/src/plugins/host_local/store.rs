@@ -15,7 +15,10 @@
 //! at most 255 bytes); it is checked before anything is created. Every file is opened relative
 //! to the store directory's descriptor, symbolic links are never followed (the store directory
 //! itself, the lock file, `last_reserved_ip.*`, reservation files), and the only names ever
-//! written are addresses, `lock` and `last_reserved_ip.<n>`. Container IDs and ifnames are only
+//! written are addresses, `lock` and `last_reserved_ip.<n>`. Only regular files are read,
+//! written or locked, and every open is non-blocking: a FIFO (or device) named `lock` or
+//! `last_reserved_ip.<n>` makes the verb fail (code 5) instead of blocking it forever, and one
+//! named by an address is a name taken, not a reservation (never read, never released). Container IDs and ifnames are only
 //! file contents, and are refused if they could break the format (empty, `.`/`..`, `/`, NUL,
 //! whitespace).
 //!
@@ -228,6 +231,18 @@ fn open_dir(path: &Path) -> nix::Result<Dir> {
     )
 }
 
+/// `file` if it is a regular file; a FIFO, a device or a directory is refused.
+fn regular(file: File) -> io::Result<File> {
+    if file.metadata()?.is_file() {
+        Ok(file)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ))
+    }
+}
+
 /// The address a file name stands for, if it is one (cheap test before parsing).
 fn parse_address_name(bytes: &[u8]) -> Option<IpAddr> {
     if bytes.is_empty()
@@ -273,7 +288,9 @@ impl Store {
             }
             Err(e) => return Err(io_err("cannot open store directory", &path)(e)),
         };
-        let lock_flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW;
+        // Non-blocking: opening a FIFO for reading would otherwise wait for a writer forever
+        // (flock still waits for the lock: that is LOCK_NB, not O_NONBLOCK).
+        let lock_flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK;
         let lock_path = path.join(LOCK_FILE);
         let lock = match mode {
             OpenMode::Create | OpenMode::Existing => Some((
@@ -293,10 +310,17 @@ impl Store {
             },
         };
         let lock = match lock {
-            Some((fd, how)) => Some(
-                Flock::lock(File::from(fd), how)
-                    .map_err(|(_, e)| io_err("cannot lock", &lock_path)(e))?,
-            ),
+            Some((fd, how)) => {
+                let file = regular(File::from(fd)).map_err(|source| StoreError::Io {
+                    op: "cannot use lock file",
+                    path: lock_path.clone(),
+                    source,
+                })?;
+                Some(
+                    Flock::lock(file, how)
+                        .map_err(|(_, e)| io_err("cannot lock", &lock_path)(e))?,
+                )
+            }
             None => None,
         };
         Ok(Some(Store {
@@ -347,7 +371,8 @@ impl Store {
         )
         .ok()?;
         let mut buf = Vec::with_capacity(64);
-        File::from(fd)
+        regular(File::from(fd))
+            .ok()?
             .take(MAX_CONTENT)
             .read_to_end(&mut buf)
             .ok()?;
@@ -410,10 +435,14 @@ impl Store {
         let fd = openat(
             &self.dir,
             format!("{LAST_IP_PREFIX}{range_set}").as_str(),
-            OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            OFlag::O_WRONLY
+                | OFlag::O_CREAT
+                | OFlag::O_NOFOLLOW
+                | OFlag::O_NONBLOCK
+                | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o600),
         )?;
-        let mut file = File::from(fd);
+        let mut file = regular(File::from(fd))?;
         file.write_all(ip.as_bytes())?;
         let len = ip.len() as u64;
         if file.metadata()?.len() > len {
@@ -698,6 +727,41 @@ mod tests {
         // A symlinked store directory is refused.
         std::os::unix::fs::symlink(t.path(), data.join("link")).unwrap();
         assert!(Store::open(&loc(&data, "link"), OpenMode::Create).is_err());
+    }
+
+    /// A FIFO where the lock or `last_reserved_ip.<n>` belongs made every verb block forever
+    /// (found writing the host_local_store fuzz target: corpus/host_local_store/seed-crash-fifo-*);
+    /// one named by an address was read as an empty reservation and released by GC.
+    #[test]
+    fn fifos_never_block_and_are_no_reservations() {
+        use nix::unistd::mkfifo;
+        let fifo = |p: &Path| mkfifo(p, Mode::from_bits_truncate(0o600)).unwrap();
+        let t = tmp();
+        let d = t.path().join("net");
+        std::fs::create_dir(&d).unwrap();
+        fifo(&d.join(LOCK_FILE));
+        for mode in [OpenMode::Create, OpenMode::Existing, OpenMode::ReadOnly] {
+            let e = Store::open(&loc(t.path(), "net"), mode).unwrap_err();
+            assert_eq!(Error::from(e).code.code(), 5, "{mode:?}");
+        }
+        std::fs::remove_file(d.join(LOCK_FILE)).unwrap();
+
+        fifo(&d.join("last_reserved_ip.0"));
+        fifo(&d.join("10.0.0.5"));
+        let mut s = Store::open(&loc(t.path(), "net"), OpenMode::Create)
+            .unwrap()
+            .unwrap();
+        assert_eq!(s.last_reserved(0), None);
+        let e = s
+            .reserve("10.0.0.2".parse().unwrap(), "a", "eth0", 0)
+            .unwrap_err();
+        assert_eq!(Error::from(e).code.code(), 5);
+        assert!(!d.join("10.0.0.2").exists());
+        let entries = s.entries(true).unwrap();
+        assert_eq!(entries.len(), 1);
+        assert_eq!(entries[0].content, None);
+        assert!(s.gc(&[]).unwrap().is_empty());
+        assert!(d.join("10.0.0.5").exists());
     }
 
     #[test]

@@ -1,0 +1,104 @@
+//! The oracles of the fuzz targets in `fuzz/`: for each target, one function from the raw
+//! input bytes that panics when the input shows a bug (a panic in the code under test, or a
+//! broken round trip or invariant). The fuzz targets are one line each, calling these; the
+//! workspace test `tests/replay.rs` calls the same functions on every `seed-*` file of
+//! `fuzz/corpus/<target>/`, so the seeds (and the minimized crashes kept as `seed-crash-*`)
+//! are checked by `cargo test` on stable, without cargo-fuzz.
+//!
+//! [`TARGETS`] lists every target; `tests/replay.rs` checks it against `fuzz/Cargo.toml` and
+//! the target files, so a target cannot be added on one side only.
+//!
+//! Inputs are decoded the way libfuzzer-sys decodes a typed `fuzz_target!` argument, so a
+//! seed means the same thing in both places: `&str` targets take the longest valid UTF-8
+//! prefix of the bytes ([`utf8_prefix`]), structured targets build their input with
+//! `arbitrary`'s `arbitrary_take_rest` ([`structured`]).
+
+mod cni_args;
+mod config;
+mod conflist;
+mod host_local_config;
+mod host_local_store;
+mod plugin_config;
+mod request;
+mod result;
+mod results;
+mod version_convert;
+mod versions;
+
+pub use cni_args::cni_args;
+pub use config::config;
+pub use conflist::conflist;
+pub use host_local_config::host_local_config;
+pub use host_local_store::host_local_store;
+pub use plugin_config::plugin_config;
+pub use result::result;
+pub use version_convert::version_convert;
+pub use versions::versions;
+
+use arbitrary::{Arbitrary, Unstructured};
+
+/// One fuzz target: its name (the `[[bin]]` of `fuzz/Cargo.toml`, the file
+/// `fuzz/fuzz_targets/<name>.rs` and the seed directory `fuzz/corpus/<name>/`) and its oracle.
+pub struct Target {
+    pub name: &'static str,
+    pub oracle: fn(&[u8]),
+}
+
+/// Every fuzz target, in the order `scripts/fuzz.sh` and the README list them.
+pub const TARGETS: &[Target] = &[
+    Target {
+        name: "config",
+        oracle: config,
+    },
+    Target {
+        name: "conflist",
+        oracle: conflist,
+    },
+    Target {
+        name: "result",
+        oracle: result,
+    },
+    Target {
+        name: "version_convert",
+        oracle: version_convert,
+    },
+    Target {
+        name: "cni_args",
+        oracle: cni_args,
+    },
+    Target {
+        name: "versions",
+        oracle: versions,
+    },
+    Target {
+        name: "plugin_config",
+        oracle: plugin_config,
+    },
+    Target {
+        name: "host_local_config",
+        oracle: host_local_config,
+    },
+    Target {
+        name: "host_local_store",
+        oracle: host_local_store,
+    },
+];
+
+/// The target named `name`.
+pub fn target(name: &str) -> Option<&'static Target> {
+    TARGETS.iter().find(|t| t.name == name)
+}
+
+/// What a `&str` fuzz target receives for `data`: its longest valid UTF-8 prefix (as
+/// `arbitrary`'s `&str::arbitrary_take_rest`).
+pub fn utf8_prefix(data: &[u8]) -> &str {
+    match std::str::from_utf8(data) {
+        Ok(s) => s,
+        Err(e) => std::str::from_utf8(&data[..e.valid_up_to()]).expect("valid prefix"),
+    }
+}
+
+/// What a structured fuzz target receives for `data` (`None`: libfuzzer-sys would skip it).
+pub fn structured<'a, T: Arbitrary<'a>>(data: &'a [u8]) -> Option<T> {
+    T::arbitrary_take_rest(Unstructured::new(data)).ok()
+}

@@ -1,0 +1,50 @@
+//! Results of any version from untrusted bytes: parsing (with and without an assumed version)
+//! never panics, a parsed result re-parses from its own JSON to the same value, and every
+//! successful conversion yields a valid result labelled with the target version that re-parses
+//! to itself (see [`crate::results::convert_to_all`]).
+
+use cni::result::{CniResult, ResultError};
+use cni::SpecVersion;
+
+use crate::results::{convert_to_all, json_round_trip};
+
+fn check(original: &CniResult) {
+    original
+        .validate()
+        .expect("parse only returns valid results");
+    json_round_trip(original, "the parsed result");
+    convert_to_all(original);
+}
+
+/// The oracle of the `result` target.
+///
+/// An assumed version only matters to a result without `cniVersion`: for those, the input is
+/// read with each of the seven versions assumed and each result is checked. Any other input
+/// parses the same with or without one, which is checked for one assumed version (picked by
+/// the input's length) rather than all seven, and its result is checked once.
+pub fn result(data: &[u8]) {
+    match CniResult::parse(data, None) {
+        Err(ResultError::MissingVersion) => {
+            for assume in SpecVersion::ALL {
+                match CniResult::parse(data, Some(assume)) {
+                    Ok(r) => {
+                        assert_eq!(r.version(), assume, "assumed {assume}");
+                        check(&r);
+                    }
+                    Err(e) => assert_ne!(e, ResultError::MissingVersion, "assumed {assume}"),
+                }
+            }
+        }
+        parsed => {
+            let assume = SpecVersion::ALL[data.len() % SpecVersion::ALL.len()];
+            assert_eq!(
+                CniResult::parse(data, Some(assume)),
+                parsed,
+                "assuming {assume} changed the outcome for an input that names its version"
+            );
+            if let Ok(r) = parsed {
+                check(&r);
+            }
+        }
+    }
+}
