@@ -180,6 +180,9 @@ pub struct Case {
     /// Only for plugins whose config names an IPAM delegate (`ipam.type`).
     #[serde(default)]
     pub requires_ipam: bool,
+    /// Only for plugins whose config enables this capability (`capabilities: {name: true}`);
+    /// its calls then carry the harness's arguments for it (see `crate::capabilities`).
+    pub capability: Option<String>,
     pub steps: Vec<Step>,
 }
 

@@ -13,6 +13,7 @@
 //! into verdicts by level and prints them.
 
 mod action;
+pub mod capabilities;
 pub mod cases;
 pub mod catalogue;
 pub mod checks;

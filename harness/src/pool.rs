@@ -64,7 +64,11 @@ pub fn run_all(
     let mut work = Vec::new();
     let mut skipped = Vec::new();
     for case in cases {
-        match expand(case, versions, kind, target.ipam_type().is_some()) {
+        let applies = match crate::capabilities::not_applicable(case, target) {
+            Some(reason) => Err(reason),
+            None => expand(case, versions, kind, target.ipam_type().is_some()),
+        };
+        match applies {
             Ok(vs) => work.extend(vs.into_iter().map(|v| (case, v))),
             Err(reason) => skipped.push(Skipped {
                 case: case.id.clone(),

@@ -182,9 +182,9 @@ impl<'t> Session<'t> {
                 break;
             };
             let env = self.env_for("ADD", attachment);
-            let stdin = self
-                .request(&obj, self.version.as_str(), prev.as_ref())
-                .to_string();
+            let mut req = self.request(&obj, self.version.as_str(), prev.as_ref());
+            self.inject_capability_args(&mut req, &obj, "ADD", attachment);
+            let stdin = req.to_string();
             let run = self
                 .world
                 .run_plugin(&path, &env, stdin.as_bytes(), self.target.timeout);
@@ -222,7 +222,8 @@ impl<'t> Session<'t> {
         for obj in self.target.prelude.clone().iter().rev() {
             let ty = obj.get("type").and_then(Value::as_str).unwrap_or("");
             if let Ok(path) = cni::invoke::find_in_path(ty, &self.target.cni_path) {
-                let stdin = self.request(obj, self.version.as_str(), pr.as_ref());
+                let mut stdin = self.request(obj, self.version.as_str(), pr.as_ref());
+                self.inject_capability_args(&mut stdin, obj, "DEL", attachment);
                 self.world.run_plugin(
                     &path,
                     &env,
@@ -285,7 +286,8 @@ impl<'t> Session<'t> {
         for name in names {
             let env = self.env_for("DEL", &name);
             let prev = self.states[&name].last_add.clone();
-            let stdin = self.plugin_request(&name, self.version.as_str(), prev.as_ref());
+            let mut stdin = self.plugin_request(&name, self.version.as_str(), prev.as_ref());
+            self.inject_capability_args(&mut stdin, &self.target.plugin_conf, "DEL", &name);
             self.world.run_plugin(
                 &self.target.plugin,
                 &env,

@@ -151,6 +151,7 @@ impl Session<'_> {
         } else {
             self.plugin_request(attachment, version, prev)
         };
+        self.inject_capability_args(&mut req, &self.target.plugin_conf, verb, attachment);
         if step.prev == Prev::Empty {
             req["prevResult"] = Value::Object(Map::new());
         }

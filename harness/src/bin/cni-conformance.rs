@@ -198,7 +198,9 @@ fn main() -> ExitCode {
             };
             let cases: Vec<_> = cases
                 .into_iter()
-                .chain(harness::generated::cases(generated, seed, &versions))
+                .chain(harness::generated::cases(
+                    generated, seed, &versions, &target,
+                ))
                 .filter(|c| filter.as_deref().is_none_or(|f| c.id.contains(f)))
                 .collect();
             let jobs = jobs.unwrap_or_else(|| {
