@@ -7,7 +7,7 @@
 //! inside the base config's subnets, a locally administered MAC), the generated ones of the
 //! proptest variants, and the injection into a request. Shapes are `cni::conventions`'.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use ipnet::IpNet;
 use proptest::prelude::*;
@@ -16,6 +16,7 @@ use serde_json::{json, Map, Value};
 use cni::conventions::{Bandwidth, DnsCapability, IpRange, PortMapping, RuntimeConfig};
 
 use crate::cases::Case;
+use crate::checks::{CheckFailure, StepView, Verdict};
 use crate::session::Session;
 use crate::target::Target;
 
@@ -110,6 +111,15 @@ fn object_subnets(obj: &Map<String, Value>) -> Vec<IpNet> {
         .collect()
 }
 
+/// The subnets the harness gives as `ipRanges` (each world is a namespace of its own, so
+/// they cannot meet anything outside it).
+fn runtime_subnets() -> Vec<IpNet> {
+    ["10.88.0.0/24", "fd88::/64"]
+        .iter()
+        .map(|s| s.parse().expect("a subnet"))
+        .collect()
+}
+
 /// The address `host` places into `net` (its network address plus `host`).
 fn host_in(net: &IpNet, host: u32) -> IpAddr {
     match net {
@@ -132,7 +142,15 @@ const UDP_HOST_PORT: u16 = 18053;
 /// a value fitting the world (`ips`, `ipRanges` only with a subnet in the base config).
 pub fn fixed_args(target: &Target, attachment: &str) -> Map<String, Value> {
     let n = ordinal(attachment);
-    let nets = subnets(target);
+    let own = subnets(target);
+    // ipRanges only when the config names no ranges: host-local puts the runtime's range
+    // sets before its own, so with both an ADD takes one address from each.
+    let ranges = if own.is_empty() {
+        runtime_subnets()
+    } else {
+        Vec::new()
+    };
+    let nets = if own.is_empty() { ranges.clone() } else { own };
     let rc = RuntimeConfig {
         port_mappings: vec![
             PortMapping {
@@ -148,7 +166,7 @@ pub fn fixed_args(target: &Target, attachment: &str) -> Map<String, Value> {
                 host_ip: None,
             },
         ],
-        ip_ranges: nets
+        ip_ranges: ranges
             .iter()
             .map(|net| {
                 vec![IpRange {
@@ -225,8 +243,15 @@ pub fn inject(
 /// unprivileged host ports, addresses inside `nets`, a random locally administered MAC...).
 pub fn generated_args(
     enabled: Vec<String>,
-    nets: Vec<IpNet>,
+    own: Vec<IpNet>,
 ) -> impl Strategy<Value = Map<String, Value>> {
+    // As in [`fixed_args`]: ipRanges only when the config names no ranges.
+    let ranges = if own.is_empty() {
+        runtime_subnets()
+    } else {
+        Vec::new()
+    };
+    let nets = if own.is_empty() { ranges.clone() } else { own };
     let mapping =
         (20000u16..30000, 1u16..=65535, prop::bool::ANY).prop_map(|(h, c, tcp)| PortMapping {
             host_port: h,
@@ -252,7 +277,7 @@ pub fn generated_args(
     (mappings, mac, host, rates, names).prop_map(move |(mappings, mac, host, rates, names)| {
         let rc = RuntimeConfig {
             port_mappings: mappings,
-            ip_ranges: nets
+            ip_ranges: ranges
                 .iter()
                 .map(|net| {
                     vec![IpRange {
@@ -313,6 +338,170 @@ impl Session<'_> {
             return;
         }
         inject(request, obj, verb, &fixed_args(self.target, attachment));
+    }
+}
+
+/// The `runtimeConfig` a request carried, typed; `None` when it has none or it does not
+/// parse.
+fn sent_runtime_config(stdin: &[u8]) -> Option<RuntimeConfig> {
+    let req: Value = serde_json::from_slice(stdin).ok()?;
+    serde_json::from_value(req.get("runtimeConfig")?.clone()).ok()
+}
+
+/// The first IPv4 address of an ADD result with its gateway.
+fn ipv4_with_gateway(stdout: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
+    let result: Value = serde_json::from_slice(stdout).ok()?;
+    result["ips"].as_array()?.iter().find_map(|ip| {
+        let addr: IpNet = ip["address"].as_str()?.parse().ok()?;
+        let gw: IpAddr = ip["gateway"].as_str()?.parse().ok()?;
+        match (addr.addr(), gw) {
+            (IpAddr::V4(a), IpAddr::V4(g)) => Some((a, g)),
+            _ => None,
+        }
+    })
+}
+
+/// Check `port-mappings-forward`: after an ADD that carried `portMappings`, a TCP connection
+/// from the node to the attachment's IPv4 gateway (an address of the node) at each TCP
+/// `hostPort` reaches a listener on the container's address at `containerPort`. Not
+/// applicable without TCP mappings, or without an IPv4 address with a gateway in the result.
+pub(crate) fn port_mappings_forward(v: &StepView) -> Verdict {
+    if !v.exit_ok || v.verb != "ADD" {
+        return None;
+    }
+    let rc = sent_runtime_config(v.stdin)?;
+    let tcp: Vec<&PortMapping> = rc
+        .port_mappings
+        .iter()
+        .filter(|m| m.protocol.eq_ignore_ascii_case("tcp") && m.host_ip.is_none())
+        .collect();
+    if tcp.is_empty() {
+        return None;
+    }
+    let (addr, gw) = ipv4_with_gateway(v.stdout)?;
+    let container = v.world.container_ns(v.attachment)?;
+    for m in tcp {
+        let listen = SocketAddr::from((addr, m.container_port));
+        let to = SocketAddr::from((gw, m.host_port));
+        if let Err(e) = netns_sandbox::fixtures::tcp_forwarded(container, listen, &v.world.node, to)
+        {
+            return Some(Err(CheckFailure::of(
+                "CAP-5",
+                format!(
+                    "runtimeConfig.portMappings {{hostPort {}, containerPort {}, tcp}}: a \
+                     connection from the node to {to} did not reach {listen} in the container: {e}",
+                    m.host_port, m.container_port
+                ),
+            )));
+        }
+    }
+    Some(Ok(()))
+}
+
+/// The addresses of an ADD result (`ips[].address`), without prefix.
+fn result_addresses(stdout: &[u8]) -> Vec<IpAddr> {
+    let Ok(result) = serde_json::from_slice::<Value>(stdout) else {
+        return Vec::new();
+    };
+    result["ips"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|ip| ip["address"].as_str()?.parse::<IpNet>().ok())
+        .map(|n| n.addr())
+        .collect()
+}
+
+/// Check `capability-ips`: after an ADD that carried `ips`, each requested address is among
+/// the result's addresses. Not applicable without `ips` in the request.
+pub(crate) fn ips_assigned(v: &StepView) -> Verdict {
+    if !v.exit_ok || v.verb != "ADD" {
+        return None;
+    }
+    let rc = sent_runtime_config(v.stdin)?;
+    if rc.ips.is_empty() {
+        return None;
+    }
+    let got = result_addresses(v.stdout);
+    for want in &rc.ips {
+        let addr = want
+            .parse::<IpNet>()
+            .map(|n| n.addr())
+            .or_else(|_| want.parse::<IpAddr>());
+        if !addr.is_ok_and(|a| got.contains(&a)) {
+            return Some(Err(CheckFailure::of(
+                "CAP-9",
+                format!("runtimeConfig.ips asked for {want}; the result has {got:?}"),
+            )));
+        }
+    }
+    Some(Ok(()))
+}
+
+/// Check `capability-ip-ranges`: after an ADD that carried `ipRanges`, each result address of
+/// a family the ranges cover lies between the `rangeStart` and `rangeEnd` of one of them.
+pub(crate) fn ip_ranges_used(v: &StepView) -> Verdict {
+    if !v.exit_ok || v.verb != "ADD" {
+        return None;
+    }
+    let rc = sent_runtime_config(v.stdin)?;
+    let ranges: Vec<&IpRange> = rc.ip_ranges.iter().flatten().collect();
+    if ranges.is_empty() {
+        return None;
+    }
+    let inside = |a: &IpAddr, r: &IpRange| {
+        r.subnet.contains(a)
+            && r.range_start.is_none_or(|s| s <= *a)
+            && r.range_end.is_none_or(|e| *a <= e)
+    };
+    for a in result_addresses(v.stdout) {
+        let same_family = ranges
+            .iter()
+            .any(|r| r.subnet.addr().is_ipv4() == a.is_ipv4());
+        if same_family && !ranges.iter().any(|r| inside(&a, r)) {
+            return Some(Err(CheckFailure::of(
+                "CAP-6",
+                format!(
+                    "{a} is outside every range runtimeConfig.ipRanges gave ({})",
+                    ranges
+                        .iter()
+                        .map(|r| format!(
+                            "{} {}-{}",
+                            r.subnet,
+                            r.range_start.map(|s| s.to_string()).unwrap_or_default(),
+                            r.range_end.map(|e| e.to_string()).unwrap_or_default()
+                        ))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            )));
+        }
+    }
+    Some(Ok(()))
+}
+
+/// Check `capability-mac`: after an ADD that carried `mac`, the attachment's interface in the
+/// container has that MAC (read from the kernel).
+pub(crate) fn mac_applied(v: &StepView) -> Verdict {
+    if !v.exit_ok || v.verb != "ADD" {
+        return None;
+    }
+    let want = sent_runtime_config(v.stdin)?.mac?;
+    let out = v
+        .world
+        .container_output(v.attachment, &["ip", "-j", "link", "show", "dev", v.ifname])?;
+    let links: Value = serde_json::from_str(&out).ok()?;
+    let have = links.get(0)?.get("address")?.as_str()?.to_string();
+    if have.eq_ignore_ascii_case(&want) {
+        Some(Ok(()))
+    } else {
+        Some(Err(CheckFailure::of(
+            "CAP-10",
+            format!(
+                "runtimeConfig.mac asked for {want}; {} has {have}",
+                v.ifname
+            ),
+        )))
     }
 }
 
@@ -377,9 +566,20 @@ mod tests {
         let b = fixed_args(&t, "b");
         assert_eq!(a["ips"], json!(["10.99.0.220/24", "fd99::dc/64"]));
         assert_eq!(b["ips"], json!(["10.99.0.222/24", "fd99::de/64"]));
-        assert_eq!(a["ipRanges"][0][0]["rangeStart"], "10.99.0.100");
         assert_ne!(a["mac"], b["mac"]);
-        // Every known capability has a value in the convention's shape.
+        // The config names ranges: no ipRanges of the runtime's.
+        assert!(!a.contains_key("ipRanges"));
+        // Without ranges in the config, ipRanges come from the harness's subnets and the ips
+        // lie inside them; every known capability then has a value.
+        let bare = target(json!({
+            "type": "bridge",
+            "capabilities": {"ips": true, "ipRanges": true},
+            "ipam": {"type": "host-local"}
+        }));
+        let a = fixed_args(&bare, "a");
+        assert_eq!(a["ipRanges"][0][0]["subnet"], "10.88.0.0/24");
+        assert_eq!(a["ipRanges"][0][0]["rangeStart"], "10.88.0.100");
+        assert_eq!(a["ips"][0], "10.88.0.220/24");
         for k in KNOWN {
             assert!(a.contains_key(*k), "{k}");
         }
@@ -391,18 +591,17 @@ mod tests {
     fn generated_values_keep_the_shape() {
         use proptest::strategy::ValueTree;
         use proptest::test_runner::TestRunner;
-        let nets = vec!["10.94.0.0/24".parse().unwrap()];
-        let strategy = generated_args(KNOWN.iter().map(|s| s.to_string()).collect(), nets);
+        let strategy = generated_args(KNOWN.iter().map(|s| s.to_string()).collect(), vec![]);
         let mut runner = TestRunner::deterministic();
         for _ in 0..50 {
             let args = strategy.new_tree(&mut runner).unwrap().current();
             let rc: RuntimeConfig = serde_json::from_value(Value::Object(args)).unwrap();
             assert!(!rc.port_mappings.is_empty());
             let ip: IpNet = rc.ips[0].parse().unwrap();
-            assert!("10.94.0.0/24"
-                .parse::<IpNet>()
-                .unwrap()
-                .contains(&ip.addr()));
+            let range = &rc.ip_ranges[0][0];
+            assert!(range.subnet.contains(&ip.addr()));
+            assert!(range.range_start.unwrap() <= ip.addr());
+            assert!(ip.addr() <= range.range_end.unwrap());
         }
     }
 }

@@ -196,6 +196,26 @@ pub const CHECKS: &[Check] = &[
         run: delegate_released,
     },
     Check {
+        name: "port-mappings-forward",
+        req: &["CAP-5", "CAP-18"],
+        run: crate::capabilities::port_mappings_forward,
+    },
+    Check {
+        name: "capability-ips",
+        req: &["CAP-9", "CAP-18"],
+        run: crate::capabilities::ips_assigned,
+    },
+    Check {
+        name: "capability-ip-ranges",
+        req: &["CAP-6", "CAP-18"],
+        run: crate::capabilities::ip_ranges_used,
+    },
+    Check {
+        name: "capability-mac",
+        req: &["CAP-10", "CAP-18"],
+        run: crate::capabilities::mac_applied,
+    },
+    Check {
         name: "outcome",
         req: &[
             "ADD-2", "ADD-6", "ERR-1", "ERR-2", "RES-1", "RES-12", "RES-13",

@@ -222,6 +222,35 @@ fn portmap() {
     );
 }
 
+/// Upstream bridge with a config enabling `mac` and `ips` (host-local's): the harness passes
+/// both as libcni would, and the capability cases pass; only the known VERSION-2 fails.
+#[test]
+fn bridge_with_capabilities() {
+    let report = certify("bridge", "bridge-capabilities.json", &["VERSION-2"]);
+    assert_cases_passed(&report, &["capability-ips", "capability-mac"]);
+}
+
+/// Upstream bridge whose host-local names no ranges: the addresses come from the `ipRanges`
+/// the harness passes (and the `ips` inside them).
+#[test]
+fn bridge_with_ip_ranges() {
+    let report = certify("bridge", "bridge-ip-ranges.json", &["VERSION-2"]);
+    assert_cases_passed(&report, &["capability-ips", "capability-ip-ranges"]);
+}
+
+fn assert_cases_passed(report: &Value, cases: &[&str]) {
+    for case in cases {
+        assert!(
+            report["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["case"] == *case && c["passed"] == true),
+            "{case} did not run and pass"
+        );
+    }
+}
+
 /// Whether this kernel can make a VRF device (probed in a throwaway namespace).
 fn kernel_has_vrf() -> bool {
     let ns = netns_sandbox::Netns::new("vrfprobe").expect("namespace");
