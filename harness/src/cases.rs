@@ -90,6 +90,9 @@ pub enum Action {
     RecordDelegate,
     /// Make the recorded delegate fail the next ADDs (code 11) without forwarding them.
     FailDelegateAdd,
+    /// Make the recorded delegate answer the next STATUS calls with code 50 (it cannot serve
+    /// ADD) without forwarding them.
+    FailDelegateStatus,
 }
 
 /// A check run on a step's outcome; a name, optionally with the requirement IDs it stands for

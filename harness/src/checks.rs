@@ -201,6 +201,11 @@ pub const CHECKS: &[Check] = &[
         run: crate::capabilities::port_mappings_forward,
     },
     Check {
+        name: "status-unavailable",
+        req: &["STATUS-4", "ERR-13"],
+        run: status_unavailable,
+    },
+    Check {
         name: "capability-ips",
         req: &["CAP-9", "CAP-18"],
         run: crate::capabilities::ips_assigned,
@@ -226,6 +231,23 @@ pub const CHECKS: &[Check] = &[
 
 pub fn find(name: &str) -> Option<&'static Check> {
     CHECKS.iter().find(|c| c.name == name)
+}
+
+/// A failed STATUS answers one of the unavailability codes: 50 (cannot serve ADD) or 51 (that,
+/// and existing attachments may have reduced connectivity).
+fn status_unavailable(v: &StepView) -> Verdict {
+    if v.exit_ok || v.verb != "STATUS" {
+        return None;
+    }
+    let code = one_json(v.stdout)
+        .ok()
+        .and_then(|j| j.get("code").and_then(Value::as_u64));
+    Some(match code {
+        Some(50 | 51) => Ok(()),
+        other => Err(CheckFailure::new(format!(
+            "STATUS failed with code {other:?}, not 50 or 51"
+        ))),
+    })
 }
 
 /// The one JSON document `stdout` holds (surrounding whitespace allowed), or why not.
@@ -706,7 +728,7 @@ fn delegate_stdin(v: &StepView) -> Verdict {
 
 fn delegate_verb(v: &StepView) -> Verdict {
     let calls = calls_of(v)?;
-    if !matches!(v.verb, "ADD" | "CHECK" | "DEL" | "GC") {
+    if !matches!(v.verb, "ADD" | "CHECK" | "DEL" | "GC" | "STATUS") {
         return None;
     }
     Some(if calls.iter().any(|c| c["command"] == v.verb) {

@@ -21,7 +21,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
-use crate::world::{World, RECORDER_BIN_DIR, RECORDER_FAIL_ADD, RECORDER_LOG, STATE_MOUNT};
+use crate::world::{
+    World, RECORDER_BIN_DIR, RECORDER_FAIL_ADD, RECORDER_FAIL_STATUS, RECORDER_LOG, STATE_MOUNT,
+};
 
 /// The name under which the harness's executable is the recorder wherever it lies.
 pub const RECORDER_NAME: &str = "cni-recorder";
@@ -136,6 +138,12 @@ pub fn main() -> ExitCode {
     if verb == "ADD" && state.join(RECORDER_FAIL_ADD).exists() {
         println!(
             r#"{{"cniVersion":"1.0.0","code":11,"msg":"cni-recorder: ADD failure injected by the harness"}}"#
+        );
+        return ExitCode::from(1);
+    }
+    if verb == "STATUS" && state.join(RECORDER_FAIL_STATUS).exists() {
+        println!(
+            r#"{{"cniVersion":"1.1.0","code":50,"msg":"cni-recorder: STATUS failure injected by the harness: the delegate cannot serve ADD"}}"#
         );
         return ExitCode::from(1);
     }

@@ -22,6 +22,7 @@ pub const STATE_MOUNT: &str = "/var/lib/cni";
 /// recorder's directory of links is named [`RECORDER_BIN_DIR`] wherever it is.
 pub const RECORDER_LOG: &str = "cni-recorder.log";
 pub const RECORDER_FAIL_ADD: &str = "cni-recorder.fail-add";
+pub const RECORDER_FAIL_STATUS: &str = "cni-recorder.fail-status";
 pub const RECORDER_BIN_DIR: &str = "cni-recorder-bin";
 
 /// One attachment of a scenario.
@@ -254,6 +255,11 @@ impl World {
         std::fs::write(self.state.path().join(RECORDER_FAIL_ADD), b"")
     }
 
+    /// Makes the delegate recorder answer STATUS with code 50 (see `crate::recorder`).
+    pub fn fail_delegate_status(&self) -> std::io::Result<()> {
+        std::fs::write(self.state.path().join(RECORDER_FAIL_STATUS), b"")
+    }
+
     /// Runs a fixture command (`ip ...`) in the node namespace.
     pub fn node_cmd(&self, args: &[&str]) -> std::io::Result<()> {
         run_ok(self.node.command(args[0]).args(&args[1..]))
@@ -293,6 +299,7 @@ impl World {
                 "lock".into(),
                 RECORDER_LOG.into(),
                 RECORDER_FAIL_ADD.into(),
+                RECORDER_FAIL_STATUS.into(),
                 RECORDER_BIN_DIR.into(),
             ],
         };
