@@ -14,7 +14,8 @@ use crate::cases::{Action, Step};
 use crate::session::Session;
 use crate::target::PRIMARY_ATTACHMENT;
 use crate::world::{
-    RECORDER_BIN_DIR, RECORDER_FAIL_ADD, RECORDER_FAIL_STATUS, RECORDER_LOG, STATE_MOUNT,
+    RECORDER_BIN_DIR, RECORDER_FAIL_ADD, RECORDER_FAIL_STATUS, RECORDER_LOG, RECORDER_UNUSABLE_ADD,
+    STATE_MOUNT,
 };
 
 /// What an action did.
@@ -36,6 +37,7 @@ const HARNESS_FILES: &[&str] = &[
     RECORDER_LOG,
     RECORDER_FAIL_ADD,
     RECORDER_FAIL_STATUS,
+    RECORDER_UNUSABLE_ADD,
     RECORDER_BIN_DIR,
 ];
 
@@ -168,6 +170,11 @@ impl Session<'_> {
                 .fail_delegate_add()
                 .map(|()| Acted::Done)
                 .map_err(|e| e.to_string()),
+            Action::UnusableDelegateAdd => self
+                .world
+                .unusable_delegate_add()
+                .map(|()| Acted::Done)
+                .map_err(|e| e.to_string()),
             Action::FailDelegateStatus => self
                 .world
                 .fail_delegate_status()
@@ -274,5 +281,6 @@ fn action_name(action: &Action) -> &'static str {
         Action::RecordDelegate => "record-delegate",
         Action::FailDelegateAdd => "fail-delegate-add",
         Action::FailDelegateStatus => "fail-delegate-status",
+        Action::UnusableDelegateAdd => "unusable-delegate-add",
     }
 }

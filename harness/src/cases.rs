@@ -90,6 +90,10 @@ pub enum Action {
     RecordDelegate,
     /// Make the recorded delegate fail the next ADDs (code 11) without forwarding them.
     FailDelegateAdd,
+    /// Make the recorded delegate forward the next ADDs and answer a successful one with a
+    /// result the caller cannot parse (an address that is none): the delegate has reserved,
+    /// the caller fails after it.
+    UnusableDelegateAdd,
     /// Make the recorded delegate answer the next STATUS calls with code 50 (it cannot serve
     /// ADD) without forwarding them.
     FailDelegateStatus,

@@ -22,7 +22,8 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
 use crate::world::{
-    World, RECORDER_BIN_DIR, RECORDER_FAIL_ADD, RECORDER_FAIL_STATUS, RECORDER_LOG, STATE_MOUNT,
+    World, RECORDER_BIN_DIR, RECORDER_FAIL_ADD, RECORDER_FAIL_STATUS, RECORDER_LOG,
+    RECORDER_UNUSABLE_ADD, STATE_MOUNT,
 };
 
 /// The name under which the harness's executable is the recorder wherever it lies.
@@ -168,9 +169,16 @@ pub fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     };
+    // After a successful forwarded ADD, an unusable result instead of the real one: the
+    // delegate has reserved, the caller cannot go on.
+    let unusable_add = verb == "ADD" && state.join(RECORDER_UNUSABLE_ADD).exists();
     let child = Command::new(&real)
         .stdin(Stdio::piped())
-        .stdout(Stdio::inherit())
+        .stdout(if unusable_add {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .stderr(Stdio::inherit())
         .spawn();
     let mut child = match child {
@@ -185,6 +193,21 @@ pub fn main() -> ExitCode {
     };
     if let Some(mut w) = child.stdin.take() {
         let _ = w.write_all(&stdin);
+    }
+    if unusable_add {
+        return match child.wait_with_output() {
+            Ok(o) if o.status.success() => {
+                println!(
+                    r#"{{"cniVersion":"1.0.0","ips":[{{"address":"cni-recorder: not an address"}}]}}"#
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(o) => {
+                let _ = std::io::stdout().write_all(&o.stdout);
+                ExitCode::from(o.status.code().unwrap_or(1).clamp(0, 255) as u8)
+            }
+            Err(_) => ExitCode::from(1),
+        };
     }
     match child.wait() {
         Ok(s) => ExitCode::from(s.code().unwrap_or(1).clamp(0, 255) as u8),

@@ -23,6 +23,7 @@ pub const STATE_MOUNT: &str = "/var/lib/cni";
 pub const RECORDER_LOG: &str = "cni-recorder.log";
 pub const RECORDER_FAIL_ADD: &str = "cni-recorder.fail-add";
 pub const RECORDER_FAIL_STATUS: &str = "cni-recorder.fail-status";
+pub const RECORDER_UNUSABLE_ADD: &str = "cni-recorder.unusable-add";
 pub const RECORDER_BIN_DIR: &str = "cni-recorder-bin";
 
 /// One attachment of a scenario.
@@ -255,6 +256,12 @@ impl World {
         std::fs::write(self.state.path().join(RECORDER_FAIL_ADD), b"")
     }
 
+    /// Makes the delegate recorder forward ADD and answer a successful one with a result the
+    /// caller cannot use (see `crate::recorder`).
+    pub fn unusable_delegate_add(&self) -> std::io::Result<()> {
+        std::fs::write(self.state.path().join(RECORDER_UNUSABLE_ADD), b"")
+    }
+
     /// Makes the delegate recorder answer STATUS with code 50 (see `crate::recorder`).
     pub fn fail_delegate_status(&self) -> std::io::Result<()> {
         std::fs::write(self.state.path().join(RECORDER_FAIL_STATUS), b"")
@@ -300,6 +307,7 @@ impl World {
                 RECORDER_LOG.into(),
                 RECORDER_FAIL_ADD.into(),
                 RECORDER_FAIL_STATUS.into(),
+                RECORDER_UNUSABLE_ADD.into(),
                 RECORDER_BIN_DIR.into(),
             ],
         };
