@@ -144,6 +144,10 @@ pub struct Step {
     pub stdin: Option<String>,
     /// A JSON merge patch (RFC 7386) applied to the request configuration.
     pub patch: Option<toml::Value>,
+    /// Top-level keys removed from the request configuration after the patch (TOML has no
+    /// null to remove them with a patch), e.g. `cniVersion`.
+    #[serde(default)]
+    pub remove: Vec<String>,
     #[serde(default)]
     pub prev: Prev,
     #[serde(default)]

@@ -201,6 +201,11 @@ pub const CHECKS: &[Check] = &[
         run: crate::capabilities::port_mappings_forward,
     },
     Check {
+        name: "legacy-result",
+        req: &["VER-5"],
+        run: legacy_result,
+    },
+    Check {
         name: "status-unavailable",
         req: &["STATUS-4", "ERR-13"],
         run: status_unavailable,
@@ -231,6 +236,27 @@ pub const CHECKS: &[Check] = &[
 
 pub fn find(name: &str) -> Option<&'static Check> {
     CHECKS.iter().find(|c| c.name == name)
+}
+
+/// A successful ADD to a request without `cniVersion` answers in the legacy shape (0.1.0 or
+/// 0.2.0): addresses under `ip4`/`ip6`, no `ips` or `interfaces` list, and a `cniVersion`, if
+/// any, of that family.
+fn legacy_result(v: &StepView) -> Verdict {
+    if !v.exit_ok || v.verb != "ADD" {
+        return None;
+    }
+    let json = match one_json(v.stdout) {
+        Ok(j) => j,
+        Err(e) => return Some(Err(e.into())),
+    };
+    let version = json.get("cniVersion").and_then(Value::as_str);
+    Some(if !matches!(version, None | Some("0.1.0" | "0.2.0")) {
+        Err(format!("the result is at cniVersion {version:?}, not a legacy one").into())
+    } else if json.get("ips").is_some() || json.get("interfaces").is_some() {
+        Err("the result has the ips/interfaces shape of 0.3.0 and later, not ip4/ip6".into())
+    } else {
+        Ok(())
+    })
 }
 
 /// A failed STATUS answers one of the unavailability codes: 50 (cannot serve ADD) or 51 (that,
@@ -761,6 +787,6 @@ fn delegate_released(v: &StepView) -> Verdict {
     Some(if calls[add..].iter().any(|c| c["command"] == "DEL") {
         Ok(())
     } else {
-        Err("after the delegate failed ADD, the plugin did not run the delegate's DEL".into())
+        Err("the plugin failed ADD after calling its delegate's ADD, and did not run the delegate's DEL".into())
     })
 }

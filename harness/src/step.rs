@@ -163,6 +163,11 @@ impl Session<'_> {
         if let Some(p) = &step.patch {
             merge_patch(&mut req, &toml_to_json(p));
         }
+        if let Some(obj) = req.as_object_mut() {
+            for k in &step.remove {
+                obj.remove(k);
+            }
+        }
         req
     }
 
