@@ -1,7 +1,8 @@
 //! One case run in progress: its [`World`], what each attachment has been through (the
 //! prelude's result, the tested plugin's last ADD result), the named snapshots, and what the
 //! run records (findings, plugin calls, the attachments that got the attachment patch). Owns
-//! the environment and request every plugin call starts from, the prelude plugins' ADD and DEL
+//! the environment and request every plugin call starts from (with the capability arguments a
+//! plugin object enables, see [`crate::capabilities`]), the prelude plugins' ADD and DEL
 //! (run as a runtime runs a list), and the best-effort teardown at the end. The steps run on
 //! it: plugin calls in [`crate::step`], actions on the world in [`crate::action`].
 
