@@ -82,7 +82,7 @@ fn ordinal(attachment: &str) -> u8 {
 pub fn subnets(target: &Target) -> Vec<IpNet> {
     std::iter::once(&target.plugin_conf)
         .chain(target.prelude.iter())
-        .map(|obj| object_subnets(obj))
+        .map(object_subnets)
         .find(|s| !s.is_empty())
         .unwrap_or_default()
 }

@@ -181,44 +181,41 @@ fn certify_strictly(
     config: &std::path::Path,
     report_dir: &std::path::Path,
 ) -> serde_json::Value {
-    {
-        let stem = config.file_stem().unwrap().to_string_lossy();
-        let json = report_dir.join(format!("{name}-{stem}.json"));
-        let out = Command::new(env!("CARGO_BIN_EXE_cni-conformance"))
-            .args(["certify", "--strict", "--plugin"])
-            .arg(dir.join(name))
-            .arg("--config")
-            .arg(&config)
-            .arg("--cni-path")
-            .arg(&dir)
-            .arg("--json")
-            .arg(&json)
-            .output()
-            .expect("cni-conformance runs");
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{name} is not conformant:\n{text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let report: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-        let not_pass: Vec<&serde_json::Value> = report["requirements"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["verdict"] == "fail" || r["verdict"] == "warn")
-            .collect();
-        assert!(not_pass.is_empty(), "{name}: {not_pass:#?}");
-        assert!(
-            report["cases"].as_array().unwrap().len() >= 30,
-            "{name}: too few case runs"
-        );
-        println!(
-            "{name} with {}: conformant, {} requirements checked",
-            config.display(),
-            report["requirements"].as_array().unwrap().len()
-        );
-        report
-    }
+    let stem = config.file_stem().unwrap().to_string_lossy();
+    let json = report_dir.join(format!("{name}-{stem}.json"));
+    let out = Command::new(env!("CARGO_BIN_EXE_cni-conformance"))
+        .args(["certify", "--strict", "--plugin"])
+        .arg(dir.join(name))
+        .arg("--config")
+        .arg(config)
+        .arg("--cni-path")
+        .arg(dir)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("cni-conformance runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{name} is not conformant:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let not_pass: Vec<&serde_json::Value> = report["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["verdict"] == "fail" || r["verdict"] == "warn")
+        .collect();
+    assert!(not_pass.is_empty(), "{name}: {not_pass:#?}");
+    assert!(
+        report["cases"].as_array().unwrap().len() >= 30,
+        "{name}: too few case runs"
+    );
+    println!(
+        "{name} with {}: conformant, {} requirements checked",
+        config.display(),
+        report["requirements"].as_array().unwrap().len()
+    );
+    report
 }
