@@ -518,6 +518,7 @@ mod tests {
             network_name: "n".into(),
             config_version: None,
             prelude: vec![],
+            postlude: vec![],
             plugin_conf: conf.as_object().unwrap().clone(),
             timeout: Duration::from_secs(1),
             attachment_patch: None,

@@ -194,6 +194,9 @@ pub struct Case {
     /// Only for plugins whose config enables this capability (`capabilities: {name: true}`);
     /// its calls then carry the harness's arguments for it (see `crate::capabilities`).
     pub capability: Option<String>,
+    /// Only for lists with plugins after the tested one (see `crate::postlude`).
+    #[serde(default)]
+    pub requires_later_plugins: bool,
     pub steps: Vec<Step>,
 }
 

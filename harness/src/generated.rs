@@ -147,6 +147,7 @@ pub fn cases(count: usize, seed: u64, versions: &[SpecVersion], target: &Target)
                 note: None,
                 requires_ipam: false,
                 capability: None,
+                requires_later_plugins: false,
                 steps: vec![
                     plain("ADD"),
                     plain("DEL"),

@@ -21,6 +21,7 @@ pub mod coverage;
 pub mod differential;
 pub mod generated;
 pub mod pool;
+pub mod postlude;
 pub mod recorder;
 pub mod report;
 pub mod runner;

@@ -287,6 +287,8 @@ impl<'t> Session<'t> {
         for name in names {
             let env = self.env_for("DEL", &name);
             let prev = self.states[&name].last_add.clone();
+            let version = self.version.as_str();
+            self.postlude_del(&name, &env, version, prev.as_ref());
             let mut stdin = self.plugin_request(&name, self.version.as_str(), prev.as_ref());
             self.inject_capability_args(&mut stdin, &self.target.plugin_conf, "DEL", &name);
             self.world.run_plugin(

@@ -7,7 +7,8 @@
 //! with the port mappings the harness passes for its `portMappings` capability), else
 //! `<name>.json`/`.conflist`, the config upstream's plugin is certified with too. The configs
 //! that enable other capabilities (`bridge-capabilities.json`, `bridge-ip-ranges.json`) are
-//! certified the same way in [`capability_configs_certify_strictly`].
+//! certified the same way in [`extra_configs_certify_strictly`], as is ptp in a list with a later
+//! plugin (`ptp-then-tuning.conflist`).
 
 mod support;
 use support::{build_plugins, workspace};
@@ -133,10 +134,11 @@ fn every_reference_plugin_certifies_strictly() {
 }
 
 /// The configs that enable capabilities (`mac`, `ips`; `ipRanges` and `ips` with no ranges
-/// of the config's own), certified strictly with the plugins that act on them: every
-/// `capability-*` case runs and passes.
+/// of the config's own), certified strictly with the plugins that act on them, and ptp in a
+/// list whose later plugin (tuning: a MAC, an MTU) changes its interface: the cases those
+/// configs exist for run and pass.
 #[test]
-fn capability_configs_certify_strictly() {
+fn extra_configs_certify_strictly() {
     let dir = build_plugins();
     let report_dir = tempfile::tempdir().unwrap();
     let configs = workspace().join("conformance-cases/configs");
@@ -155,6 +157,11 @@ fn capability_configs_certify_strictly() {
             "host-local",
             "bridge-ip-ranges.json",
             &["capability-ips", "capability-ip-ranges"][..],
+        ),
+        (
+            "ptp",
+            "ptp-then-tuning.conflist",
+            &["check-after-later-plugins"][..],
         ),
     ] {
         let report = certify_strictly(&dir, name, &configs.join(config), report_dir.path());

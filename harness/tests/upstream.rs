@@ -238,6 +238,14 @@ fn bridge_with_ip_ranges() {
     assert_cases_passed(&report, &["capability-ips", "capability-ip-ranges"]);
 }
 
+/// Upstream ptp in a list whose later plugin (tuning: a MAC, an MTU) changes its interface
+/// during ADD: CHECK with the list's result passes (CHECK-2).
+#[test]
+fn ptp_then_tuning() {
+    let report = certify("ptp", "ptp-then-tuning.conflist", &["VERSION-2"]);
+    assert_cases_passed(&report, &["check-after-later-plugins"]);
+}
+
 fn assert_cases_passed(report: &Value, cases: &[&str]) {
     for case in cases {
         assert!(
