@@ -740,7 +740,7 @@ fn a_base_config_that_cannot_add_stops_with_exit_2() {
 #[test]
 fn port_mappings_ignored_on_del_fails_del_1_in_strict_mode() {
     caught(
-        "ignore-port-mappings-del",
+        "ignore-runtime-config-del",
         "portmap",
         Run::new("portmap.conflist", "capability-port-mappings").strict(),
         &["DEL-1"],
@@ -752,7 +752,7 @@ fn port_mappings_ignored_on_del_fails_del_1_in_strict_mode() {
 #[test]
 fn port_mappings_ignored_on_add_fails_cap_5_in_strict_mode() {
     let m = caught(
-        "ignore-port-mappings-add",
+        "ignore-runtime-config-add",
         "portmap",
         Run::new("portmap.conflist", "capability-port-mappings").strict(),
         &["CAP-5"],
@@ -761,5 +761,17 @@ fn port_mappings_ignored_on_add_fails_cap_5_in_strict_mode() {
         m.reason("CAP-5").contains("did not reach"),
         "{}",
         m.reason("CAP-5")
+    );
+}
+
+/// Upstream bridge given no `runtimeConfig` on ADD with a config enabling `mac` and `ips`:
+/// the interface keeps a random MAC (CAP-10) and host-local picks its own address (CAP-9).
+#[test]
+fn runtime_config_ignored_on_add_fails_cap_9_and_cap_10_in_strict_mode() {
+    caught(
+        "ignore-runtime-config-add",
+        "bridge",
+        Run::new("bridge-capabilities.json", "capability-").strict(),
+        &["CAP-9", "CAP-10"],
     );
 }
