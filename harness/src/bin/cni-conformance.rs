@@ -88,6 +88,21 @@ enum Cmd {
         /// name it and the case runs that used it.
         #[arg(long, value_name = "FILE|JSON")]
         attachment_patch: Option<String>,
+        /// Crash consistency: kill the plugin inside ADD, DEL and GC and check that the
+        /// runtime's next steps leave nothing behind; on by default with --strict.
+        #[arg(long)]
+        faults: bool,
+        /// Skip the crash-consistency trials even with --strict.
+        #[arg(long, conflicts_with = "faults")]
+        no_faults: bool,
+        /// Seed of the fault plan (kill points); a reported seed replays the same points.
+        #[arg(long, default_value_t = 0x5eed)]
+        faults_seed: u64,
+        /// Concurrency: this many parallel ADDs and DELs of different containers on one
+        /// network, and interleaved calls for one attachment; on by default (32) with
+        /// --strict, 0 turns it off.
+        #[arg(long)]
+        concurrency: Option<usize>,
     },
     /// List every black-box-testable requirement with the cases that cover it.
     Requirements,
@@ -142,6 +157,10 @@ fn main() -> ExitCode {
             generated,
             seed,
             attachment_patch,
+            faults,
+            no_faults,
+            faults_seed,
+            concurrency,
         } => {
             netns_sandbox::sweep();
             let start = Instant::now();
@@ -242,8 +261,21 @@ fn main() -> ExitCode {
                     run.millis
                 );
             };
-            let (runs, skipped) =
+            let (mut runs, mut skipped) =
                 runner::run_all(&target, &cases, &versions, kind, jobs, &progress);
+            let robustness = harness::robustness::Robustness {
+                faults: (faults || strict) && !no_faults,
+                faults_seed,
+                concurrency: concurrency.unwrap_or(if strict { 32 } else { 0 }),
+                filter: filter.clone(),
+            };
+            if robustness.faults {
+                eprintln!("fault injection: faults seed {faults_seed} (replay with --faults-seed {faults_seed})");
+            }
+            let (more_runs, more_skipped) =
+                robustness.run(&target, &versions, kind, jobs, &progress);
+            runs.extend(more_runs);
+            skipped.extend(more_skipped);
             let subject = Subject {
                 plugin: plugin.display().to_string(),
                 config: config.display().to_string(),
