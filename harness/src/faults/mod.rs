@@ -75,6 +75,8 @@ enum Trial {
         seen: Option<Observed>,
         /// The call's measured duration, for timed points.
         measured: Duration,
+        /// For timed points: the seeded fraction of `measured`, in per mille.
+        permille: u64,
     },
     /// ADD with `path` (`key` or `ipam.key`) set to `value`, of the wrong type.
     BadConfig { path: String, value: Value },
@@ -90,9 +92,15 @@ impl Trial {
             } => format!("fault-{}#{n}", verb.to_lowercase()),
             Trial::Kill {
                 verb,
-                at: KillAt::After(d),
+                at: KillAt::After(_),
+                permille,
                 ..
-            } => format!("fault-{}#t{}ms", verb.to_lowercase(), d.as_millis()),
+            } => format!(
+                "fault-{}#at-{}.{}%",
+                verb.to_lowercase(),
+                permille / 10,
+                permille % 10
+            ),
             Trial::Kill { verb, .. } => format!("fault-{}", verb.to_lowercase()),
             Trial::BadConfig { path, .. } => format!("fault-config#{path}"),
         }
@@ -117,9 +125,13 @@ impl Trial {
                 verb,
                 at: KillAt::After(d),
                 measured,
+                permille,
                 ..
             } => format!(
-                "{verb} killed {} ms into the call (measured {} ms; faults seed {seed})",
+                "{verb} killed at {}.{}% of the call's measured duration ({} of {} ms; faults \
+                 seed {seed})",
+                permille / 10,
+                permille % 10,
                 d.as_millis(),
                 measured.as_millis()
             ),
@@ -197,19 +209,27 @@ fn plan(c: &Calibration, o: &FaultOptions) -> Vec<Trial> {
             of: n,
             seen: c.observed.get(i - 1).cloned(),
             measured: c.measured,
+            permille: 0,
         })
         .collect();
     let micros = c.measured.as_micros().max(1) as u64;
-    for _ in 0..o.timed_points {
-        // A fraction in [0.05, 0.95) of the measured duration.
+    let mut fractions: Vec<u64> = Vec::new();
+    while fractions.len() < o.timed_points {
+        // A fraction in [5%, 95%) of the measured duration, in per mille.
         let frac = 50 + rng.below(900) as u64;
+        if !fractions.contains(&frac) {
+            fractions.push(frac);
+        }
+    }
+    for frac in fractions {
         let at = Duration::from_micros(micros * frac / 1000);
         trials.push(Trial::Kill {
             verb: c.verb,
-            at: KillAt::After(at.max(Duration::from_millis(1))),
+            at: KillAt::After(at.max(Duration::from_micros(200))),
             of: n,
             seen: None,
             measured: c.measured,
+            permille: frac,
         });
     }
     trials
