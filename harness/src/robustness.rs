@@ -16,6 +16,8 @@ use crate::target::Target;
 pub struct Robustness {
     pub faults: bool,
     pub faults_seed: u64,
+    /// At most this many kill points after observed system calls per verb (all: `None`).
+    pub faults_max_points: Option<usize>,
     /// Parallel ADDs and DELs in the concurrency run; 0: no concurrency runs.
     pub concurrency: usize,
     /// Only runs whose ID contains this.
@@ -39,6 +41,7 @@ impl Robustness {
         if self.faults && wanted("fault-") {
             let opts = FaultOptions {
                 seed: self.faults_seed,
+                max_points: self.faults_max_points.unwrap_or(usize::MAX),
                 ..FaultOptions::default()
             };
             let (r, s) = crate::faults::run(target, versions, kind, &opts, jobs, filter, progress);

@@ -153,15 +153,15 @@ impl<K: SublinkKind> Plugin for SublinkPlugin<K> {
     }
 
     fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
-        add(args, &self.0.plan(args)?)
+        crate::plugins::locked(K::NAME, args, |a| add(a, &self.0.plan(a)?))
     }
 
     fn check(&self, args: &CmdArgs) -> Result<(), Error> {
-        check(args, &self.0.expect(args)?)
+        crate::plugins::locked(K::NAME, args, |a| check(a, &self.0.expect(a)?))
     }
 
     fn del(&self, args: &CmdArgs) -> Result<(), Error> {
-        del(args)
+        crate::plugins::locked(K::NAME, args, del)
     }
 
     fn status(&self, args: &CmdArgs) -> Result<(), Error> {

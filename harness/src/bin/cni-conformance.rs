@@ -98,6 +98,10 @@ enum Cmd {
         /// Seed of the fault plan (kill points); a reported seed replays the same points.
         #[arg(long, default_value_t = 0x5eed)]
         faults_seed: u64,
+        /// At most this many kill points per verb after observed system calls (a sample
+        /// drawn with the faults seed); default: after every one.
+        #[arg(long, value_name = "N")]
+        faults_points: Option<usize>,
         /// Concurrency: this many parallel ADDs and DELs of different containers on one
         /// network, and interleaved calls for one attachment; on by default (32) with
         /// --strict, 0 turns it off.
@@ -160,6 +164,7 @@ fn main() -> ExitCode {
             faults,
             no_faults,
             faults_seed,
+            faults_points,
             concurrency,
         } => {
             netns_sandbox::sweep();
@@ -266,6 +271,7 @@ fn main() -> ExitCode {
             let robustness = harness::robustness::Robustness {
                 faults: (faults || strict) && !no_faults,
                 faults_seed,
+                faults_max_points: faults_points,
                 concurrency: concurrency.unwrap_or(if strict { 32 } else { 0 }),
                 filter: filter.clone(),
             };

@@ -1,5 +1,5 @@
 //! A warmed-up world for robustness trials (killed calls, failed ADDs, concurrent calls): a
-//! case session whose attachment `a` was added and deleted once, so that what a network
+//! case session whose attachments were each added and deleted once, so that what a network
 //! shares between attachments (a bridge, an allocation cursor) exists, and the snapshot of
 //! that state every trial must return to. Owns the plugin calls of a trial (plain, traced or
 //! timed), their call log, and the comparison with the warm snapshot.
@@ -81,10 +81,9 @@ pub(crate) struct Bench<'t> {
 }
 
 impl<'t> Bench<'t> {
-    /// Creates the world `label`, runs the prelude for `a` (it stays in force) and one ADD
-    /// and DEL of the tested plugin, and takes the warm snapshot. `attachments` more
-    /// container namespaces are created first (their prelude too), so that the snapshot
-    /// covers them.
+    /// Creates the world `label` with attachment `a` and `attachments` more, runs the prelude
+    /// for each (it stays in force) and one ADD and DEL of the tested plugin for each, one
+    /// after the other, and takes the warm snapshot.
     pub(crate) fn new(
         target: &'t Target,
         version: SpecVersion,
@@ -114,13 +113,17 @@ impl<'t> Bench<'t> {
             dirty: false,
             added: Default::default(),
         };
-        let add = b.call("ADD", PRIMARY_ATTACHMENT, None);
-        if !add.ok {
-            return Err(format!("warm-up ADD failed: {}", add.describe()));
-        }
-        let del = b.call("DEL", PRIMARY_ATTACHMENT, None);
-        if !del.ok {
-            return Err(format!("warm-up DEL failed: {}", del.describe()));
+        // Each container once, one after the other: what an ADD and DEL leave by design
+        // (loopback's address on `lo`) is then part of the snapshot.
+        for att in std::iter::once(PRIMARY_ATTACHMENT.to_string()).chain(attachments.to_vec()) {
+            let add = b.call("ADD", &att, None);
+            if !add.ok {
+                return Err(format!("warm-up ADD of {att} failed: {}", add.describe()));
+            }
+            let del = b.call("DEL", &att, None);
+            if !del.ok {
+                return Err(format!("warm-up DEL of {att} failed: {}", del.describe()));
+            }
         }
         b.warm = b.s.world.snapshot();
         b.s.calls.clear();

@@ -5,8 +5,8 @@
 //!
 //! Kill points ([`plan`]): one traced calibration run per verb lists the state-changing system
 //! calls the plugin makes ([`tracer`]: file writes, file creation and renames, socket sends
-//! such as netlink requests); each becomes a point "after the Nth such call returned" (a seeded
-//! sample when there are more than `max_points`), and `timed_points` more points are spread
+//! such as netlink requests); each becomes a point "after the Nth such call returned" (all of
+//! them by default; a seeded sample when `max_points` caps them), and `timed_points` more points are spread
 //! over the call's measured (untraced) duration at seeded fractions. The same seed gives the
 //! same plan for the same plugin, so a reported point replays with `--faults-seed`.
 //!
@@ -47,7 +47,8 @@ pub const REQUIREMENTS: &[&str] = &["RT-17", "RT-18", "RT-19", "RT-20", "RT-21"]
 #[derive(Debug, Clone, Copy)]
 pub struct FaultOptions {
     pub seed: u64,
-    /// At most this many observed-call points per verb (a seeded sample beyond).
+    /// At most this many observed-call points per verb (a seeded sample beyond); by default
+    /// every one.
     pub max_points: usize,
     /// Points per verb at seeded fractions of the call's measured duration.
     pub timed_points: usize,
@@ -57,7 +58,7 @@ impl Default for FaultOptions {
     fn default() -> Self {
         FaultOptions {
             seed: 0x5eed,
-            max_points: 24,
+            max_points: usize::MAX,
             timed_points: 3,
         }
     }
