@@ -65,8 +65,9 @@ fn env(k: &str) -> String {
 }
 
 fn hash(s: &str) -> u32 {
-    s.bytes()
-        .fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193))
+    s.bytes().fold(0x811c_9dc5u32, |h, b| {
+        (h ^ b as u32).wrapping_mul(0x0100_0193)
+    })
 }
 
 fn ip(args: &[&str]) -> Result<(), String> {
@@ -113,7 +114,10 @@ fn link_plugin(mode: &str, command: &str, req: &Value, version: &str) -> Answer 
     match command {
         "ADD" => {
             if cid.is_empty() || ifname.is_empty() {
-                return Err(Fail(4, "CNI_CONTAINERID and CNI_IFNAME are required".into()));
+                return Err(Fail(
+                    4,
+                    "CNI_CONTAINERID and CNI_IFNAME are required".into(),
+                ));
             }
             match mode {
                 "state-then-link" | "validate-then-link" => {
@@ -186,14 +190,15 @@ fn ipam_plugin(mode: &str, command: &str, req: &Value, version: &str) -> Answer 
         .flatten()
         .filter_map(|e| {
             let name = e.file_name().to_string_lossy().into_owned();
-            (name != "lock")
-                .then(|| (name, std::fs::read_to_string(e.path()).unwrap_or_default()))
+            (name != "lock").then(|| (name, std::fs::read_to_string(e.path()).unwrap_or_default()))
         })
         .collect();
-    let mine = entries.iter().find(|(_, o)| *o == owner).map(|(n, _)| n.clone());
-    let result = |addr: &str| {
-        json!({ "cniVersion": version, "ips": [{ "address": format!("{addr}/24") }] })
-    };
+    let mine = entries
+        .iter()
+        .find(|(_, o)| *o == owner)
+        .map(|(n, _)| n.clone());
+    let result =
+        |addr: &str| json!({ "cniVersion": version, "ips": [{ "address": format!("{addr}/24") }] });
     match command {
         "ADD" => {
             if let Some(addr) = mine {

@@ -193,7 +193,10 @@ fn parallel(target: &Target, version: SpecVersion, kind: Kind, n: usize) -> Case
                 let addr = ip.address.to_string();
                 let host = addr.split('/').next().unwrap_or("").to_string();
                 // Loopback addresses are every container's own.
-                if host.parse::<std::net::IpAddr>().is_ok_and(|h| h.is_loopback()) {
+                if host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|h| h.is_loopback())
+                {
                     continue;
                 }
                 owners.entry(host).or_default().push(att.clone());
@@ -240,7 +243,10 @@ fn parallel(target: &Target, version: SpecVersion, kind: Kind, n: usize) -> Case
             )
         },
     );
-    if !b.compare_warm(&["RT-3"], &format!("{n} parallel ADDs, then {n} parallel DELs")) {
+    if !b.compare_warm(
+        &["RT-3"],
+        &format!("{n} parallel ADDs, then {n} parallel DELs"),
+    ) {
         // What serial DELs clean up was a race of the parallel ones.
         for att in &atts {
             b.call("DEL", att, None);
@@ -413,7 +419,9 @@ fn serial_outcome(
     results: Vec<CniResult>,
     version: SpecVersion,
 ) {
-    if b.diff_settled(&b.warm.clone(), std::time::Duration::ZERO).is_empty() {
+    if b.diff_settled(&b.warm.clone(), std::time::Duration::ZERO)
+        .is_empty()
+    {
         b.finding(
             &["RT-22"],
             true,

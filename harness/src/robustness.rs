@@ -37,7 +37,8 @@ impl Robustness {
         let mut runs = Vec::new();
         let mut skipped = Vec::new();
         let filter = self.filter.as_deref();
-        let wanted = |prefix: &str| filter.is_none_or(|f| f.starts_with(prefix) || prefix.starts_with(f));
+        let wanted =
+            |prefix: &str| filter.is_none_or(|f| f.starts_with(prefix) || prefix.starts_with(f));
         if self.faults && wanted("fault-") {
             let opts = FaultOptions {
                 seed: self.faults_seed,

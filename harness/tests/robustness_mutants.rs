@@ -29,7 +29,10 @@ fn mutant_binary() -> &'static Path {
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .expect("run cargo build");
-        assert!(status.success(), "building the cni-robust-mutant example failed");
+        assert!(
+            status.success(),
+            "building the cni-robust-mutant example failed"
+        );
         assert!(bin.is_file(), "{} missing", bin.display());
         bin
     })
@@ -171,9 +174,15 @@ fn caught_only_by_new_checks(
     );
     assert_eq!(b.status, 0, "{correct} should pass:\n{}", b.output);
     let old = ["--no-faults", "--concurrency", "0"];
-    let (m_old, b_old) = (certify(defect, config, &old), certify(correct, config, &old));
+    let (m_old, b_old) = (
+        certify(defect, config, &old),
+        certify(correct, config, &old),
+    );
     assert!(
-        !m_old.case_ids().iter().any(|c| c.starts_with("fault-") || c.starts_with("concurrency-")),
+        !m_old
+            .case_ids()
+            .iter()
+            .any(|c| c.starts_with("fault-") || c.starts_with("concurrency-")),
         "the robustness runs were off:\n{}",
         m_old.output
     );

@@ -262,7 +262,14 @@ pub fn add(args: &CmdArgs, plan: &LinkPlan) -> Result<CniResult, Error> {
     }
 
     let pending = pending_name(args);
-    let index = create_renamed(&mut cont, own.as_mut(), plan, &master, &args.ifname, &pending)?;
+    let index = create_renamed(
+        &mut cont,
+        own.as_mut(),
+        plan,
+        &master,
+        &args.ifname,
+        &pending,
+    )?;
     let mut rollback = Rollback::new(plugin, &mut cont);
     rollback.on_failure(format!("{plugin} link"), move |cont: &mut Netlink| {
         cont.delete_link(index)
@@ -375,7 +382,9 @@ fn pending_name(args: &CmdArgs) -> String {
     let h = [args.container_id.as_str(), "\0", args.ifname.as_str()]
         .iter()
         .flat_map(|p| p.bytes())
-        .fold(0x811c_9dc5u32, |h, b| (h ^ b as u32).wrapping_mul(0x0100_0193));
+        .fold(0x811c_9dc5u32, |h, b| {
+            (h ^ b as u32).wrapping_mul(0x0100_0193)
+        });
     format!("veth{h:08x}")
 }
 

@@ -175,12 +175,10 @@ impl<'t> Bench<'t> {
         env: &[(String, String)],
         stdin: &[u8],
     ) -> Answer {
-        let run = self.s.world.run_plugin(
-            &self.s.target.plugin,
-            env,
-            stdin,
-            self.s.target.timeout,
-        );
+        let run = self
+            .s
+            .world
+            .run_plugin(&self.s.target.plugin, env, stdin, self.s.target.timeout);
         let answer = Answer::from_output(&run.output);
         self.log(verb, &answer, run.elapsed);
         self.track(verb, att, &answer);

@@ -223,12 +223,8 @@ fn trace(pid: Pid, kill: KillAt) -> (Option<i32>, Vec<Observed>, bool) {
             Err(_) => break,
         };
         match status {
-            WaitStatus::Exited(p, code) => {
-                if p == pid {
-                    exit_code = Some(code);
-                }
-            }
-            WaitStatus::Signaled(..) => {}
+            WaitStatus::Exited(p, code) if p == pid => exit_code = Some(code),
+            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => {}
             WaitStatus::PtraceSyscall(p) => {
                 known.insert(p);
                 if !killed {
@@ -341,7 +337,9 @@ fn is_state_path(target: &str) -> bool {
         return false;
     }
     target.starts_with("/proc/sys/")
-        || (target.starts_with('/') && !target.starts_with("/dev/") && !target.starts_with("/proc/"))
+        || (target.starts_with('/')
+            && !target.starts_with("/dev/")
+            && !target.starts_with("/proc/"))
 }
 
 fn syscall_name(nr: i64) -> &'static str {
