@@ -118,9 +118,9 @@ impl Trial {
                 seen,
                 ..
             } => format!(
-                "{verb} killed after state-changing call {n} of {of}{} (faults seed {seed})",
+                "{verb} killed after state-changing call {n} of {of} (faults seed {seed}{})",
                 seen.as_ref()
-                    .map(|o| format!(" (in the calibration run: {o})"))
+                    .map(|o| format!("; in the calibration run: {o}"))
                     .unwrap_or_default()
             ),
             Trial::Kill {
@@ -130,8 +130,8 @@ impl Trial {
                 permille,
                 ..
             } => format!(
-                "{verb} killed at {}.{}% of the call's measured duration ({} of {} ms; faults \
-                 seed {seed})",
+                "{verb} killed at {}.{}% of the call's measured duration (faults seed {seed}; {} \
+                 of {} ms)",
                 permille / 10,
                 permille % 10,
                 d.as_millis(),
