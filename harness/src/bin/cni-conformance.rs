@@ -3,7 +3,8 @@
 //! ```text
 //! cni-conformance certify --plugin <PATH> --config <FILE> [--cni-path <DIR>]...
 //!                         [--strict] [--json <FILE>] [--junit <FILE>] [--timeout <SECS>] [--jobs <N>]
-//!                         [--attachment-patch <FILE|JSON>]
+//!                         [--attachment-patch <FILE|JSON>] [--faults | --no-faults]
+//!                         [--faults-seed <N>] [--faults-points <N>] [--concurrency <N>]
 //! cni-conformance requirements
 //! ```
 //! Exit status: 0 when every applicable MUST (and, with `--strict`, SHOULD) passed, 1 when one
