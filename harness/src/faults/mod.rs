@@ -186,10 +186,14 @@ fn plan(c: &Calibration, o: &FaultOptions) -> Vec<Trial> {
     let mut picked: Vec<usize> = if n <= o.max_points {
         (1..=n).collect()
     } else {
-        let mut p = vec![1, n];
+        let mut p: Vec<usize> = vec![1, n];
+        p.truncate(o.max_points);
         let mut kinds = std::collections::BTreeSet::new();
         for (i, ob) in c.observed.iter().enumerate() {
-            if kinds.insert((ob.syscall, ob.detail.clone())) && p.len() < o.max_points {
+            if kinds.insert((ob.syscall, ob.detail.clone()))
+                && p.len() < o.max_points
+                && !p.contains(&(i + 1))
+            {
                 p.push(i + 1);
             }
         }
@@ -706,4 +710,61 @@ fn bad_config(b: &mut Bench, path: &str, value: &Value, point: &str) -> Result<(
         ),
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn calibration(n: usize) -> Calibration {
+        Calibration {
+            verb: "ADD",
+            observed: (0..n)
+                .map(|i| Observed {
+                    syscall: if i % 10 == 0 { "write" } else { "sendto" },
+                    detail: String::new(),
+                })
+                .collect(),
+            measured: Duration::from_millis(40),
+        }
+    }
+
+    fn ids(trials: &[Trial]) -> Vec<String> {
+        trials.iter().map(Trial::id).collect()
+    }
+
+    #[test]
+    fn every_observed_call_is_a_kill_point_by_default() {
+        let t = plan(&calibration(30), &FaultOptions::default());
+        assert_eq!(t.len(), 33);
+        for i in 1..=30 {
+            assert!(ids(&t).contains(&format!("fault-add#{i}")), "{:?}", ids(&t));
+        }
+        assert_eq!(ids(&t).iter().filter(|i| i.contains("#at-")).count(), 3);
+    }
+
+    #[test]
+    fn a_capped_plan_keeps_first_last_and_each_kind_and_replays_by_seed() {
+        let o = FaultOptions {
+            seed: 9,
+            max_points: 6,
+            timed_points: 2,
+        };
+        let a = ids(&plan(&calibration(50), &o));
+        assert_eq!(a, ids(&plan(&calibration(50), &o)), "same seed, same plan");
+        for must in ["fault-add#1", "fault-add#50", "fault-add#2"] {
+            assert!(a.contains(&must.to_string()), "{a:?}");
+        }
+        assert_eq!(a.len(), 8, "{a:?}");
+        let other = ids(&plan(&calibration(50), &FaultOptions { seed: 10, ..o }));
+        assert_ne!(a, other, "another seed, another sample");
+    }
+
+    #[test]
+    fn config_faults_change_each_key_to_another_type() {
+        assert_eq!(wrong_type(&Value::from("x")), Value::from(17));
+        assert_eq!(wrong_type(&Value::from(1)), Value::from("17"));
+        assert!(wrong_type(&serde_json::json!({})).is_string());
+        assert!(wrong_type(&serde_json::json!([])).is_object());
+    }
 }

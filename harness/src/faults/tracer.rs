@@ -368,3 +368,68 @@ fn syscall_name(nr: i64) -> &'static str {
         _ => "syscall",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(world: &World, script: &str, kill: KillAt) -> Traced {
+        use std::os::unix::fs::PermissionsExt;
+        let env = [("CNI_COMMAND".to_string(), "ADD".to_string())];
+        // A script file, as plugins take no arguments.
+        let wrapper = world.state_dir().join("script.sh");
+        std::fs::write(&wrapper, format!("#!/bin/sh\n{script}\n")).unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        run(world, &wrapper, &env, b"", Duration::from_secs(20), kill).unwrap()
+    }
+
+    #[test]
+    fn observes_file_writes_and_renames_of_forked_children_and_kills_after_the_nth() {
+        let world = World::new("tracer").unwrap();
+        let script = "printf x > /var/lib/cni/t; /bin/mv /var/lib/cni/t /var/lib/cni/u";
+        let t = sh(&world, script, KillAt::Never);
+        assert_eq!(t.exit_code, Some(0), "{t:?}");
+        assert!(!t.killed);
+        let names: Vec<String> = t.observed.iter().map(|o| o.to_string()).collect();
+        let created = names
+            .iter()
+            .position(|n| n == "open(O_CREAT) (/var/lib/cni/t)")
+            .unwrap_or_else(|| panic!("{names:?}"));
+        assert_eq!(names[created + 1], "write (/var/lib/cni/t)", "{names:?}");
+        // The rename is made by `mv`, a forked and exec'd child.
+        assert!(
+            names[created + 2..].iter().any(|n| n.starts_with("rename")),
+            "{names:?}"
+        );
+        std::fs::remove_file(world.state_dir().join("u")).unwrap();
+        // Killed right after the file was created: it exists, empty, and was never renamed.
+        let k = sh(&world, script, KillAt::Observed(created + 1));
+        assert!(k.killed, "{k:?}");
+        assert_eq!(k.exit_code, None);
+        assert_eq!(std::fs::read(world.state_dir().join("t")).unwrap(), b"");
+        assert!(!world.state_dir().join("u").exists());
+    }
+
+    #[test]
+    fn a_timed_kill_ends_a_sleeping_call_and_its_children() {
+        let world = World::new("tracer-t").unwrap();
+        let t = sh(
+            &world,
+            "/bin/sleep 5",
+            KillAt::After(Duration::from_millis(50)),
+        );
+        assert!(t.killed && t.elapsed < Duration::from_secs(4), "{t:?}");
+        let t = sh(&world, "true", KillAt::After(Duration::from_secs(5)));
+        assert!(!t.killed && t.success(), "{t:?}");
+    }
+
+    #[test]
+    fn state_paths() {
+        assert!(is_state_path("/var/lib/cni/networks/n/10.0.0.2"));
+        assert!(is_state_path("/proc/sys/net/ipv4/ip_forward"));
+        assert!(!is_state_path("/proc/self/status"));
+        assert!(!is_state_path("/dev/null"));
+        assert!(!is_state_path("pipe:[123]"));
+        assert!(!is_state_path("/tmp/#123 (deleted)"));
+    }
+}
