@@ -210,6 +210,20 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            let faults_on = (faults || strict) && !no_faults;
+            if faults_on
+                && filter
+                    .as_deref()
+                    .is_none_or(|f| f.starts_with("fault") || "fault-".starts_with(f))
+            {
+                if let Err(e) = harness::faults::self_test() {
+                    eprintln!(
+                        "cni-conformance: fault injection cannot run here: {e} (--no-faults \
+                         certifies without it)"
+                    );
+                    return ExitCode::from(2);
+                }
+            }
             let Probed {
                 versions,
                 kind,
@@ -270,7 +284,7 @@ fn main() -> ExitCode {
             let (mut runs, mut skipped) =
                 runner::run_all(&target, &cases, &versions, kind, jobs, &progress);
             let robustness = harness::robustness::Robustness {
-                faults: (faults || strict) && !no_faults,
+                faults: faults_on,
                 faults_seed,
                 faults_max_points: faults_points,
                 concurrency: concurrency.unwrap_or(if strict { 32 } else { 0 }),

@@ -290,6 +290,32 @@ fn config_trials(target: &Target) -> Vec<Trial> {
     out
 }
 
+/// Checks that this machine lets the harness trace and kill a plugin (ptrace, process
+/// groups): `/bin/sh` writing a file in a throwaway world must be observed, then killed right
+/// after that write. An error is a setup problem of the harness, not of any plugin.
+pub fn self_test() -> Result<(), String> {
+    let world =
+        crate::world::World::new("fself").map_err(|e| format!("cannot create a sandbox: {e}"))?;
+    let script = world.state_dir().join("fault-self-test.sh");
+    let write = |p: &std::path::Path| -> std::io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(p, "#!/bin/sh\nprintf x > /var/lib/cni/fault-self-test\n")?;
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o755))
+    };
+    write(&script).map_err(|e| format!("cannot write {}: {e}", script.display()))?;
+    let timeout = Duration::from_secs(20);
+    let t = tracer::run(&world, &script, &[], b"", timeout, KillAt::Observed(1))
+        .map_err(|e| format!("cannot trace a process (ptrace): {e}"))?;
+    if t.observed.is_empty() || !t.killed {
+        return Err(format!(
+            "tracing a test script observed {:?} and {} it",
+            t.observed,
+            if t.killed { "killed" } else { "did not kill" }
+        ));
+    }
+    Ok(())
+}
+
 /// Runs the calibration of each verb in one bench: every observed call, and the untraced
 /// duration.
 fn calibrate(b: &mut Bench, gc: bool) -> Result<Vec<Calibration>, String> {
