@@ -410,7 +410,8 @@ impl Store {
         match self.link_complete(&name, content.as_bytes()) {
             Ok(true) => {}
             Ok(false) => return Ok(false),
-            Err(Errno::EOPNOTSUPP | Errno::EISDIR | Errno::EINVAL) => {
+            // No unnamed files on this filesystem, or no /proc to link one in through.
+            Err(Errno::EOPNOTSUPP | Errno::EISDIR | Errno::EINVAL | Errno::ENOENT) => {
                 return self.reserve_in_place(&name, content.as_bytes(), range_set);
             }
             Err(e) => return Err(io_err("cannot create reservation", &file_path)(e)),
@@ -430,7 +431,7 @@ impl Store {
     /// it in as `name`: the reservation appears complete or not at all, so a process killed
     /// in between leaves no empty reservation that no DEL would ever release. `Ok(false)`
     /// when `name` exists; `EOPNOTSUPP`/`EISDIR`/`EINVAL` when the filesystem has no
-    /// unnamed files.
+    /// unnamed files, `ENOENT` when `/proc` is not mounted.
     fn link_complete(&self, name: &str, content: &[u8]) -> Result<bool, Errno> {
         let fd = openat(
             &self.dir,
