@@ -186,7 +186,13 @@ impl World {
         }
     }
 
-    fn command(&self, program: &Path, env: &[(String, String)]) -> std::io::Result<Command> {
+    /// The command [`Self::run_plugin`] runs: `program` entering the node namespace and a
+    /// private mount namespace with the state directory, with exactly `env` and `PATH`.
+    pub(crate) fn command(
+        &self,
+        program: &Path,
+        env: &[(String, String)],
+    ) -> std::io::Result<Command> {
         use std::os::unix::process::CommandExt;
         let node: OwnedFd = std::fs::File::open(self.node.path())?.into();
         let source = CString::new(self.state.path().as_os_str().as_encoded_bytes())?;
