@@ -18,6 +18,7 @@ pub mod catalogue;
 pub mod checks;
 pub mod coverage;
 pub mod differential;
+pub mod fuzz;
 pub mod generated;
 pub mod pool;
 pub mod recorder;
