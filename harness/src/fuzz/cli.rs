@@ -31,8 +31,8 @@ pub struct FuzzArgs {
     /// Stop after this many generated calls (with a fixed seed: the same calls every run).
     #[arg(long)]
     pub calls: Option<u64>,
-    /// Seed of the generated calls.
-    #[arg(long, default_value_t = 0x5eed)]
+    /// Seed of the generated calls (decimal, or hexadecimal with 0x as reports print it).
+    #[arg(long, default_value = "0x5eed", value_parser = parse_seed)]
     pub seed: u64,
     /// Directory for reproducers (one directory per finding, with run.sh).
     #[arg(long)]
@@ -55,6 +55,27 @@ pub struct FuzzArgs {
     /// Fail on findings against SHOULD-level rules too (exit 1 on any MUST or SHOULD).
     #[arg(long)]
     pub strict: bool,
+}
+
+/// A seed in decimal or `0x` hexadecimal.
+fn parse_seed(s: &str) -> Result<u64, String> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => s.parse(),
+    }
+    .map_err(|e| format!("{s:?} is no seed: {e}"))
+}
+
+/// An environment edit in a few words.
+pub fn env_edit(e: &super::generate::EnvEdit) -> String {
+    use super::generate::{short, EnvValue};
+    match &e.value {
+        EnvValue::Unset => format!("{} unset", e.key),
+        EnvValue::Text(t) => format!("{}={}", e.key, short(t)),
+        EnvValue::NetnsFile => format!("{}=<a plain file>", e.key),
+        EnvValue::NetnsDir => format!("{}=<a directory>", e.key),
+        EnvValue::NetnsMissing => format!("{}=<a missing path>", e.key),
+    }
 }
 
 fn print_summary(s: &Summary) {
@@ -93,7 +114,7 @@ fn print_summary(s: &Summary) {
             f.minimized
                 .env
                 .iter()
-                .map(|e| format!(" {}={:?}", e.key, e.value))
+                .map(|e| format!(" {}", env_edit(e)))
                 .collect::<String>(),
             f.reproducer
                 .as_ref()

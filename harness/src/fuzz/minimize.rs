@@ -6,7 +6,7 @@
 
 use serde_json::{json, Value};
 
-use super::generate::{get_mut, paths, remove, Body, Request, Seg};
+use super::generate::{get_mut, paths, remove, Body, EnvEdit, EnvValue, Request, Seg};
 use super::oracle::Violation;
 
 /// Runs a candidate; `true` when it still fails like the original.
@@ -60,6 +60,32 @@ impl<P: Probe> Search<'_, P> {
                 progress = true;
             } else {
                 i += 1;
+            }
+        }
+        progress
+    }
+
+    fn shrink_env(&mut self) -> bool {
+        let mut progress = false;
+        for i in 0..self.best.env.len() {
+            loop {
+                let mut c = self.best.clone();
+                let Some(EnvEdit {
+                    value: EnvValue::Text(t),
+                    ..
+                }) = c.env.get_mut(i)
+                else {
+                    break;
+                };
+                let n = t.chars().count();
+                if n == 0 {
+                    break;
+                }
+                *t = t.chars().take(if n > 2 { n / 2 } else { n - 1 }).collect();
+                if !self.attempt(c) {
+                    break;
+                }
+                progress = true;
             }
         }
         progress
@@ -164,6 +190,7 @@ pub fn minimize<P: Probe>(
     loop {
         let mut progress = s.drop_env();
         progress |= s.drop_nodes();
+        progress |= s.shrink_env();
         progress |= s.shrink_leaves();
         progress |= s.shrink_raw();
         if !progress || s.tries >= s.budget {
@@ -178,7 +205,6 @@ pub fn minimize<P: Probe>(
 
 #[cfg(test)]
 mod tests {
-    use super::super::generate::{EnvEdit, EnvValue};
     use super::*;
 
     /// Fails when the config holds a negative number anywhere and CNI_IFNAME is edited.

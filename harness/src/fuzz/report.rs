@@ -69,7 +69,7 @@ pub fn report(catalogue: &Catalogue, summary: &Summary, config: &str, strict: bo
             .minimized
             .env
             .iter()
-            .map(|e| format!("{}={:?}", e.key, e.value))
+            .map(super::cli::env_edit)
             .collect();
         let message = format!(
             "fuzz call {} (seed {:#x}, {} such calls): {}; minimized to {} stdin {body} env [{}]{}",
