@@ -5,7 +5,8 @@
 //! fresh node namespace with a private, empty `/var/lib/cni`, `CNI_NETNS` a fresh container
 //! namespace, the plain file, directory or missing path in a scratch directory when the
 //! finding needs one, and a timeout (`TIMEOUT`, default 10 s; a hang ends in status 137). It
-//! exits with the plugin's status (128+N for signal N) and cleans up after itself. A list's
+//! exits with the plugin's status (128+N for signal N), shows on stderr the links and state
+//! files the call left, and cleans up after itself. A list's
 //! prelude is not replayed: its result is in the request's `prevResult`.
 
 use std::fmt::Write as _;
@@ -112,6 +113,14 @@ timeout -s KILL "${{TIMEOUT:-10}}" ip netns exec "$tag-n" unshare -m sh -c \
   "$scratch/state" "${{vars[@]}}" "$plugin" < "$here/stdin.json"
 status=$?
 echo "exit status $status" >&2
+# What the call left (a failed call should leave nothing: no link, no file).
+{{
+  echo "--- links after the call (node, container):"
+  ip -n "$tag-n" -o link show | cut -d' ' -f2-3
+  ip -n "$tag-c" -o link show | cut -d' ' -f2-3
+  echo "--- files in /var/lib/cni after the call:"
+  (cd "$scratch/state" && find . -type f)
+}} >&2
 exit $status
 "#,
         seed = r.seed,
