@@ -46,7 +46,8 @@ pub struct FuzzArgs {
     /// Seconds a call may take before it is killed (a hang finding).
     #[arg(long, default_value_t = 5.0)]
     pub timeout: f64,
-    /// Parallel workers, each with its own world (default: number of CPUs).
+    /// Parallel workers, each with its own world (default: twice the number of CPUs; a
+    /// worker mostly waits for a plugin process or the kernel).
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Calls the minimizer may spend per finding.
@@ -143,8 +144,8 @@ pub fn main(args: FuzzArgs, catalogue: &Catalogue) -> ExitCode {
         calls: args.calls,
         jobs: args.jobs.unwrap_or_else(|| {
             std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(2)
+                .map(|n| 2 * n.get())
+                .unwrap_or(4)
         }),
         out: args.out,
         minimize_budget: args.minimize_budget,
