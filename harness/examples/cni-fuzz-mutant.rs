@@ -34,7 +34,10 @@ fn main() -> ExitCode {
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let mutation = name.strip_prefix("fuzz-mutant-").unwrap_or("none").to_string();
+    let mutation = name
+        .strip_prefix("fuzz-mutant-")
+        .unwrap_or("none")
+        .to_string();
     let wraps = match std::fs::read_to_string(format!("{argv0}.wraps")) {
         Ok(p) => p.trim().to_string(),
         Err(e) => {
@@ -59,13 +62,9 @@ fn main() -> ExitCode {
                 panic!("network name {name:?} is not ASCII");
             }
         }
-        "hang-on-long-ifname" => {
-            if std::env::var("CNI_IFNAME").is_ok_and(|i| i.len() > 15) {
-                loop {
-                    std::thread::sleep(std::time::Duration::from_secs(3600));
-                }
-            }
-        }
+        "hang-on-long-ifname" if std::env::var("CNI_IFNAME").is_ok_and(|i| i.len() > 15) => loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        },
         _ => {}
     }
     let mut child = match Command::new(&wraps)

@@ -28,11 +28,21 @@ fn mutant_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let status = Command::new(env!("CARGO"))
-            .args(["build", "-q", "-p", "harness", "--example", "cni-fuzz-mutant"])
+            .args([
+                "build",
+                "-q",
+                "-p",
+                "harness",
+                "--example",
+                "cni-fuzz-mutant",
+            ])
             .current_dir(workspace())
             .status()
             .expect("cargo runs");
-        assert!(status.success(), "building the cni-fuzz-mutant example failed");
+        assert!(
+            status.success(),
+            "building the cni-fuzz-mutant example failed"
+        );
         let bin = plugins().join("examples/cni-fuzz-mutant");
         assert!(bin.is_file(), "{} missing", bin.display());
         bin
@@ -71,7 +81,14 @@ fn fuzz(plugin: &Path, cfg: &str, calls: u32, out: &Path, extra: &[&str]) -> Fuz
         .arg(config(cfg))
         .arg("--cni-path")
         .arg(plugins())
-        .args(["--seed", SEED, "--calls", &calls.to_string(), "--duration", "120"])
+        .args([
+            "--seed",
+            SEED,
+            "--calls",
+            &calls.to_string(),
+            "--duration",
+            "120",
+        ])
         .arg("--out")
         .arg(out.join("repro"))
         .arg("--json")
@@ -204,7 +221,10 @@ fn an_abort_on_a_rare_config_shape_is_found_minimized_and_reproduced() {
     let min = &finding["minimized"];
     let body = &min["body"]["json"];
     assert_eq!(body.as_object().map(|o| o.len()), Some(1), "{min}");
-    assert_eq!(body.as_object().unwrap().values().next(), Some(&Value::from(-1)));
+    assert_eq!(
+        body.as_object().unwrap().values().next(),
+        Some(&Value::from(-1))
+    );
     assert_eq!(min["env"], Value::Array(vec![]), "{min}");
     let (status, _) = reproduce(finding, "10");
     assert_eq!(status, 128 + 6, "the reproducer does not abort");
@@ -221,14 +241,24 @@ fn a_panic_on_a_rare_config_shape_is_found_minimized_and_reproduced() {
     assert!(!name.is_ascii() && name.chars().count() == 1, "{min}");
     assert_eq!(min["body"]["json"].as_object().unwrap().len(), 1, "{min}");
     let (status, stdout) = reproduce(finding, "10");
-    assert_eq!((status, stdout.trim()), (101, ""), "the reproducer does not panic");
+    assert_eq!(
+        (status, stdout.trim()),
+        (101, ""),
+        "the reproducer does not panic"
+    );
 }
 
 #[test]
 fn a_hang_on_an_odd_environment_value_is_found_minimized_and_reproduced() {
     let dir = tempdir();
     let plugin = mutant(dir.path(), "hang-on-long-ifname");
-    let f = fuzz(&plugin, "loopback.json", 300, dir.path(), &["--timeout", "1"]);
+    let f = fuzz(
+        &plugin,
+        "loopback.json",
+        300,
+        dir.path(),
+        &["--timeout", "1"],
+    );
     let finding = only_finding(&f, "ERR-1", "hang");
     let min = &finding["minimized"];
     let env = min["env"].as_array().expect("env edits");
@@ -238,5 +268,9 @@ fn a_hang_on_an_odd_environment_value_is_found_minimized_and_reproduced() {
     let value = env[0]["value"]["text"].as_str().expect("a text value");
     assert_eq!(value.len(), 16, "{min}");
     let (status, _) = reproduce(finding, "2");
-    assert_eq!(status, 128 + 9, "the reproducer was not killed by its timeout");
+    assert_eq!(
+        status,
+        128 + 9,
+        "the reproducer was not killed by its timeout"
+    );
 }

@@ -168,7 +168,10 @@ pub fn main(args: FuzzArgs, catalogue: &Catalogue) -> ExitCode {
     let mut json_text = serde_json::to_value(&report).expect("report serializes");
     json_text["fuzz"] = serde_json::to_value(&summary).expect("summary serializes");
     for (path, text) in [
-        (json, serde_json::to_string_pretty(&json_text).expect("serializes")),
+        (
+            json,
+            serde_json::to_string_pretty(&json_text).expect("serializes"),
+        ),
         (junit, report.junit()),
     ] {
         if let Some(p) = path {

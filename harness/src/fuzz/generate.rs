@@ -488,7 +488,11 @@ fn env_value(rng: &mut Rng, key: &str) -> (EnvValue, String) {
                 0 => (NetnsFile, "CNI_NETNS is a plain file".into()),
                 1 => (NetnsDir, "CNI_NETNS is a directory".into()),
                 2 => (NetnsMissing, "CNI_NETNS names nothing".into()),
-                _ => text(rng.pick::<&str>(&["/proc/self/ns/net", "/proc/self/ns/mnt", "relative/ns"])),
+                _ => text(rng.pick::<&str>(&[
+                    "/proc/self/ns/net",
+                    "/proc/self/ns/mnt",
+                    "relative/ns",
+                ])),
             },
             "CNI_ARGS" => text(rng.pick::<&str>(&[
                 "IgnoreUnknown=1;IP=10.99.0.999",
@@ -511,7 +515,8 @@ fn raw_body(rng: &mut Rng, base: &Value) -> (String, &'static str) {
     match rng.below(8) {
         0 => (String::new(), "empty stdin"),
         1 => (
-            rng.pick(&["{", "[]", "null", "\"x\"", "42", "{}"]).to_string(),
+            rng.pick(&["{", "[]", "null", "\"x\"", "42", "{}"])
+                .to_string(),
             "not a request",
         ),
         2 => (format!("{text}}}{{}}"), "trailing garbage"),
@@ -519,16 +524,25 @@ fn raw_body(rng: &mut Rng, base: &Value) -> (String, &'static str) {
             text.chars().take(text.chars().count() / 2).collect(),
             "truncated",
         ),
-        4 => (format!("{}{}", "[".repeat(5000), "]".repeat(5000)), "deep nesting"),
-        5 => (format!("{text}{}", " ".repeat(HUGE * 16)), "1 MiB of whitespace"),
-        6 => (text.replacen('{', "{\"cniVersion\":\"0.1.0\",", 1), "duplicate key"),
+        4 => (
+            format!("{}{}", "[".repeat(5000), "]".repeat(5000)),
+            "deep nesting",
+        ),
+        5 => (
+            format!("{text}{}", " ".repeat(HUGE * 16)),
+            "1 MiB of whitespace",
+        ),
+        6 => (
+            text.replacen('{', "{\"cniVersion\":\"0.1.0\",", 1),
+            "duplicate key",
+        ),
         _ => (format!("\u{feff}{text}"), "byte order mark"),
     }
 }
 
 /// A verb, weighted towards ADD.
 pub fn verb(rng: &mut Rng) -> &'static str {
-    *rng.pick(VERBS)
+    rng.pick::<&str>(VERBS)
 }
 
 /// A request of `verb` from its `base` request: no mutation one time in ten, else one to

@@ -102,7 +102,9 @@ impl<P: Probe> Search<'_, P> {
         let mut progress = false;
         let mut i = 1;
         loop {
-            let Some(v) = self.json() else { return progress };
+            let Some(v) = self.json() else {
+                return progress;
+            };
             let all = paths(&v);
             if i >= all.len() || self.tries >= self.budget {
                 return progress;

@@ -102,7 +102,9 @@ struct Cwd {
 impl Cwd {
     fn enter() -> std::io::Result<Cwd> {
         let before = std::env::current_dir()?;
-        let dir = tempfile::Builder::new().prefix("cnirs-fuzz-cwd-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("cnirs-fuzz-cwd-")
+            .tempdir()?;
         let nested = dir.path().join("a/b/c");
         std::fs::create_dir_all(&nested)?;
         std::env::set_current_dir(&nested)?;
@@ -164,7 +166,10 @@ fn generate_and_judge(
                     let out = rig.run(&req, index);
                     plugin_calls.fetch_add(out.calls as u64, Ordering::Relaxed);
                     if let Some(e) = out.harness_error {
-                        errors.lock().expect("lock").push(format!("call {index}: {e}"));
+                        errors
+                            .lock()
+                            .expect("lock")
+                            .push(format!("call {index}: {e}"));
                     }
                     let mut seen = seen.lock().expect("lock");
                     for v in out.violations {
@@ -218,7 +223,13 @@ impl minimize::Probe for RigProbe<'_> {
 fn slug(s: &str) -> String {
     let mut out: String = s
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
         .collect();
     out.truncate(48);
     out.trim_matches('-').to_string()
@@ -238,7 +249,11 @@ fn settle_finding(
     let minimized_violation = probe.matched.clone().unwrap_or_else(|| violation.clone());
     let mut reproducer = None;
     if let Some(out) = &opts.out {
-        let dir = out.join(format!("{n:02}-{}-{}", violation.requirement, slug(&violation.kind)));
+        let dir = out.join(format!(
+            "{n:02}-{}-{}",
+            violation.requirement,
+            slug(&violation.kind)
+        ));
         let scratch = probe
             .rig
             .special_path(&generate::EnvValue::NetnsFile)

@@ -68,7 +68,11 @@ fn request_object(stdin: &[u8]) -> bool {
 pub fn request_version(stdin: &[u8]) -> String {
     serde_json::from_slice::<Value>(stdin)
         .ok()
-        .and_then(|v| v.get("cniVersion").and_then(Value::as_str).map(str::to_string))
+        .and_then(|v| {
+            v.get("cniVersion")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .unwrap_or_default()
 }
 
@@ -213,10 +217,7 @@ pub fn judge(call: &Call, world: &World, timeout: std::time::Duration) -> Vec<Vi
             found.push(Violation::new(
                 "ERR-13",
                 format!("code {code} outside STATUS"),
-                format!(
-                    "{} failed with code {code}, a STATUS code",
-                    call.command
-                ),
+                format!("{} failed with code {code}, a STATUS code", call.command),
             ));
         }
     }

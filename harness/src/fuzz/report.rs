@@ -12,8 +12,24 @@ use super::Summary;
 
 /// Every requirement the oracle and the state compare can cite.
 pub const CHECKED: &[&str] = &[
-    "ERR-1", "ERR-2", "ERR-3", "ERR-4", "ERR-13", "ERR-17", "ERR-18", "ERR-10", "ENV-1", "ENV-13",
-    "ADD-2", "ADD-6", "VERSION-1", "CHECK-8", "CHECK-15", "STATUS-10", "GC-4", "DEL-1",
+    "ERR-1",
+    "ERR-2",
+    "ERR-3",
+    "ERR-4",
+    "ERR-13",
+    "ERR-17",
+    "ERR-18",
+    "ERR-10",
+    "ENV-1",
+    "ENV-13",
+    "ADD-2",
+    "ADD-6",
+    "VERSION-1",
+    "CHECK-8",
+    "CHECK-15",
+    "STATUS-10",
+    "GC-4",
+    "DEL-1",
 ];
 
 fn run_of(case: String, title: String, version: &str, findings: Vec<Finding>) -> CaseRun {
@@ -65,12 +81,7 @@ pub fn report(catalogue: &Catalogue, summary: &Summary, config: &str, strict: bo
             Body::Json(v) => short(&v.to_string()),
             Body::Raw(t) => format!("raw {}", short(t)),
         };
-        let env: Vec<String> = f
-            .minimized
-            .env
-            .iter()
-            .map(super::cli::env_edit)
-            .collect();
+        let env: Vec<String> = f.minimized.env.iter().map(super::cli::env_edit).collect();
         let message = format!(
             "fuzz call {} (seed {:#x}, {} such calls): {}; minimized to {} stdin {body} env [{}]{}",
             f.index,

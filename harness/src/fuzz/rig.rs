@@ -102,12 +102,10 @@ impl<'t> Rig<'t> {
         };
         let env = rig.env(&warm);
         let stdin = warm.body.bytes();
-        let run = rig.session.world.run_plugin(
-            &target.plugin,
-            &env,
-            &stdin,
-            target.timeout,
-        );
+        let run = rig
+            .session
+            .world
+            .run_plugin(&target.plugin, &env, &stdin, target.timeout);
         if run.output.as_ref().is_ok_and(|o| o.success) {
             rig.del_after_add(&env, &warm.body, &run);
         }
@@ -292,7 +290,7 @@ impl<'t> Rig<'t> {
             self.judge_add_undone(&env, &req.body, &run, &version, &mut out);
             return out;
         }
-        let compare = !ok || index % self.sample.max(1) == 0;
+        let compare = !ok || index.is_multiple_of(self.sample.max(1));
         if !compare {
             return out;
         }
@@ -306,7 +304,10 @@ impl<'t> Rig<'t> {
             (true, "CHECK") => ("CHECK-15", "state changed by CHECK".to_string()),
             (true, "STATUS") => ("STATUS-10", "state changed by STATUS".to_string()),
             (true, "GC") if took => ("GC-4", "GC took state of a listed attachment".to_string()),
-            (true, c) => ("ERR-18", format!("state changed by {c} with nothing to act on")),
+            (true, c) => (
+                "ERR-18",
+                format!("state changed by {c} with nothing to act on"),
+            ),
         };
         out.violations.push(Violation::new(
             id,
@@ -368,10 +369,10 @@ impl<'t> Rig<'t> {
             .unwrap_or_default();
         env2.retain(|(k, _)| k != "CNI_CONTAINERID");
         env2.push(("CNI_CONTAINERID".into(), format!("{id}-again")));
-        let add2 = self
-            .session
-            .world
-            .run_plugin(&target.plugin, &env2, &body.bytes(), target.timeout);
+        let add2 =
+            self.session
+                .world
+                .run_plugin(&target.plugin, &env2, &body.bytes(), target.timeout);
         out.calls += 1;
         if add2.output.as_ref().is_ok_and(|o| o.success) {
             self.del_after_add(&env2, body, &add2);
