@@ -625,7 +625,7 @@ mod tests {
     fn paths_cover_every_node_and_remove_drops_one() {
         let mut v = base();
         let all = paths(&v);
-        assert_eq!(all.len(), 9);
+        assert_eq!(all.len(), 10);
         let p = vec![
             Seg::Key("ipam".into()),
             Seg::Key("ranges".into()),
