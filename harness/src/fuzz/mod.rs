@@ -163,7 +163,7 @@ fn generate_and_judge(
                     let verb = generate::verb(&mut rng);
                     let base = rig.base_request(verb);
                     let req = generate::request(&mut rng, verb, &base);
-                    let out = rig.run(&req, index);
+                    let out = rig.run(&req);
                     plugin_calls.fetch_add(out.calls as u64, Ordering::Relaxed);
                     if let Some(e) = out.harness_error {
                         errors
@@ -208,7 +208,7 @@ struct RigProbe<'t> {
 
 impl minimize::Probe for RigProbe<'_> {
     fn still_fails(&mut self, candidate: &Request, like: &Violation) -> bool {
-        let out = self.rig.run(candidate, 0);
+        let out = self.rig.run(candidate);
         match out.violations.into_iter().find(|v| v.same_as(like)) {
             Some(v) => {
                 self.matched = Some(v);

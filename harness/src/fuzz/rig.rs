@@ -9,9 +9,12 @@
 //! design (a bridge, a forwarding sysctl, host-local's `last_reserved_ip.*` allocation cursor)
 //! is told apart from a leak by a second ADD/DEL with another container ID: what does not
 //! grow is shared state, and becomes part of the world at rest. Calls that succeed without
-//! ADD are compared one time in `sample` (CHECK: CHECK-15, STATUS: STATUS-10, GC taking
-//! something: GC-4, else ERR-18). After any difference the rig DELs with the base request and
-//! takes the world as it then is for the new rest state, so one finding does not cascade.
+//! ADD are compared too (CHECK: CHECK-15, STATUS: STATUS-10, GC taking something: GC-4, else
+//! ERR-18): every call is, so a difference is always the last call's. After a difference the
+//! rig DELs with the base request; when the world still differs from its rest state, the rig
+//! starts over in a fresh world, so one finding does not cascade into the next calls.
+//! A failure of a request that is the base request with one defect the spec gives a code for
+//! (an unsupported `cniVersion`, a missing variable) must carry that code.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -46,8 +49,8 @@ pub struct Rig<'t> {
     rest: WorldSnapshot,
     scratch: tempfile::TempDir,
     label: String,
-    /// Compare the state after one in this many calls that succeeded without ADD.
-    pub sample: u64,
+    /// Fresh worlds made after a difference that DEL did not undo.
+    rebuilt: usize,
 }
 
 /// The lines of a snapshot diff that matter (shared per-network files left out).
@@ -92,7 +95,7 @@ impl<'t> Rig<'t> {
             rest,
             scratch,
             label: label.to_string(),
-            sample: 8,
+            rebuilt: 0,
         };
         let warm = Request {
             verb: "ADD".into(),
@@ -235,7 +238,8 @@ impl<'t> Rig<'t> {
         }
     }
 
-    /// DEL with the base request, then the world as it is becomes the rest state.
+    /// DEL with the base request; when the world still differs from its rest state, a fresh
+    /// world replaces it.
     fn restore(&mut self, out: &mut Outcome) {
         let req = Request {
             verb: "DEL".into(),
@@ -249,12 +253,26 @@ impl<'t> Rig<'t> {
             .world
             .run_plugin(&target.plugin, &env, &req.body.bytes(), target.timeout);
         out.calls += 1;
-        self.rest = self.session.world.snapshot();
+        if self.differences(Duration::from_millis(300)).is_empty() {
+            return;
+        }
+        let target = self.session.target;
+        let label = format!("{}r{}", self.label, self.rebuilt + 1);
+        match Rig::new(target, self.session.version, &label) {
+            Ok(mut fresh) => {
+                fresh.label = self.label.clone();
+                fresh.rebuilt = self.rebuilt + 1;
+                std::mem::replace(self, fresh).finish();
+            }
+            Err(e) => {
+                out.harness_error = Some(format!("cannot make a fresh world: {e}"));
+                self.rest = self.session.world.snapshot();
+            }
+        }
     }
 
-    /// Runs one unit: `req`, the DEL after a succeeded ADD, and the state compare. `index`
-    /// picks the sampled compares.
-    pub fn run(&mut self, req: &Request, index: u64) -> Outcome {
+    /// Runs one unit: `req`, the DEL after a succeeded ADD, and the state compare.
+    pub fn run(&mut self, req: &Request) -> Outcome {
         let mut out = Outcome::default();
         let target = self.session.target;
         let env = self.env(req);
@@ -285,13 +303,27 @@ impl<'t> Rig<'t> {
             netns: &netns,
         };
         out.violations = oracle::judge(&call, &self.session.world, target.timeout);
+        if let Some(v) = self.code_class(req, &command, &run) {
+            out.violations.push(v);
+        }
         let ok = !run.timed_out && run.output.as_ref().is_ok_and(|o| o.success);
-        if ok && command == "ADD" {
-            self.judge_add_undone(&env, &req.body, &run, &version, &mut out);
+        // Told to work on the node's own namespace, a plugin that succeeds changes the node as
+        // asked: no state finding, only a clean world for the next call.
+        let own_netns = env
+            .iter()
+            .any(|(k, v)| k == "CNI_NETNS" && v.starts_with("/proc/self/"));
+        if ok && own_netns {
+            if command == "ADD" {
+                self.del_after_add(&env, &req.body, &run);
+                out.calls += 1;
+            }
+            if !self.differences(Duration::from_millis(300)).is_empty() {
+                self.restore(&mut out);
+            }
             return out;
         }
-        let compare = !ok || index.is_multiple_of(self.sample.max(1));
-        if !compare {
+        if ok && command == "ADD" {
+            self.judge_add_undone(&env, &req.body, &run, &version, &mut out);
             return out;
         }
         let d = self.differences(Duration::from_millis(if ok { 300 } else { 1000 }));
@@ -316,6 +348,84 @@ impl<'t> Rig<'t> {
         ));
         self.restore(&mut out);
         out
+    }
+
+    /// The code class a failure must have when the request is the base request with one
+    /// defect whose code the spec defines: a `cniVersion` the plugin may not serve (ADD or
+    /// DEL; code 1, ADD-7 and ERR-5), or a variable ADD, CHECK or DEL needs unset or empty
+    /// (code 4, ERR-8; 3 for an empty container ID, as skel answers).
+    fn code_class(
+        &mut self,
+        req: &Request,
+        command: &str,
+        run: &crate::world::Run,
+    ) -> Option<Violation> {
+        let out = run.output.as_ref().ok().filter(|o| !o.success)?;
+        let Body::Json(body) = &req.body else {
+            return None;
+        };
+        let code = serde_json::from_slice::<Value>(&out.stdout)
+            .ok()?
+            .get("code")?
+            .as_u64()?;
+        let base = self.base_request(&req.verb);
+        let without_version = |v: &Value| {
+            let mut v = v.clone();
+            if let Some(o) = v.as_object_mut() {
+                o.shift_remove("cniVersion");
+            }
+            v
+        };
+        if req.env.is_empty() && matches!(command, "ADD" | "DEL") && body != &base {
+            let version = body.get("cniVersion").and_then(Value::as_str)?;
+            if without_version(body) == without_version(&base) && code != 1 {
+                let id = if command == "ADD" { "ADD-7" } else { "ERR-5" };
+                return Some(Violation::new(
+                    id,
+                    format!("{command} refused a version without code 1"),
+                    format!(
+                        "{command} at cniVersion {version:?} failed with code {code}, not 1 \
+                         (incompatible version)"
+                    ),
+                ));
+            }
+            return None;
+        }
+        if body != &base || req.env.len() != 1 {
+            return None;
+        }
+        let e = &req.env[0];
+        let needed = match command {
+            "ADD" | "CHECK" => &["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME"][..],
+            "DEL" => &["CNI_CONTAINERID", "CNI_IFNAME"][..],
+            _ => return None,
+        };
+        let missing = match &e.value {
+            EnvValue::Unset => true,
+            EnvValue::Text(t) => t.is_empty(),
+            _ => false,
+        };
+        if !missing || !needed.contains(&e.key.as_str()) {
+            return None;
+        }
+        let empty_id = e.key == "CNI_CONTAINERID" && matches!(&e.value, EnvValue::Text(_));
+        if code == 4 || (empty_id && code == 3) {
+            return None;
+        }
+        Some(Violation::new(
+            "ERR-8",
+            format!("{command} without {} not code 4", e.key),
+            format!(
+                "{command} with {} {} failed with code {code}, not 4 (missing environment \
+                 variable)",
+                e.key,
+                if matches!(e.value, EnvValue::Unset) {
+                    "unset"
+                } else {
+                    "empty"
+                }
+            ),
+        ))
     }
 
     /// After a succeeded ADD: the runtime's DEL must succeed and undo it. What stays but does
