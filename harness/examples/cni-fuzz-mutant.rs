@@ -11,8 +11,11 @@
 //! | `panic-on-non-ascii-name`   | panics (exit 101, nothing on stdout) when the network name    |
 //! |                             | holds a non-ASCII character                                   |
 //! | `hang-on-long-ifname`       | never returns when CNI_IFNAME is longer than 15 bytes         |
+//! | `leak-on-failed-add`        | a failed ADD leaves a file in `/var/lib/cni/fuzz-mutant/`     |
+//! | `leak-on-del`               | a good ADD writes a file there per container that DEL keeps   |
 //!
 //! Otherwise the wrapper passes stdin, environment, stdout, stderr and the exit status through.
+//! (`/var/lib/cni` is private to each world of the harness.)
 
 use std::io::{Read, Write};
 use std::process::{Command, ExitCode, Stdio};
@@ -82,8 +85,22 @@ fn main() -> ExitCode {
     if let Some(mut stdin) = child.stdin.take() {
         let _ = stdin.write_all(&input);
     }
-    match child.wait() {
-        Ok(s) => ExitCode::from(s.code().unwrap_or(1) as u8),
-        Err(_) => ExitCode::from(1),
+    let status = child.wait().ok().and_then(|s| s.code()).unwrap_or(1);
+    let command = std::env::var("CNI_COMMAND").unwrap_or_default();
+    let leak = match mutation.as_str() {
+        "leak-on-failed-add" => command == "ADD" && status != 0,
+        "leak-on-del" => command == "ADD" && status == 0,
+        _ => false,
+    };
+    if leak {
+        let id: String = std::env::var("CNI_CONTAINERID")
+            .unwrap_or_default()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .take(64)
+            .collect();
+        let dir = std::path::Path::new("/var/lib/cni/fuzz-mutant");
+        let _ = std::fs::create_dir_all(dir).and_then(|()| std::fs::write(dir.join(id), b""));
     }
+    ExitCode::from(status as u8)
 }

@@ -2,8 +2,10 @@
 //! number of calls; mutants of our loopback (`examples/cni-fuzz-mutant.rs`) that abort on a
 //! negative number in the config, panic on a non-ASCII network name, or hang on an interface
 //! name longer than 15 bytes are found, tied to the right requirement, minimized to the input
-//! that triggers them, and their reproducer script fails the same way on its own. The same
-//! wrapper without a mutation runs clean, so the findings are due to the mutation.
+//! that triggers them, and their reproducer script fails the same way on its own. Two more
+//! leave a file in the plugin's state directory, after a failed ADD or past the DEL of a good
+//! one: the state compare finds them (ERR-18, DEL-1). The same wrapper without a mutation runs
+//! clean, so the findings are due to the mutation.
 //!
 //! Needs root (network namespaces).
 
@@ -273,4 +275,30 @@ fn a_hang_on_an_odd_environment_value_is_found_minimized_and_reproduced() {
         128 + 9,
         "the reproducer was not killed by its timeout"
     );
+}
+
+#[test]
+fn state_left_by_a_failed_add_is_found_and_shown_by_the_reproducer() {
+    let dir = tempdir();
+    let plugin = mutant(dir.path(), "leak-on-failed-add");
+    let f = fuzz(&plugin, "loopback.json", 300, dir.path(), &["--strict"]);
+    let finding = only_finding(&f, "ERR-18", "state left by a failed ADD");
+    let detail = finding["violation"]["detail"].as_str().unwrap();
+    assert!(detail.contains("+ file fuzz-mutant/"), "{detail}");
+    assert_eq!(finding["minimized"]["verb"], "ADD");
+    let script = finding["reproducer"].as_str().unwrap();
+    let o = Command::new("bash").arg(script).output().unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "the reproducer's ADD succeeded");
+    assert!(stderr.contains("./fuzz-mutant/"), "{stderr}");
+}
+
+#[test]
+fn state_a_del_does_not_undo_is_found() {
+    let dir = tempdir();
+    let plugin = mutant(dir.path(), "leak-on-del");
+    let f = fuzz(&plugin, "loopback.json", 300, dir.path(), &["--strict"]);
+    let finding = only_finding(&f, "DEL-1", "ADD not undone by DEL");
+    let detail = finding["violation"]["detail"].as_str().unwrap();
+    assert!(detail.contains("+ file fuzz-mutant/"), "{detail}");
 }

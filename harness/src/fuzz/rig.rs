@@ -68,8 +68,9 @@ fn relevant(diff: Vec<String>) -> Vec<String> {
 }
 
 impl<'t> Rig<'t> {
-    /// A world for worker `label`: the prelude ADDed, one ADD/DEL of the base request done
-    /// (so per-network state the plugin keeps is there before the rest state is taken).
+    /// A world for worker `label`: the prelude ADDed, one ADD/DEL of the base request done for
+    /// another container (so per-network state the plugin keeps is there before the rest
+    /// state is taken).
     pub fn new(target: &'t Target, version: SpecVersion, label: &str) -> Result<Rig<'t>, String> {
         let world = World::new(label).map_err(|e| format!("cannot create a world: {e}"))?;
         if let Some(master) = target.plugin_conf.get("master").and_then(Value::as_str) {
@@ -97,10 +98,21 @@ impl<'t> Rig<'t> {
             label: label.to_string(),
             rebuilt: 0,
         };
+        // Another container than the calls' own: what a DEL leaks per container stays
+        // visible to them.
+        let warm_id = rig
+            .session
+            .world
+            .get(PRIMARY_ATTACHMENT)
+            .map(|a| format!("{}-warmup", a.container_id))
+            .unwrap_or_default();
         let warm = Request {
             verb: "ADD".into(),
             body: Body::Json(rig.base_request("ADD")),
-            env: Vec::new(),
+            env: vec![super::generate::EnvEdit {
+                key: "CNI_CONTAINERID".into(),
+                value: EnvValue::Text(warm_id),
+            }],
             mutations: Vec::new(),
         };
         let env = rig.env(&warm);
