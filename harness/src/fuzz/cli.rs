@@ -44,7 +44,7 @@ pub struct FuzzArgs {
     #[arg(long)]
     pub junit: Option<PathBuf>,
     /// Seconds a call may take before it is killed (a hang finding).
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 10.0)]
     pub timeout: f64,
     /// Parallel workers, each with its own world (default: twice the number of CPUs; a
     /// worker mostly waits for a plugin process or the kernel).

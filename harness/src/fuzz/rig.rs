@@ -8,7 +8,8 @@
 //! ADD must be undone by its DEL (DEL-1). Per-network state that outlives attachments by
 //! design (a bridge, a forwarding sysctl, host-local's `last_reserved_ip.*` allocation cursor)
 //! is told apart from a leak by a second ADD/DEL with another container ID: what does not
-//! grow is shared state, and becomes part of the world at rest. Calls that succeed without
+//! grow is shared state, and becomes part of the world at rest (what stays in the container,
+//! or grows, is a leak; a second ADD/DEL that fails proves nothing, and the rig starts over). Calls that succeed without
 //! ADD are compared too (CHECK: CHECK-15, STATUS: STATUS-10, GC taking something: GC-4, else
 //! ERR-18): every call is, so a difference is always the last call's. After a difference the
 //! rig DELs with the base request; when the world still differs from its rest state, the rig
@@ -67,6 +68,25 @@ fn relevant(diff: Vec<String>) -> Vec<String> {
         .collect()
 }
 
+/// Whether a snapshot was read whole: the node namespace always has `lo` and the sysctls.
+fn readable(s: &WorldSnapshot) -> bool {
+    s.node.links.iter().any(|l| l.starts_with("lo ")) && !s.node.sysctls.is_empty()
+}
+
+/// The world's state, read again when a read came back partial (a netlink socket or a thread
+/// that could not be had under load reads as an empty namespace).
+fn snapshot_of(world: &World) -> WorldSnapshot {
+    let mut snap = world.snapshot();
+    for _ in 0..4 {
+        if readable(&snap) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        snap = world.snapshot();
+    }
+    snap
+}
+
 impl<'t> Rig<'t> {
     /// A world for worker `label`: the prelude ADDed, one ADD/DEL of the base request done for
     /// another container (so per-network state the plugin keeps is there before the rest
@@ -90,7 +110,7 @@ impl<'t> Rig<'t> {
         std::fs::write(scratch.path().join("netns-file"), b"")
             .and_then(|()| std::fs::create_dir(scratch.path().join("netns-dir")))
             .map_err(|e| e.to_string())?;
-        let rest = session.world.snapshot();
+        let rest = snapshot_of(&session.world);
         let mut rig = Rig {
             session,
             rest,
@@ -124,7 +144,7 @@ impl<'t> Rig<'t> {
         if run.output.as_ref().is_ok_and(|o| o.success) {
             rig.del_after_add(&env, &warm.body, &run);
         }
-        rig.rest = rig.session.world.snapshot();
+        rig.rest = snapshot_of(&rig.session.world);
         Ok(rig)
     }
 
@@ -242,7 +262,7 @@ impl<'t> Rig<'t> {
     fn differences(&self, settle: Duration) -> Vec<String> {
         let deadline = Instant::now() + settle;
         loop {
-            let d = relevant(self.rest.diff(&self.session.world.snapshot()));
+            let d = relevant(self.rest.diff(&snapshot_of(&self.session.world)));
             if d.is_empty() || Instant::now() >= deadline {
                 return d;
             }
@@ -278,7 +298,7 @@ impl<'t> Rig<'t> {
             }
             Err(e) => {
                 out.harness_error = Some(format!("cannot make a fresh world: {e}"));
-                self.rest = self.session.world.snapshot();
+                self.rest = snapshot_of(&self.session.world);
             }
         }
     }
@@ -481,8 +501,19 @@ impl<'t> Rig<'t> {
         if d.is_empty() {
             return;
         }
+        // What stays in the container is the attachment's, whatever it is.
+        let in_container: Vec<&String> = d.iter().filter(|l| l.starts_with("container ")).collect();
+        if !in_container.is_empty() {
+            out.violations.push(Violation::new(
+                "DEL-1",
+                "ADD not undone by DEL",
+                format!("after ADD and DEL: {}", d.join("; ")),
+            ));
+            self.restore(out);
+            return;
+        }
         // Once more for another container: what grows is the attachment's.
-        let after_first = self.session.world.snapshot();
+        let after_first = snapshot_of(&self.session.world);
         let mut env2: Vec<(String, String)> = env.to_vec();
         let id = env2
             .iter()
@@ -496,12 +527,18 @@ impl<'t> Rig<'t> {
                 .world
                 .run_plugin(&target.plugin, &env2, &body.bytes(), target.timeout);
         out.calls += 1;
-        if add2.output.as_ref().is_ok_and(|o| o.success) {
-            self.del_after_add(&env2, body, &add2);
+        let second_ok = add2.output.as_ref().is_ok_and(|o| o.success) && {
+            let (_, _, del2) = self.del_after_add(&env2, body, &add2);
             out.calls += 1;
+            del2.output.as_ref().is_ok_and(|o| o.success)
+        };
+        if !second_ok {
+            // No evidence either way (the second ADD or DEL failed): start over clean.
+            self.restore(out);
+            return;
         }
         std::thread::sleep(Duration::from_millis(100));
-        let grown: Vec<String> = relevant(after_first.diff(&self.session.world.snapshot()))
+        let grown: Vec<String> = relevant(after_first.diff(&snapshot_of(&self.session.world)))
             .into_iter()
             .filter(|l| l.contains(": + ") || l.starts_with("+ "))
             .collect();
@@ -518,7 +555,7 @@ impl<'t> Rig<'t> {
             self.restore(out);
         } else {
             // Shared per-network state: the world at rest from now on.
-            self.rest = self.session.world.snapshot();
+            self.rest = snapshot_of(&self.session.world);
         }
     }
 
