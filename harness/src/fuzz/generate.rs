@@ -17,7 +17,7 @@
 //! paths are under `/var/lib/cni` (private to each world) or `/proc/self`.
 
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::rng::Rng;
 
@@ -584,11 +584,6 @@ pub fn request(rng: &mut Rng, verb: &str, base: &Value) -> Request {
         env,
         mutations,
     }
-}
-
-/// The base request's object, for callers that build one.
-pub fn object(v: &Value) -> Map<String, Value> {
-    v.as_object().cloned().unwrap_or_default()
 }
 
 #[cfg(test)]

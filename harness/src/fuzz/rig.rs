@@ -123,9 +123,9 @@ impl<'t> Rig<'t> {
         let warm_id = rig
             .session
             .world
-            .get(PRIMARY_ATTACHMENT)
+            .attachment(PRIMARY_ATTACHMENT)
             .map(|a| format!("{}-warmup", a.container_id))
-            .unwrap_or_default();
+            .map_err(|e| format!("cannot create the container: {e}"))?;
         let warm = Request {
             verb: "ADD".into(),
             body: Body::Json(rig.base_request("ADD")),
@@ -146,10 +146,6 @@ impl<'t> Rig<'t> {
         }
         rig.rest = snapshot_of(&rig.session.world);
         Ok(rig)
-    }
-
-    pub fn label(&self) -> &str {
-        &self.label
     }
 
     pub fn target(&self) -> &'t Target {
