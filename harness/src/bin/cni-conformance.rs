@@ -6,6 +6,8 @@
 //!                         [--attachment-patch <FILE|JSON>] [--faults | --no-faults]
 //!                         [--faults-seed <N>] [--faults-points <N>] [--concurrency <N>]
 //! cni-conformance requirements
+//! cni-conformance fuzz --plugin <PATH> --config <FILE> [--duration <SECS>] [--calls <N>]
+//!                      [--seed <N>] [--out <DIR>] [--json <FILE>] [--junit <FILE>] [--jobs <N>]
 //! ```
 //! Exit status: 0 when every applicable MUST (and, with `--strict`, SHOULD) passed, 1 when one
 //! failed (a broken VERSION answer included; the reports are written), 2 when the harness
@@ -111,6 +113,9 @@ enum Cmd {
     },
     /// List every black-box-testable requirement with the cases that cover it.
     Requirements,
+    /// Fuzz the plugin binary with generated requests and environments; findings are
+    /// minimized and written as reproducers.
+    Fuzz(harness::fuzz::cli::FuzzArgs),
 }
 
 fn cases_root(cli: &Option<PathBuf>) -> PathBuf {
@@ -149,6 +154,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Cmd::Fuzz(args) => harness::fuzz::cli::main(args, &catalogue),
         Cmd::Certify {
             plugin,
             config,
