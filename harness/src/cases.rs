@@ -333,7 +333,9 @@ fn validate_step(s: &Step, snapshots: &[&str]) -> Result<(), String> {
     }
     if let Some(a) = &s.attachment {
         if !is_valid_attachment(a) {
-            return Err(format!("attachment {a:?}: 1 to 8 of a-z, 0-9, from a letter"));
+            return Err(format!(
+                "attachment {a:?}: 1 to 8 of a-z, 0-9, from a letter"
+            ));
         }
     }
     if !s.leftover_req.is_empty() && !matches!(s.action, Some(Action::Compare(_))) {
@@ -342,7 +344,9 @@ fn validate_step(s: &Step, snapshots: &[&str]) -> Result<(), String> {
     if let Some(action) = &s.action {
         if let Action::Compare(name) = action {
             if !snapshots.contains(&name.as_str()) {
-                return Err(format!("compare {name:?}: no earlier snapshot of that name"));
+                return Err(format!(
+                    "compare {name:?}: no earlier snapshot of that name"
+                ));
             }
         }
         let call_only = !s.env.is_empty()
@@ -374,16 +378,29 @@ fn validate_step(s: &Step, snapshots: &[&str]) -> Result<(), String> {
     if !s.code_req.is_empty() && s.code.is_none() {
         return Err("code_req without code".into());
     }
-    if let Some((k, _)) = s.env.iter().find(|(k, v)| !is_valid_env_key(k) || v.contains('\0')) {
-        return Err(format!("env {k:?}: a key without = or NUL, a value without NUL"));
+    if let Some((k, _)) = s
+        .env
+        .iter()
+        .find(|(k, v)| !is_valid_env_key(k) || v.contains('\0'))
+    {
+        return Err(format!(
+            "env {k:?}: a key without = or NUL, a value without NUL"
+        ));
     }
     if let Some(k) = s.unset.iter().find(|k| !is_valid_env_key(k)) {
         return Err(format!("unset {k:?}: not a variable name"));
     }
-    if let Some(c) = s.checks.iter().find(|c| crate::checks::find(c.name()).is_none()) {
+    if let Some(c) = s
+        .checks
+        .iter()
+        .find(|c| crate::checks::find(c.name()).is_none())
+    {
         return Err(format!("unknown check {:?}", c.name()));
     }
-    if s.checks.iter().any(|c| c.req().is_some_and(<[String]>::is_empty)) {
+    if s.checks
+        .iter()
+        .any(|c| c.req().is_some_and(<[String]>::is_empty))
+    {
         return Err("a check with an empty req".into());
     }
     if let Some(valid) = &s.valid {
@@ -391,7 +408,9 @@ fn validate_step(s: &Step, snapshots: &[&str]) -> Result<(), String> {
             return Err("valid without verb = \"GC\"".into());
         }
         if let Some(a) = valid.iter().find(|a| !is_valid_attachment(a)) {
-            return Err(format!("valid attachment {a:?}: 1 to 8 of a-z, 0-9, from a letter"));
+            return Err(format!(
+                "valid attachment {a:?}: 1 to 8 of a-z, 0-9, from a letter"
+            ));
         }
     }
     if s.patch.as_ref().is_some_and(|p| !p.is_table()) {

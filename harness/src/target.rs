@@ -77,7 +77,7 @@ impl AttachmentPatch {
 
 /// Applies a JSON merge patch (RFC 7386) to `target`: objects merge key by key, `null`
 /// removes a key, anything else replaces.
-pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
+pub fn merge_patch(target: &mut Value, patch: &Value) {
     match patch {
         Value::Object(p) => {
             if !target.is_object() {
@@ -204,7 +204,7 @@ type PluginObjects = (Vec<Map<String, Value>>, Map<String, Value>);
 /// config is the tested object itself, without `cniVersion` and `name`.
 fn split_plugins(
     obj: &Map<String, Value>,
-    plugin: &Path,
+    file: &str,
     config: &Path,
 ) -> Result<PluginObjects, SetupError> {
     match obj.get("plugins") {
@@ -217,7 +217,12 @@ fn split_plugins(
                         .ok_or_else(|| config_error(config, "plugins must be objects"))
                 })
                 .collect::<Result<_, _>>()?;
-            let file = plugin.file_name().and_then(|f| f.to_str()).unwrap_or("");
+            if objs.iter().any(|p| p.contains_key(CONFIG_KEY)) {
+                return Err(config_error(
+                    config,
+                    format!("{CONFIG_KEY:?} belongs at the top level, not in a plugin object"),
+                ));
+            }
             let idx = objs
                 .iter()
                 .position(|p| p.get("type").and_then(Value::as_str) == Some(file))
@@ -237,23 +242,26 @@ fn split_plugins(
     }
 }
 
-impl Target {
-    /// Reads a base config: a single plugin config, or a list in which the plugin appears
-    /// (matched by `type` against the plugin's file name, else the last plugin). A top-level
-    /// [`CONFIG_KEY`] object is the harness's, not the plugin's: it is removed, and its
-    /// `attachmentPatch` becomes [`Target::attachment_patch`].
-    pub fn from_config(
-        plugin: &Path,
-        config: &Path,
-        cni_path: Vec<PathBuf>,
-        timeout: Duration,
-    ) -> Result<Target, SetupError> {
-        check_executable(plugin)?;
-        let text = std::fs::read(config).map_err(|e| SetupError::Read(config.into(), e))?;
+/// What the harness takes from a base config's text (see [`Target::from_config`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaseConfig {
+    pub network_name: String,
+    /// The top-level `cniVersion` as written (a non-string as its JSON text).
+    pub config_version: Option<String>,
+    pub prelude: Vec<Map<String, Value>>,
+    pub plugin_conf: Map<String, Value>,
+    pub attachment_patch: Option<AttachmentPatch>,
+}
+
+impl BaseConfig {
+    /// Reads a base config's text for the plugin file named `plugin_file`; `config` is the
+    /// file's path, for errors. A top-level [`CONFIG_KEY`] object is removed and its
+    /// `attachmentPatch` taken; one inside a plugin object of a list is refused.
+    pub fn parse(text: &[u8], plugin_file: &str, config: &Path) -> Result<BaseConfig, SetupError> {
         let mut obj: Map<String, Value> =
-            serde_json::from_slice(&text).map_err(|_| SetupError::NotObject(config.into()))?;
+            serde_json::from_slice(text).map_err(|_| SetupError::NotObject(config.into()))?;
         let attachment_patch = take_harness_key(&mut obj, config)?;
-        let name = obj
+        let network_name = obj
             .get("name")
             .and_then(Value::as_str)
             .ok_or_else(|| config_error(config, "no network name"))?
@@ -262,7 +270,32 @@ impl Target {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         });
-        let (prelude, plugin_conf) = split_plugins(&obj, plugin, config)?;
+        let (prelude, plugin_conf) = split_plugins(&obj, plugin_file, config)?;
+        Ok(BaseConfig {
+            network_name,
+            config_version,
+            prelude,
+            plugin_conf,
+            attachment_patch,
+        })
+    }
+}
+
+impl Target {
+    /// Reads a base config: a single plugin config, or a list in which the plugin appears
+    /// (matched by `type` against the plugin's file name, else the last plugin). A top-level
+    /// [`CONFIG_KEY`] object is the harness's, not the plugin's: it is removed, and its
+    /// `attachmentPatch` becomes [`Target::attachment_patch`] (see [`BaseConfig::parse`]).
+    pub fn from_config(
+        plugin: &Path,
+        config: &Path,
+        cni_path: Vec<PathBuf>,
+        timeout: Duration,
+    ) -> Result<Target, SetupError> {
+        check_executable(plugin)?;
+        let text = std::fs::read(config).map_err(|e| SetupError::Read(config.into(), e))?;
+        let file = plugin.file_name().and_then(|f| f.to_str()).unwrap_or("");
+        let base = BaseConfig::parse(&text, file, config)?;
         // Runtimes always pass CNI_PATH; by default it is the plugin's own directory.
         let cni_path = if cni_path.is_empty() {
             vec![crate::world::parent_dir(plugin)]
@@ -272,12 +305,12 @@ impl Target {
         Ok(Target {
             plugin: plugin.to_path_buf(),
             cni_path,
-            network_name: name,
-            config_version,
-            prelude,
-            plugin_conf,
+            network_name: base.network_name,
+            config_version: base.config_version,
+            prelude: base.prelude,
+            plugin_conf: base.plugin_conf,
             timeout,
-            attachment_patch,
+            attachment_patch: base.attachment_patch,
             recorder: None,
         })
     }
