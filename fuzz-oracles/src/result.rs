@@ -18,11 +18,18 @@ fn check(original: &CniResult) {
 
 /// The oracle of the `result` target.
 ///
+/// For one input in four (by length), parsing must also give exactly what reading the text
+/// into a `serde_json::Value` first gives ([`CniResult::from_value`]): `parse` reads most
+/// results straight into their layout and must never differ from that.
+///
 /// An assumed version only matters to a result without `cniVersion`: for those, the input is
 /// read with each of the seven versions assumed and each result is checked. Any other input
 /// parses the same with or without one, which is checked for one assumed version (picked by
 /// the input's length) rather than all seven, and its result is checked once.
 pub fn result(data: &[u8]) {
+    if data.len() % 4 == 0 {
+        same_as_through_value(data);
+    }
     match CniResult::parse(data, None) {
         Err(ResultError::MissingVersion) => {
             for assume in SpecVersion::ALL {
@@ -46,5 +53,19 @@ pub fn result(data: &[u8]) {
                 check(&r);
             }
         }
+    }
+}
+
+fn same_as_through_value(data: &[u8]) {
+    let assume = SpecVersion::ALL[data.len() / 4 % SpecVersion::ALL.len()];
+    for assume in [None, Some(assume)] {
+        let through_value = serde_json::from_slice::<serde_json::Value>(data)
+            .map_err(|e| ResultError::Decode(e.to_string()))
+            .and_then(|v| CniResult::from_value(v, assume));
+        assert_eq!(
+            CniResult::parse(data, assume),
+            through_value,
+            "parse differs from reading through a Value (assumed {assume:?})"
+        );
     }
 }
