@@ -12,7 +12,13 @@ fn check(original: &CniResult) {
     original
         .validate()
         .expect("parse only returns valid results");
-    json_round_trip(original, "the parsed result");
+    // convert_to_all does the JSON round trip of the first conversion of each layout and
+    // checks that the other versions of the layout (the result's own among them) give that
+    // one relabelled; when the conversion to the result's own version is the result itself
+    // (no field its label lacks), that covers this result's round trip.
+    if original.convert_to(original.version()).as_ref() != Ok(original) {
+        json_round_trip(original, "the parsed result");
+    }
     convert_to_all(original);
 }
 
@@ -27,7 +33,7 @@ fn check(original: &CniResult) {
 /// parses the same with or without one, which is checked for one assumed version (picked by
 /// the input's length) rather than all seven, and its result is checked once.
 pub fn result(data: &[u8]) {
-    if data.len() % 4 == 0 {
+    if data.len().is_multiple_of(4) {
         same_as_through_value(data);
     }
     match CniResult::parse(data, None) {
