@@ -88,6 +88,7 @@ fi
 to_write=()
 refused=()
 adopted=0
+declare -A sum_of=()
 for n in "${names[@]}"; do
   f=$dir/$n
   if [[ ! -e $f && ! -L $f ]]; then
@@ -98,7 +99,14 @@ for n in "${names[@]}"; do
     refused+=("$n (a directory)")
     continue
   fi
-  cur=$(sha256sum <"$f" 2>/dev/null | cut -d' ' -f1) || cur=unreadable
+  # Hard links of one file are hashed once.
+  id=$(stat -L -c %d:%i "$f" 2>/dev/null) || id=""
+  if [[ -n $id && -n ${sum_of[$id]:-} ]]; then
+    cur=${sum_of[$id]}
+  else
+    cur=$(sha256sum <"$f" 2>/dev/null | cut -d' ' -f1) || cur=unreadable
+    [[ -n $id ]] && sum_of[$id]=$cur
+  fi
   if [[ -L $f ]]; then
     cur="symlink:$cur"
   fi

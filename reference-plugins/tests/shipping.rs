@@ -179,12 +179,16 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Every entry of a directory with what a write would change: inode, size, mtime, content hash.
 fn state(dir: &Path) -> BTreeMap<String, (u64, u64, i64, i64, String)> {
+    let mut hashes: BTreeMap<u64, String> = BTreeMap::new();
     std::fs::read_dir(dir)
         .unwrap()
         .map(|e| {
             let e = e.unwrap();
             let m = e.metadata().unwrap();
-            let hash = sha256_hex(&std::fs::read(e.path()).unwrap());
+            let hash = hashes
+                .entry(m.ino())
+                .or_insert_with(|| sha256_hex(&std::fs::read(e.path()).unwrap()))
+                .clone();
             (
                 e.file_name().into_string().unwrap(),
                 (m.ino(), m.size(), m.mtime(), m.mtime_nsec(), hash),
