@@ -351,3 +351,92 @@ fn install_replaces_atomically_and_leaves_no_temporary_names() {
     }
     assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
 }
+
+// ---- scripts/build-deb.sh ----
+
+fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    out
+}
+
+/// A scratch root with an empty dpkg database: `dpkg --root` installs there and never touches
+/// the machine's own packages (the upstream plugins in /usr/lib/cni stay the tests' peers).
+fn scratch_root(dir: &Path) -> PathBuf {
+    let root = dir.join("root");
+    for d in ["var/lib/dpkg/info", "var/lib/dpkg/updates", "var/log"] {
+        std::fs::create_dir_all(root.join(d)).unwrap();
+    }
+    std::fs::write(root.join("var/lib/dpkg/status"), b"").unwrap();
+    root
+}
+
+fn dpkg(root: &Path) -> Command {
+    let mut c = Command::new("dpkg");
+    c.arg(format!("--root={}", root.display()))
+        .arg(format!("--log={}", root.join("var/log/dpkg.log").display()));
+    c
+}
+
+#[test]
+fn debian_package_installs_every_plugin_into_usr_lib_cni_and_purges_clean() {
+    if Command::new("dpkg-deb").arg("--version").output().is_err() {
+        eprintln!("skipped: no dpkg-deb");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/build-deb.sh");
+    let out = run_ok(
+        Command::new("bash")
+            .arg(script)
+            .arg("--binary")
+            .arg(MULTICALL)
+            .arg("--out")
+            .arg(tmp.path()),
+    );
+    let deb = PathBuf::from(stdout(&out).trim());
+    assert!(deb.is_file(), "{deb:?}");
+
+    let fields = stdout(&run_ok(Command::new("dpkg-deb").arg("-f").arg(&deb)));
+    for field in ["Provides", "Replaces", "Conflicts"] {
+        assert!(
+            fields.contains(&format!("{field}: containernetworking-plugins")),
+            "{fields}"
+        );
+    }
+
+    let root = scratch_root(tmp.path());
+    run_ok(dpkg(&root).arg("-i").arg(&deb));
+    let cni = root.join("usr/lib/cni");
+    let names = plugin_names();
+    let inode = std::fs::metadata(cni.join(&names[0])).unwrap().ino();
+    for name in &names {
+        assert_eq!(
+            std::fs::metadata(cni.join(name)).unwrap().ino(),
+            inode,
+            "{name}"
+        );
+        let out = Command::new(cni.join(name))
+            .arg("--version")
+            .output()
+            .unwrap();
+        assert_version_line(&out, name);
+    }
+    let listed = stdout(&run_ok(dpkg(&root).arg("-L").arg("cni-rs-plugins")));
+    for name in &names {
+        assert!(
+            listed.contains(&format!("/usr/lib/cni/{name}\n")),
+            "{listed}"
+        );
+    }
+
+    run_ok(dpkg(&root).arg("--purge").arg("cni-rs-plugins"));
+    assert!(!root.join("usr").exists(), "purge left files under usr/");
+    let status = std::fs::read_to_string(root.join("var/lib/dpkg/status")).unwrap();
+    assert!(!status.contains("Package: cni-rs-plugins"), "{status}");
+}
