@@ -9,7 +9,8 @@
 # declares Provides, Replaces and Conflicts on containernetworking-plugins: installing it
 # removes Debian's package, including the plugins cni-rs does not have (bandwidth, firewall,
 # host-device, sbr, static, vrf, and dhcp until it is added here).
-# Without --binary it builds the binary as scripts/install.sh does (static, host triple).
+# Without --binary it builds the binary as scripts/install.sh does (static, non-PIE, host
+# triple).
 # Prints the path of the package.
 set -euo pipefail
 
@@ -20,7 +21,7 @@ while (($#)); do
   case $1 in
     --binary) binary=${2:?--binary needs a path}; shift 2 ;;
     --out) out=${2:?--out needs a directory}; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-deb: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -29,7 +30,7 @@ command -v dpkg-deb >/dev/null || die "dpkg-deb not found (package dpkg)"
 
 if [[ -z $binary ]]; then
   triple=$(rustc -vV | sed -n 's/^host: //p')
-  (cd "$root" && RUSTFLAGS='-C target-feature=+crt-static' \
+  (cd "$root" && RUSTFLAGS='-C target-feature=+crt-static -C relocation-model=static' \
     cargo build --release -q --target "$triple" -p reference-plugins --bin cni-rs-plugins) \
     || die "build failed"
   binary=${CARGO_TARGET_DIR:-$root/target}/$triple/release/cni-rs-plugins

@@ -13,8 +13,9 @@
 # --no-build     do not run cargo; use the binary already built.
 #
 # Unless told otherwise it builds (cargo decides whether anything changed) the shipped form, a
-# static release build for the host:
-#   RUSTFLAGS='-C target-feature=+crt-static' \
+# static, non-PIE release build for the host (no loader and no self-relocation at start; the
+# measurements are in reference-plugins/BENCH.md):
+#   RUSTFLAGS='-C target-feature=+crt-static -C relocation-model=static' \
 #     cargo build --release --target <host triple> -p reference-plugins --bin cni-rs-plugins
 #
 # Rules:
@@ -37,7 +38,7 @@ force=0
 build=1
 binary=""
 
-usage() { sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
   case $1 in
     --dir) dir=${2:?--dir needs a directory}; shift 2 ;;
@@ -59,7 +60,7 @@ if [[ -z $binary ]]; then
   binary=${CARGO_TARGET_DIR:-$root/target}/$triple/release/cni-rs-plugins
   if ((build)); then
     command -v cargo >/dev/null || die "cargo not found (or use --binary PATH / --no-build)"
-    (cd "$root" && RUSTFLAGS='-C target-feature=+crt-static' \
+    (cd "$root" && RUSTFLAGS='-C target-feature=+crt-static -C relocation-model=static' \
       cargo build --release -q --target "$triple" -p reference-plugins --bin cni-rs-plugins) \
       || die "build failed"
   fi
