@@ -11,7 +11,7 @@
 # host-device, sbr, static, vrf, and dhcp until it is added here).
 # Without --binary it builds the binary as scripts/install.sh does (static, non-PIE, host
 # triple).
-# Prints the path of the package.
+# DEB_COMPRESSION (default xz) is dpkg-deb's -Z. Prints the path of the package.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,5 +78,5 @@ Description: CNI plugins in Rust (drop-in for the reference plugins)
 EOF
 mkdir -p "$out"
 deb=$out/cni-rs-plugins_${version}_${arch}.deb
-dpkg-deb --root-owner-group --build "$pkg" "$deb" >/dev/null
+dpkg-deb --root-owner-group -Z"${DEB_COMPRESSION:-xz}" --build "$pkg" "$deb" >/dev/null
 echo "$deb"
