@@ -67,13 +67,17 @@ pub fn not_applicable(case: &Case, target: &Target) -> Option<String> {
 }
 
 /// A small number per attachment name, so that attachments of one case get different values
-/// ("a" 0, "a2" 1, "b" 2, others from 3 on).
+/// ("a" 0, "a2" 1, "b" 2; the concurrency run's "p<i>" 3 + i, distinct for the 32 of its
+/// default size; others from 3 on by a hash of the name).
 fn ordinal(attachment: &str) -> u8 {
     match attachment {
         "a" => 0,
         "a2" => 1,
         "b" => 2,
-        other => 3 + (other.bytes().fold(0u8, |s, b| s.wrapping_add(b)) % 16),
+        other => match other.strip_prefix('p').and_then(|i| i.parse::<u8>().ok()) {
+            Some(i) => 3 + i % IPS_SLOTS,
+            None => 3 + (other.bytes().fold(0u8, |s, b| s.wrapping_add(b)) % 16),
+        },
     }
 }
 
@@ -128,12 +132,15 @@ fn host_in(net: &IpNet, host: u32) -> IpAddr {
     }
 }
 
-/// The part of each subnet given as `ipRanges`: hosts 100 to 239 (the gateway, .1, stays
+/// The part of each subnet given as `ipRanges`: hosts 100 to 254 (the gateway, .1, stays
 /// outside; `ips` fall inside).
 const RANGE_FIRST: u32 = 100;
-const RANGE_LAST: u32 = 239;
+const RANGE_LAST: u32 = 254;
 /// The host number of the first `ips` address; an attachment adds its ordinal.
 const IPS_FIRST: u32 = 220;
+/// How many "p<i>" attachments get distinct ordinals: hosts 223 to 254 of a /24 (beyond, the
+/// ordinals repeat and so do `ips`).
+const IPS_SLOTS: u8 = 32;
 /// Host ports of the fixed port mappings (TCP, UDP); an attachment adds its ordinal.
 const TCP_HOST_PORT: u16 = 18080;
 const UDP_HOST_PORT: u16 = 18053;
@@ -507,6 +514,16 @@ pub(crate) fn mac_applied(v: &StepView) -> Verdict {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn parallel_attachments_get_distinct_ordinals() {
+        let ords: std::collections::BTreeSet<u8> =
+            (0..32).map(|i| super::ordinal(&format!("p{i}"))).collect();
+        assert_eq!(ords.len(), 32);
+        assert!(ords
+            .iter()
+            .all(|&o| o >= 3 && super::IPS_FIRST + u32::from(o) <= 254));
+    }
+
     use super::*;
     use std::path::PathBuf;
     use std::time::Duration;

@@ -23,7 +23,8 @@ use cni::version::SpecVersion;
 use crate::cases::Kind;
 use crate::faults::bench::Answer;
 use crate::faults::Bench;
-use crate::runner::CaseRun;
+use crate::runner::{CaseRun, Skipped};
+
 use crate::target::{Target, PRIMARY_ATTACHMENT};
 
 /// Requirement IDs the concurrency runs give evidence for.
@@ -45,6 +46,9 @@ const ROUNDS: usize = 3;
 
 /// The concurrency case runs whose id contains `filter` (all without one), at the newest
 /// version; `progress` as in [`crate::pool::run_all`].
+/// A config with an attachment patch needs a changed config for a second attachment on the
+/// node (vlan: one link per master and VLAN id), so N attachments of the one base config at
+/// once are not something it can do; the parallel run is then skipped with this reason.
 pub fn run(
     target: &Target,
     versions: &[SpecVersion],
@@ -52,14 +56,25 @@ pub fn run(
     n: usize,
     filter: Option<&str>,
     progress: &(dyn Fn(usize, usize, &CaseRun) + Sync),
-) -> Vec<CaseRun> {
+) -> (Vec<CaseRun>, Vec<Skipped>) {
     let Some(&version) = versions.last() else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let wanted = |id: &str| filter.is_none_or(|f| id.contains(f));
     let mut ids: Vec<String> = Vec::new();
+    let mut skipped = Vec::new();
     if wanted("concurrency-parallel") {
-        ids.push("concurrency-parallel".into());
+        if target.attachment_patch.is_some() {
+            skipped.push(Skipped {
+                case: "concurrency-parallel".into(),
+                reason: "the config carries an attachment patch: a second attachment on the node \
+                         needs a changed config, so N attachments of one config cannot exist at \
+                         once"
+                    .into(),
+            });
+        } else {
+            ids.push("concurrency-parallel".into());
+        }
     }
     for (x, y, _) in PAIRS {
         let id = pair_id(x, y);
@@ -83,7 +98,7 @@ pub fn run(
         progress(i + 1, total, &run);
         out.push(run);
     }
-    out
+    (out, skipped)
 }
 
 fn pair_id(x: &str, y: &str) -> String {

@@ -50,14 +50,10 @@ impl Robustness {
             skipped.extend(s);
         }
         if self.concurrency > 0 && wanted("concurrency-") {
-            runs.extend(crate::concurrency::run(
-                target,
-                versions,
-                kind,
-                self.concurrency,
-                filter,
-                progress,
-            ));
+            let (r, s) =
+                crate::concurrency::run(target, versions, kind, self.concurrency, filter, progress);
+            runs.extend(r);
+            skipped.extend(s);
         }
         (runs, skipped)
     }

@@ -151,6 +151,9 @@ impl<'t> Bench<'t> {
         };
         let version = self.s.version.as_str().to_string();
         let mut req = self.s.plugin_request(att, &version, prev.as_ref());
+        let target = self.s.target;
+        self.s
+            .inject_capability_args(&mut req, &target.plugin_conf, verb, att);
         if verb == "GC" {
             req["cni.dev/valid-attachments"] = Value::Array(Vec::new());
         }

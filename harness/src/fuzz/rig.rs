@@ -167,6 +167,13 @@ impl<'t> Rig<'t> {
         let mut req = self
             .session
             .plugin_request(PRIMARY_ATTACHMENT, &version, prev.as_ref());
+        let target = self.session.target;
+        self.session.inject_capability_args(
+            &mut req,
+            &target.plugin_conf,
+            verb,
+            PRIMARY_ATTACHMENT,
+        );
         if verb == "GC" {
             if let Some(a) = self.session.world.get(PRIMARY_ATTACHMENT) {
                 req["cni.dev/valid-attachments"] =
