@@ -101,17 +101,7 @@ pub type Result<T, E = IfaceError> = std::result::Result<T, E>;
 
 /// Runs `f` on a new thread that has entered the namespace open at `netns` (for example
 /// [`Netlink::netns`]), and returns its value. A panic in `f` is resumed here.
-///
-/// The thread allocates from the process's one malloc arena: glibc would otherwise give the
-/// first other thread an arena of its own, whose set-up alone raised a plugin's peak resident
-/// size by about a fifth, for a thread that lives a few system calls.
 pub fn run_in_netns<T: Send>(netns: BorrowedFd<'_>, f: impl FnOnce() -> T + Send) -> Result<T> {
-    static ONE_ARENA: std::sync::Once = std::sync::Once::new();
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes an allocator setting; called before the first thread.
-    ONE_ARENA.call_once(|| unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 1);
-    });
     let fd = netns.as_raw_fd();
     std::thread::scope(|s| {
         let worker = s.spawn(move || {

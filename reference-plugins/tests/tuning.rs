@@ -1097,7 +1097,11 @@ fn same_effects_as_debian_upstream() {
     };
     let [theirs, mine] = check_with(json!({"net.ipv4.conf.IFNAME.arp_notify": "1"}));
     assert!(mine.0, "our CHECK: {}", mine.1);
-    assert!(!theirs.0 && theirs.1.contains("IFNAME"), "UPSTREAM-13: {}", theirs.1);
+    assert!(
+        !theirs.0 && theirs.1.contains("IFNAME"),
+        "UPSTREAM-13: {}",
+        theirs.1
+    );
     let [theirs, mine] = check_with(json!({"net.ipv4.ip_local_port_range": "20000 30000"}));
     assert!(mine.0, "our CHECK: {}", mine.1);
     assert!(
@@ -1108,7 +1112,10 @@ fn same_effects_as_debian_upstream() {
     let [theirs, mine] = check_with(json!({
         "net.ipv4.conf.eth0.arp_notify": "1", "net/core/somaxconn": "512",
     }));
-    assert!(mine.0 && theirs.0, "CHECK: ours {mine:?}, upstream {theirs:?}");
+    assert!(
+        mine.0 && theirs.0,
+        "CHECK: ours {mine:?}, upstream {theirs:?}"
+    );
     // DEL: the same attributes back, sysctls left as ADD wrote them (both), files gone.
     let up_del = run_upstream(up, "DEL", &up_conf);
     assert!(up_del.status.success(), "{}", text(&up_del));
