@@ -8,7 +8,8 @@
 //!   with `IFNAME` left in its path, so CHECK after a successful ADD fails (UPSTREAM-13).
 //! - CHECK-1, CHECK-6 (portmap): the harness passes the port mappings its config's
 //!   `capabilities` enable, as libcni does; with an IPv4-only result CHECK right after ADD
-//!   looks for ip6tables rules ADD never wrote and fails (UPSTREAM-25, plugins#819).
+//!   looks for ip6tables rules ADD never wrote and fails (UPSTREAM-25, plugins#819); with
+//!   dual stack it looks for the IPv4 rules in ip6tables too and fails as well (UPSTREAM-22).
 //!
 //! The UPSTREAM-N entries of `conformance-cases/upstream-deviations.toml` say what ours do
 //! instead and cite these tests as evidence; [`DEVIATIONS`] ties each known violation to its
@@ -36,22 +37,24 @@ use serde_json::Value;
 
 const REAL_DIR: &str = "/usr/lib/cni";
 
-/// The entry of `conformance-cases/upstream-deviations.toml` behind each known violation
-/// (CHECK-1 and CHECK-6 are tuning's with `tuning-ours.conflist`, portmap's otherwise).
-const DEVIATIONS: [(&str, &str); 4] = [
-    ("VERSION-2", "UPSTREAM-1"),
-    ("RES-13", "UPSTREAM-2"),
-    ("CHECK-1", "UPSTREAM-13 for tuning, UPSTREAM-25 for portmap"),
-    ("CHECK-6", "UPSTREAM-13 for tuning, UPSTREAM-25 for portmap"),
+/// The entry of `conformance-cases/upstream-deviations.toml` behind each known violation:
+/// (plugin, or `*` for any, requirement, entry).
+const DEVIATIONS: [(&str, &str, &str); 6] = [
+    ("*", "VERSION-2", "UPSTREAM-1"),
+    ("*", "RES-13", "UPSTREAM-2"),
+    ("tuning", "CHECK-1", "UPSTREAM-13"),
+    ("tuning", "CHECK-6", "UPSTREAM-13"),
+    ("portmap", "CHECK-1", "UPSTREAM-25, UPSTREAM-22"),
+    ("portmap", "CHECK-6", "UPSTREAM-25, UPSTREAM-22"),
 ];
 
-/// `ID (UPSTREAM-N)` for each known violation, for failure messages.
-fn with_deviations(known: &[&str]) -> String {
+/// `ID (UPSTREAM-N)` for each known violation of `plugin`, for failure messages.
+fn with_deviations(plugin: &str, known: &[&str]) -> String {
     let entry = |id: &str| {
         DEVIATIONS
             .iter()
-            .find(|(req, _)| *req == id)
-            .map_or("no deviation entry", |(_, dev)| *dev)
+            .find(|(p, req, _)| (*p == "*" || *p == plugin) && *req == id)
+            .map_or("no deviation entry", |(_, _, dev)| *dev)
     };
     let named: Vec<String> = known
         .iter()
@@ -126,7 +129,7 @@ fn certify_with(harness: &Path, plugin: &str, config: &str, known: &[&str]) -> V
         .filter(|r| r["verdict"] == "fail")
         .map(|r| r["id"].as_str().unwrap())
         .collect();
-    let explained = with_deviations(known);
+    let explained = with_deviations(plugin, known);
     let known: BTreeSet<&str> = known.iter().copied().collect();
     assert_eq!(
         failed, known,
@@ -257,6 +260,25 @@ fn assert_cases_passed(report: &Value, cases: &[&str]) {
             "{case} did not run and pass"
         );
     }
+}
+
+/// The config our portmap is certified with (after bridge, dual stack, two mappings): CHECK
+/// right after a good ADD fails, looking for the IPv4 rules in ip6tables (UPSTREAM-22).
+#[test]
+fn portmap_with_mappings() {
+    let report = certify(
+        "portmap",
+        "portmap-ours.conflist",
+        &["VERSION-2", "CHECK-1", "CHECK-6"],
+    );
+    let check = report["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "CHECK-1")
+        .unwrap();
+    let reason = check["reason"].as_str().unwrap();
+    assert!(reason.contains("could not check ipv6 dnat"), "{reason}");
 }
 
 /// Whether this kernel can make a VRF device (probed in a throwaway namespace).

@@ -1676,3 +1676,268 @@ fn failed_add_leaves_nothing_behind() {
     ok(w.portmap("ADD", "ctr-rb", "eth0", &conf), "ADD");
     assert_eq!(run_in(&w.node, "sysctl", &["-n", key]).trim(), "1");
 }
+
+// ----- differential: upstream's portmap and ours in twin worlds ------------------------------
+
+/// The mappings both twin worlds get: one TCP and one UDP port for every node address of
+/// both families, and one TCP port per family for one node address only.
+fn differential_mappings() -> Value {
+    json!([
+        {"hostPort": 8080, "containerPort": 80, "protocol": "tcp"},
+        {"hostPort": 8053, "containerPort": 53, "protocol": "udp"},
+        {"hostPort": 9090, "containerPort": 90, "protocol": "tcp", "hostIP": "10.78.0.1"},
+        {"hostPort": 9091, "containerPort": 91, "protocol": "tcp", "hostIP": "fd00:78::1"},
+    ])
+}
+
+/// A world of [`World`] with a container `c1` whose ports are mapped (by upstream's portmap
+/// or ours, after our bridge), a container `c2` on another network (another bridge, routed
+/// through the node) and a container `c3` beside `c1` on the same bridge.
+struct Twin {
+    w: World,
+    c1: Netns,
+    c2: Netns,
+    c3: Netns,
+    /// `c1`'s addresses.
+    c4: IpAddr,
+    c6: IpAddr,
+}
+
+impl Twin {
+    fn new(label: &str, upstream: Option<&Path>) -> Twin {
+        let w = World::new(label);
+        let bridge = w.bridge_conf(NET, "pm0", "10.77.0.0/24", Some("fd00:77::/64"));
+        let c1 = w.container(&format!("{label}-c1"));
+        let out = ok(
+            w.call("bridge", "ADD", "ctr-1", "eth0", Some(c1.path()), &bridge),
+            "bridge ADD",
+        );
+        let prev: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let conf = with_prev(
+            &portmap_conf(NET, differential_mappings(), json!({})),
+            &prev,
+        );
+        let out = match upstream {
+            Some(bin) => run_binary(&w.node, bin, "ADD", "ctr-1", "eth0", c1.path(), &conf),
+            None => w.call("portmap", "ADD", "ctr-1", "eth0", Some(c1.path()), &conf),
+        };
+        ok(out, "portmap ADD");
+        let (c4, c6) = addresses(&prev, "eth0");
+        let c3 = w.container(&format!("{label}-c3"));
+        ok(
+            w.call("bridge", "ADD", "ctr-3", "eth0", Some(c3.path()), &bridge),
+            "bridge ADD c3",
+        );
+        let other = w.bridge_conf("pmother", "pm1", "10.76.0.0/24", Some("fd00:76::/64"));
+        let c2 = w.container(&format!("{label}-c2"));
+        ok(
+            w.call("bridge", "ADD", "ctr-2", "eth0", Some(c2.path()), &other),
+            "bridge ADD c2",
+        );
+        Twin {
+            w,
+            c1,
+            c2,
+            c3,
+            c4,
+            c6: c6.unwrap(),
+        }
+    }
+
+    /// The reachability matrix: for every mapping, client and destination, the address the
+    /// server saw the client come from, or `None` when nothing arrived. Clients: the outside
+    /// client, the node itself, `c2` (another network), `c3` (the same bridge) and `c1`
+    /// itself (hairpin), each to every node address of the mapping's family; the node to
+    /// its loopback address; and transit: the outside client to the far host's address on
+    /// the host port, once with the far host listening there, once with the container
+    /// listening on the container port (only a rewrite could bring it there).
+    fn matrix(&self) -> BTreeMap<String, Option<IpAddr>> {
+        let w = &self.w;
+        let clients = [
+            ("outside", &w.outside),
+            ("node", &w.node),
+            ("c2", &self.c2),
+            ("c3", &self.c3),
+            ("c1-hairpin", &self.c1),
+        ];
+        let mut cells = BTreeMap::new();
+        for (proto, host_port, port) in [
+            ("tcp", 8080, 80),
+            ("udp", 8053, 53),
+            ("tcp", 9090, 90),
+            ("tcp", 9091, 91),
+        ] {
+            for v6 in [false, true] {
+                let (node_addrs, lo, far, c) = if v6 {
+                    (
+                        ["fd00:78::1", "fd00:79::1", "fd00:77::1"],
+                        "::1",
+                        "fd00:79::2",
+                        self.c6,
+                    )
+                } else {
+                    (
+                        ["10.78.0.1", "10.79.0.1", "10.77.0.1"],
+                        "127.0.0.1",
+                        "10.79.0.2",
+                        self.c4,
+                    )
+                };
+                let listen = at(c, port);
+                let probe = |server: &Netns, listen: SocketAddr, client: &Netns, to: IpAddr| {
+                    let to = at(to, host_port);
+                    let seen = if proto == "tcp" {
+                        tcp_forwarded(server, listen, client, to)
+                    } else {
+                        udp_forwarded(server, listen, client, to, DIFFERENTIAL_UDP_PATIENCE)
+                    };
+                    seen.ok().map(|a| a.ip())
+                };
+                let mut cell = |what: String, seen: Option<IpAddr>| {
+                    cells.insert(format!("{proto} {host_port} {what}"), seen);
+                };
+                for (name, client) in clients {
+                    for to in node_addrs {
+                        cell(
+                            format!("{name} -> {to}"),
+                            probe(&self.c1, listen, client, ip_of(to)),
+                        );
+                    }
+                }
+                cell(
+                    format!("node -> {lo}"),
+                    probe(&self.c1, listen, &w.node, ip_of(lo)),
+                );
+                let far_ip = ip_of(far);
+                cell(
+                    format!("transit outside -> {far} (far host listening)"),
+                    probe(&w.far, at(far_ip, host_port), &w.outside, far_ip),
+                );
+                cell(
+                    format!("transit outside -> {far} (container listening)"),
+                    probe(&self.c1, listen, &w.outside, far_ip),
+                );
+            }
+        }
+        cells
+    }
+}
+
+/// How long a UDP probe of the reachability matrix waits for an answer.
+const DIFFERENTIAL_UDP_PATIENCE: Duration = Duration::from_millis(1500);
+
+/// Upstream's portmap (Debian 1.1.1, iptables) and ours (nftables) in twin worlds, chained
+/// after our bridge with the same mappings: the same reachability matrix (TCP and UDP, IPv4
+/// and IPv6; from outside, from the node to each of its addresses and to loopback, from
+/// another network, from the same bridge, hairpin, transit), cell by cell, including the
+/// address each server saw; a neighbour on the same bridge differs as UPSTREAM-29 says.
+///
+/// Transit traffic is compared like the rest: upstream 1.1.1's iptables layout only DNATs
+/// packets to local addresses (`-m addrtype --dst-type LOCAL`), as ours does; the rewrite of
+/// transit traffic (CVE-2025-67499) was in upstream's later nftables backend, which this
+/// upstream does not have.
+#[test]
+fn reachability_matches_upstream() {
+    let Some(upstream) = upstream_portmap() else {
+        eprintln!("/usr/lib/cni/portmap is not installed: skipped");
+        return;
+    };
+    let theirs = Twin::new("pmd-up", Some(&upstream));
+    let ours = Twin::new("pmd-ours", None);
+    assert_eq!((theirs.c4, theirs.c6), (ours.c4, ours.c6), "twin addresses");
+    let (mut m_up, mut m_ours) = (theirs.matrix(), ours.matrix());
+    // The cells no bridge netfilter carries: a neighbour on the same bridge when bridged
+    // packets do not pass the node's netfilter hooks (per namespace: the two sysctls).
+    for (t, m) in [(&theirs, &mut m_up), (&ours, &mut m_ours)] {
+        for v6 in [false, true] {
+            let (to, c) = if v6 {
+                ("fd00:78::1", t.c6)
+            } else {
+                ("10.78.0.1", t.c4)
+            };
+            run_in(
+                &t.w.node,
+                "sysctl",
+                &[
+                    "-qw",
+                    "net.bridge.bridge-nf-call-iptables=0",
+                    "net.bridge.bridge-nf-call-ip6tables=0",
+                ],
+            );
+            let seen = tcp_forwarded(&t.c1, at(c, 80), &t.c3, at(ip_of(to), 8080)).ok();
+            run_in(
+                &t.w.node,
+                "sysctl",
+                &[
+                    "-qw",
+                    "net.bridge.bridge-nf-call-iptables=1",
+                    "net.bridge.bridge-nf-call-ip6tables=1",
+                ],
+            );
+            m.insert(
+                format!("tcp 8080 c3 -> {to} (no bridge netfilter)"),
+                seen.map(|a| a.ip()),
+            );
+        }
+    }
+    // UPSTREAM-29: upstream 1.1.1 masquerades mapped connections from the container's whole
+    // subnet, so a neighbour on the same bridge arrives from the node's bridge address, and
+    // gets through without bridge netfilter; ours masquerades hairpin only (the container to
+    // itself), so the neighbour arrives with its own address, and without bridge netfilter
+    // the container's answer goes straight back over the bridge, un-NATed, and the connection
+    // fails.
+    let neighbour = |k: &str| k.contains(" c3 -> ");
+    for (k, v) in m_up.iter().filter(|(k, _)| neighbour(k)) {
+        let gateway = if k.contains(':') && !k.contains(" 10.") {
+            ip_of("fd00:77::1")
+        } else {
+            ip_of("10.77.0.1")
+        };
+        let own = if gateway.is_ipv6() {
+            ip_of("fd00:77::3")
+        } else {
+            ip_of("10.77.0.3")
+        };
+        if v.is_none() {
+            // An unmapped port or address: nothing in either world.
+            assert_eq!(m_ours[k], None, "{k}");
+            continue;
+        }
+        assert_eq!(*v, Some(gateway), "{k}: upstream");
+        let want = if k.ends_with("(no bridge netfilter)") {
+            None
+        } else {
+            Some(own)
+        };
+        assert_eq!(m_ours[k], want, "{k}: ours (UPSTREAM-29)");
+    }
+    let differing: Vec<String> = m_up
+        .iter()
+        .filter(|(k, v)| !neighbour(k) && m_ours.get(*k) != Some(v))
+        .map(|(k, v)| format!("{k}: upstream {v:?}, ours {:?}", m_ours[k]))
+        .collect();
+    let report: Vec<String> = m_ours.iter().map(|(k, v)| format!("{k}: {v:?}")).collect();
+    assert!(
+        differing.is_empty(),
+        "cells differ:\n{}\nours:\n{}",
+        differing.join("\n"),
+        report.join("\n")
+    );
+    // The matrix is not trivially equal: the mapped ports work, transit is not rewritten.
+    let c = |k: &str| m_ours[k];
+    assert_eq!(c("tcp 8080 outside -> 10.78.0.1"), Some(ip_of("10.78.0.2")));
+    assert_eq!(
+        c("udp 8053 outside -> fd00:79::1"),
+        Some(ip_of("fd00:78::2"))
+    );
+    assert_eq!(c("tcp 9090 outside -> 10.79.0.1"), None);
+    assert_eq!(
+        c("udp 8053 transit outside -> 10.79.0.2 (far host listening)"),
+        Some(ip_of("10.78.0.2"))
+    );
+    assert_eq!(
+        c("udp 8053 transit outside -> 10.79.0.2 (container listening)"),
+        None
+    );
+    eprintln!("{}", report.join("\n"));
+}

@@ -1013,3 +1013,116 @@ fn chained_after_bridge_a_later_bridge_check_accepts_the_new_mac() {
     support::assert_silent_ok(&node.del(ID, Some(cont.path()), &bridge));
     assert!(node.reserved().is_empty());
 }
+
+/// Upstream's tuning (Debian 1.1.1) and ours in twin worlds, same configuration (every key
+/// 1.1.1 knows; it has no `txQLen`): the same link attributes (MAC, MTU, promiscuous and
+/// all-multicast modes, queue length) and sysctls after ADD and after DEL, the same result,
+/// and the same saved values. CHECK right after ADD passes for ours; upstream's fails on an
+/// `IFNAME` key (UPSTREAM-13) and on a multi-value sysctl (UPSTREAM-17), and passes without
+/// them.
+#[test]
+fn same_effects_as_debian_upstream() {
+    if !Path::new(UPSTREAM).exists() {
+        eprintln!("SKIPPED: {UPSTREAM} is not installed (scripts/setup.sh installs it)");
+        return;
+    }
+    let keys = json!({
+        "sysctl": {
+            "net.ipv4.conf.IFNAME.arp_notify": "1",
+            "net/core/somaxconn": "512",
+            "net.ipv4.ip_local_port_range": "20000 30000",
+        },
+        "mac": NEW_MAC, "promisc": true, "mtu": 1400, "allmulti": true,
+    });
+    let sysctls = [
+        "net/ipv4/conf/eth0/arp_notify",
+        "net/core/somaxconn",
+        "net/ipv4/ip_local_port_range",
+    ];
+    // What a twin world shows: eth0's attributes and the sysctls.
+    let observe = |w: &World| -> (Attrs, Vec<String>) {
+        (w.attrs(), sysctls.iter().map(|k| w.sysctl(k)).collect())
+    };
+    // Both containers start alike, MACs included.
+    let twins = [World::new("diff-up"), World::new("diff-ours")];
+    for w in &twins {
+        ip(
+            &w.cont,
+            &["link", "set", "eth0", "address", "02:5e:00:00:00:02"],
+        );
+        ip(
+            &w.cont,
+            &["link", "set", "p0", "address", "02:5e:00:00:00:01"],
+        );
+    }
+    let [up, ours] = &twins;
+    let before = observe(up);
+    assert_eq!(observe(ours), before);
+    let (up_conf, our_conf) = (up.conf(keys.clone()), ours.conf(keys.clone()));
+    // Results compared with each world's container path written alike.
+    let normal = |w: &World, out: &Output| -> Value {
+        assert!(out.status.success(), "{}", text(out));
+        let s = String::from_utf8(out.stdout.clone()).unwrap();
+        serde_json::from_str(&s.replace(w.cont.path().to_str().unwrap(), "CONTAINER")).unwrap()
+    };
+
+    let up_result = normal(up, &run_upstream(up, "ADD", &up_conf));
+    let our_result = normal(ours, &ours.run("ADD", &our_conf));
+    assert_eq!(our_result, up_result, "ADD results");
+    let after_add = observe(up);
+    assert_eq!(observe(ours), after_add, "after ADD");
+    assert_ne!(after_add, before);
+    assert_eq!(after_add.0.mac, NEW_MAC);
+    // The saved values: the same, and ours adds the network's name (for GC).
+    let mut ours_saved = ours.saved().expect("our saved file");
+    let extra = ours_saved.as_object_mut().unwrap();
+    assert_eq!(extra.remove("network"), Some(json!(NET)));
+    assert_eq!(Some(ours_saved), up.saved(), "saved values");
+
+    // CHECK right after ADD, against the container as it is now (as ADD's result says),
+    // with the same link keys and each kind of sysctl key on its own. Upstream fails where
+    // a deviation says so: `IFNAME` left in the key it reads (UPSTREAM-13), a multi-value
+    // sysctl compared byte for byte with the kernel's tab-separated text (UPSTREAM-17).
+    let check_with = |sysctl: Value| -> [(bool, String); 2] {
+        let conf_keys = merged(keys.clone(), json!({ "sysctl": sysctl }));
+        [(up, true), (ours, false)].map(|(w, upstream)| {
+            let check = merged(w.conf(conf_keys.clone()), json!({ "prevResult": w.prev() }));
+            let out = if upstream {
+                run_upstream(w, "CHECK", &check)
+            } else {
+                w.run("CHECK", &check)
+            };
+            (out.status.success(), text(&out))
+        })
+    };
+    let [theirs, mine] = check_with(json!({"net.ipv4.conf.IFNAME.arp_notify": "1"}));
+    assert!(mine.0, "our CHECK: {}", mine.1);
+    assert!(
+        !theirs.0 && theirs.1.contains("IFNAME"),
+        "UPSTREAM-13: {}",
+        theirs.1
+    );
+    let [theirs, mine] = check_with(json!({"net.ipv4.ip_local_port_range": "20000 30000"}));
+    assert!(mine.0, "our CHECK: {}", mine.1);
+    assert!(
+        !theirs.0 && theirs.1.contains("20000\\t30000"),
+        "UPSTREAM-17: {}",
+        theirs.1
+    );
+    let [theirs, mine] = check_with(json!({
+        "net.ipv4.conf.eth0.arp_notify": "1", "net/core/somaxconn": "512",
+    }));
+    assert!(
+        mine.0 && theirs.0,
+        "CHECK: ours {mine:?}, upstream {theirs:?}"
+    );
+    // DEL: the same attributes back, sysctls left as ADD wrote them (both), files gone.
+    let up_del = run_upstream(up, "DEL", &up_conf);
+    assert!(up_del.status.success(), "{}", text(&up_del));
+    ours.del(&our_conf);
+    let after_del = observe(up);
+    assert_eq!(observe(ours), after_del, "after DEL");
+    assert_eq!(after_del.0, before.0, "link attributes restored");
+    assert_eq!(after_del.1, after_add.1, "sysctls stay");
+    assert!(up.saved().is_none() && ours.saved().is_none());
+}

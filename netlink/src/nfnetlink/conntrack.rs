@@ -28,6 +28,8 @@ const CTA_PROTO_DST_PORT: u16 = 3;
 /// `AF_INET`, `AF_INET6`: the families of a dump.
 pub const FAMILY_IPV4: u8 = 2;
 pub const FAMILY_IPV6: u8 = 10;
+/// `AF_UNSPEC`: a dump of every family at once (one walk of the kernel's table).
+pub const FAMILY_ANY: u8 = 0;
 /// `IPPROTO_TCP`, `IPPROTO_UDP`, `IPPROTO_SCTP`.
 pub const PROTO_TCP: u8 = 6;
 pub const PROTO_UDP: u8 = 17;
@@ -53,8 +55,9 @@ impl Entry {
     }
 }
 
-/// The entries of `family` ([`FAMILY_IPV4`] or [`FAMILY_IPV6`]) in this namespace's
-/// conntrack table.
+/// The entries of `family` ([`FAMILY_IPV4`], [`FAMILY_IPV6`], or [`FAMILY_ANY`] for both)
+/// in this namespace's conntrack table. The kernel walks its whole table (shared by every
+/// namespace) for each dump, whatever the family.
 pub fn entries(family: u8) -> io::Result<Vec<Entry>> {
     let parts = NfSocket::open()?.request(
         NFNL_SUBSYS_CTNETLINK,

@@ -4,8 +4,8 @@
 //!
 //! ```text
 //! NAME [--runs N] [--warmup N] [--netns PATH] [--counts] [--rss N] VARIANT...
-//! VARIANT: [--cni-path DIR] --variant NAME BIN CONF      one ADD then one DEL of BIN
-//!        | [--cni-path DIR] --starts NAME K BIN CONF     K starts of BIN: ADD, DEL, ADD, ...
+//! VARIANT: [--cni-path DIR] [--start-in PATH] --variant NAME BIN CONF   one ADD then one DEL of BIN
+//!        | [--cni-path DIR] [--start-in PATH] --starts NAME K BIN CONF  K starts of BIN: ADD, DEL, ...
 //!        | --batch NAME PER EVERY PROGRAM               one run of PROGRAM, divided by PER
 //! ```
 //!
@@ -23,7 +23,10 @@
 //! CPU time the processes used (user + system, from `getrusage(RUSAGE_CHILDREN)`), which time
 //! spent waiting for a CPU does not inflate. With `--netns`, the driver enters that network
 //! namespace once before starting anything, so every process starts in it as a runtime would
-//! start them (no `ip netns exec` in the measured time).
+//! start them (no `ip netns exec` in the measured time). `--start-in PATH` (for the variants
+//! after it, like `--cni-path`) makes their processes start in that network namespace instead:
+//! the child joins it with one `setns` between fork and exec, for variants whose state must
+//! not meet another's (upstream's and our firewall rules, say).
 //!
 //! With `--rss N` nothing is timed: each `--variant` runs N ADDs and N DELs with every process
 //! it starts traced, and each process's own peak resident size (`VmHWM` at its exit; GNU
@@ -45,6 +48,8 @@ enum Kind {
         bin: String,
         conf: String,
         cni_path: Option<String>,
+        /// A network namespace the processes join before exec (`--start-in`).
+        start_in: Option<std::sync::Arc<File>>,
         starts: usize,
     },
     /// One run of `program`, accounted as `per` operations.
@@ -82,11 +87,29 @@ fn run(name: &str, mut cmd: Command, what: &str) -> Result<(), String> {
     }
 }
 
+/// Makes `cmd`'s process join the network namespace `ns` between fork and exec.
+fn start_in(cmd: &mut Command, ns: Option<&std::sync::Arc<File>>) {
+    use std::os::unix::process::CommandExt;
+    if let Some(ns) = ns {
+        let fd = ns.as_raw_fd();
+        // SAFETY: setns is async-signal-safe; the descriptor outlives the child's start.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+}
+
 fn run_plugin(
     name: &str,
     bin: &str,
     conf: &str,
     cni_path: Option<&str>,
+    ns: Option<&std::sync::Arc<File>>,
     verb: &str,
 ) -> Result<(), String> {
     let stdin = File::open(conf).map_err(|e| format!("{name}: open {conf}: {e}"))?;
@@ -95,6 +118,7 @@ fn run_plugin(
     if let Some(path) = cni_path {
         cmd.env("CNI_PATH", path);
     }
+    start_in(&mut cmd, ns);
     run(name, cmd, &format!("{bin} {verb}"))
 }
 
@@ -107,11 +131,19 @@ fn sample(v: &Variant) -> Result<(f64, f64), String> {
             bin,
             conf,
             cni_path,
+            start_in,
             starts,
         } => {
             for i in 0..*starts {
                 let verb = if i % 2 == 0 { "ADD" } else { "DEL" };
-                run_plugin(&v.name, bin, conf, cni_path.as_deref(), verb)?;
+                run_plugin(
+                    &v.name,
+                    bin,
+                    conf,
+                    cni_path.as_deref(),
+                    start_in.as_ref(),
+                    verb,
+                )?;
             }
             1.0
         }
@@ -173,6 +205,7 @@ fn traced_peaks(
     bin: &str,
     conf: &str,
     cni_path: Option<&str>,
+    ns: Option<&std::sync::Arc<File>>,
     verb: &str,
 ) -> Result<Vec<Peak>, String> {
     use std::collections::{HashMap, HashSet};
@@ -186,6 +219,7 @@ fn traced_peaks(
     if let Some(path) = cni_path {
         cmd.env("CNI_PATH", path);
     }
+    start_in(&mut cmd, ns);
     // SAFETY: only an async-signal-safe system call between fork and exec.
     unsafe {
         cmd.pre_exec(|| {
@@ -276,6 +310,7 @@ fn rss_mode(prog: &str, variants: &[Variant], n: usize) {
             bin,
             conf,
             cni_path,
+            start_in,
             starts: 2,
         } = &v.kind
         else {
@@ -283,11 +318,18 @@ fn rss_mode(prog: &str, variants: &[Variant], n: usize) {
         };
         for run in 0..n {
             for verb in ["ADD", "DEL"] {
-                let peaks = traced_peaks(&v.name, bin, conf, cni_path.as_deref(), verb)
-                    .unwrap_or_else(|e| {
-                        eprintln!("{prog}: {e}");
-                        std::process::exit(1)
-                    });
+                let peaks = traced_peaks(
+                    &v.name,
+                    bin,
+                    conf,
+                    cni_path.as_deref(),
+                    start_in.as_ref(),
+                    verb,
+                )
+                .unwrap_or_else(|e| {
+                    eprintln!("{prog}: {e}");
+                    std::process::exit(1)
+                });
                 for (i, p) in peaks.iter().enumerate() {
                     println!("{} {verb} {run} {i} {} {}", v.name, p.comm, p.kib);
                 }
@@ -299,7 +341,8 @@ fn rss_mode(prog: &str, variants: &[Variant], n: usize) {
 fn usage(prog: &str, why: &str) -> ! {
     eprintln!(
         "{prog}: {why}\nusage: {prog} [--runs N] [--warmup N] [--netns PATH] [--counts] [--rss N] \
-         ([--cni-path DIR] --variant NAME BIN CONF | [--cni-path DIR] --starts NAME K BIN CONF \
+         ([--cni-path DIR] [--start-in PATH] --variant NAME BIN CONF \
+         | [--cni-path DIR] [--start-in PATH] --starts NAME K BIN CONF \
          | --batch NAME PER EVERY PROGRAM)..."
     );
     std::process::exit(2)
@@ -324,6 +367,7 @@ pub fn main(prog: &str) {
     let mut counts = false;
     let mut rss = None;
     let mut cni_path: Option<String> = None;
+    let mut start_in_ns: Option<std::sync::Arc<File>> = None;
     let mut variants = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
@@ -345,6 +389,11 @@ pub fn main(prog: &str) {
             "--counts" => counts = true,
             "--rss" => rss = Some(number(next(), "--rss")),
             "--cni-path" => cni_path = Some(next()),
+            "--start-in" => {
+                let path = next();
+                let f = File::open(&path).unwrap_or_else(|e| usage(prog, &format!("{path}: {e}")));
+                start_in_ns = Some(std::sync::Arc::new(f));
+            }
             "--variant" | "--starts" => {
                 let name = next();
                 let starts = if a == "--starts" {
@@ -357,6 +406,7 @@ pub fn main(prog: &str) {
                     bin,
                     conf,
                     cni_path: cni_path.clone(),
+                    start_in: start_in_ns.clone(),
                     starts,
                 };
                 variants.push(variant(name, kind, 1));

@@ -223,38 +223,42 @@ fn route_localnet(rollback: &mut Rollback<'_, Netlink>, container: Ipv4Addr) -> 
 
 /// Deletes the conntrack entries of UDP flows to the mapped host ports (of each family with
 /// a container address), so traffic that reached the port before the mapping existed starts
-/// over through it. Failures are reported on stderr only, as upstream.
+/// over through it. One dump covers both families (the kernel walks its whole table for a
+/// dump, shared by every namespace); a namespace with no tracked connection at all (its
+/// `nf_conntrack_count` 0, or no conntrack loaded) needs none. Failures are reported on
+/// stderr only, as upstream.
 fn flush_udp_conntrack(conf: &PortmapConf, addrs: &Addresses) {
-    for (family, _) in addrs.each() {
-        let ports: HashSet<u16> = conf
-            .mappings
+    let ports = |v6: bool| -> HashSet<u16> {
+        if addrs.of(if v6 { V6 } else { V4 }).is_none() {
+            return HashSet::new();
+        }
+        conf.mappings
             .iter()
-            .filter(|m| m.protocol == Protocol::Udp && m.host_ip.covers(family.v6))
+            .filter(|m| m.protocol == Protocol::Udp && m.host_ip.covers(v6))
             .map(|m| m.host_port)
+            .collect()
+    };
+    let (ports4, ports6) = (ports(false), ports(true));
+    if ports4.is_empty() && ports6.is_empty() {
+        return;
+    }
+    match std::fs::read_to_string("/proc/sys/net/netfilter/nf_conntrack_count") {
+        Ok(count) if count.trim() == "0" => return,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
+        _ => {}
+    }
+    let outcome = conntrack::entries(conntrack::FAMILY_ANY).and_then(|entries| {
+        let stale: Vec<conntrack::Entry> = entries
+            .into_iter()
+            .filter(|e| {
+                let ports = if e.dst.is_ipv6() { &ports6 } else { &ports4 };
+                e.proto == conntrack::PROTO_UDP && e.dport().is_some_and(|p| ports.contains(&p))
+            })
             .collect();
-        if ports.is_empty() {
-            continue;
-        }
-        let ct_family = if family.v6 {
-            conntrack::FAMILY_IPV6
-        } else {
-            conntrack::FAMILY_IPV4
-        };
-        let outcome = conntrack::entries(ct_family).and_then(|entries| {
-            let stale: Vec<conntrack::Entry> = entries
-                .into_iter()
-                .filter(|e| {
-                    e.proto == conntrack::PROTO_UDP && e.dport().is_some_and(|p| ports.contains(&p))
-                })
-                .collect();
-            conntrack::delete(&stale)
-        });
-        if let Err(e) = outcome {
-            eprintln!(
-                "portmap: failed to delete stale UDP conntrack entries ({}): {e}",
-                family.name()
-            );
-        }
+        conntrack::delete(&stale)
+    });
+    if let Err(e) = outcome {
+        eprintln!("portmap: failed to delete stale UDP conntrack entries: {e}");
     }
 }
 
