@@ -4,6 +4,7 @@
 //! ipvlan and vlan share theirs: [`crate::sublink::SublinkPlugin`]).
 
 pub mod bridge;
+pub mod dhcp;
 pub mod host_local;
 pub mod ipvlan;
 pub mod loopback;
