@@ -123,6 +123,7 @@ pub async fn acquire(
     provide: Vec<ProvidedOption>,
     timing: &Timing,
 ) -> Result<([u8; 6], LeaseInfo), AcquireError> {
+    sock::ensure_up(netns, ifname)?;
     let (socket, mac) = tokio_socket(sock::bind(netns, ifname, Ipv4Addr::UNSPECIFIED)?)?;
     let client = Client::new(mac, attachment_text, request, provide);
     let broadcast = SocketAddrV4::new(Ipv4Addr::BROADCAST, SERVER_PORT);
@@ -213,8 +214,9 @@ pub async fn extend(
     })
 }
 
-/// Sends DHCPRELEASE for `address` from `address`:68: unicast to `server`, or broadcast when
-/// no route to it is left in the namespace.
+/// Sends DHCPRELEASE for `address` from `address`:68: unicast to `server` while the
+/// interface carries the address, else broadcast from a raw socket (the kernel would send a
+/// UDP socket's datagram from 0.0.0.0, which servers ignore).
 pub async fn release(
     netns: &Path,
     ifname: &str,
@@ -222,19 +224,16 @@ pub async fn release(
     address: Ipv4Addr,
     server: Ipv4Addr,
 ) -> Result<(), SockError> {
-    let (socket, _) = tokio_socket(sock::bind(netns, ifname, address)?)?;
     let packet = client.release(new_xid(), address, server);
-    let unicast = socket
-        .send_to(&packet, SocketAddrV4::new(server, SERVER_PORT))
-        .await;
-    if unicast.is_err() {
-        socket
-            .send_to(&packet, SocketAddrV4::new(Ipv4Addr::BROADCAST, SERVER_PORT))
-            .await
-            .map_err(|source| SockError::Io {
-                what: "sending DHCPRELEASE",
-                source,
-            })?;
+    if !sock::carries(netns, ifname, address)? {
+        return sock::send_broadcast_from(netns, ifname, address, &packet);
     }
-    Ok(())
+    let (socket, _) = tokio_socket(sock::bind(netns, ifname, address)?)?;
+    match socket
+        .send_to(&packet, SocketAddrV4::new(server, SERVER_PORT))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(_) => sock::send_broadcast_from(netns, ifname, address, &packet),
+    }
 }

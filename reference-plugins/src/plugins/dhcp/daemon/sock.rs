@@ -3,9 +3,11 @@
 //! socket there, and hands it back; the daemon's own threads never change namespace.
 //!
 //! Every socket is bound to port 68 on the attachment's interface (`SO_BINDTODEVICE`), with
-//! `SO_BROADCAST` and `SO_REUSEADDR` (several leases of one namespace share the port) and
-//! `IP_FREEBIND` (a release is sent from the leased address even when the interface no
-//! longer carries it). Answers broadcast to an interface that has no address yet reach a
+//! `SO_BROADCAST` and `SO_REUSEADDR` (several leases of one namespace share the port), and
+//! `IP_FREEBIND` when the bound address need not be configured (renewing a lease whose
+//! address the interface does not carry). The kernel sends such a socket's datagrams from
+//! 0.0.0.0, so a release from an address the interface no longer carries goes out through
+//! [`send_broadcast_from`], a raw socket that writes the IP header itself. Answers broadcast to an interface that has no address yet reach a
 //! socket bound to 0.0.0.0 unless reverse-path filtering drops them (`rp_filter` 1 or 2 on
 //! the interface with no route back to the server); the BOOTP broadcast flag makes servers
 //! broadcast, see [`super::packet`].
@@ -73,8 +75,9 @@ fn ifreq(ifname: &str) -> Result<libc::ifreq, SockError> {
     Ok(req)
 }
 
-/// Creates, in the thread's current namespace, a UDP socket bound to `addr`:68 on `ifname`.
-fn bind_here(ifname: &str, addr: Ipv4Addr) -> Result<Bound, SockError> {
+/// Creates, in the thread's current namespace, a UDP socket bound to `addr`:68 on `ifname`;
+/// with `freebind`, `addr` need not be configured.
+fn bind_here(ifname: &str, addr: Ipv4Addr, freebind: bool) -> Result<Bound, SockError> {
     // SAFETY: plain syscalls on a descriptor we own; every pointer is to a live local.
     unsafe {
         let fd = libc::socket(
@@ -100,7 +103,9 @@ fn bind_here(ifname: &str, addr: Ipv4Addr) -> Result<Bound, SockError> {
         };
         opt(libc::SOL_SOCKET, libc::SO_REUSEADDR, "SO_REUSEADDR")?;
         opt(libc::SOL_SOCKET, libc::SO_BROADCAST, "SO_BROADCAST")?;
-        opt(libc::IPPROTO_IP, libc::IP_FREEBIND, "IP_FREEBIND")?;
+        if freebind {
+            opt(libc::IPPROTO_IP, libc::IP_FREEBIND, "IP_FREEBIND")?;
+        }
         let rc = libc::setsockopt(
             raw,
             libc::SOL_SOCKET,
@@ -194,9 +199,54 @@ fn in_netns<T: Send>(
     })
 }
 
-/// A socket bound to `addr`:68 on `ifname` inside `netns`.
+/// A socket bound to `addr`:68 on `ifname` inside `netns`, `addr` configured or not.
 pub fn bind(netns: &Path, ifname: &str, addr: Ipv4Addr) -> Result<Bound, SockError> {
-    in_netns(netns, || bind_here(ifname, addr))
+    in_netns(netns, || bind_here(ifname, addr, true))
+}
+
+fn netlink_in(netns: &Path) -> Result<crate::netlink::Netlink, SockError> {
+    match crate::netlink::Netlink::open_in(netns) {
+        Ok(nl) => Ok(nl),
+        Err(e) if crate::netns::is_gone(&e) => Err(SockError::NetnsGone(netns.into())),
+        Err(e) => Err(SockError::Io {
+            what: "netlink in the container namespace",
+            source: io::Error::other(e.to_string()),
+        }),
+    }
+}
+
+/// Whether `ifname` in `netns` carries `addr` (a socket bound to an address the interface
+/// lacks still binds, but the kernel sends its datagrams from 0.0.0.0).
+pub fn carries(netns: &Path, ifname: &str, addr: Ipv4Addr) -> Result<bool, SockError> {
+    let mut nl = netlink_in(netns)?;
+    let link = nl
+        .link(ifname)
+        .map_err(|_| SockError::InterfaceGone(ifname.to_string()))?;
+    let addrs = nl
+        .addresses(link.index, Some(crate::netlink::Family::V4))
+        .map_err(|e| SockError::Io {
+            what: "listing addresses",
+            source: io::Error::other(e.to_string()),
+        })?;
+    Ok(addrs
+        .iter()
+        .any(|a| a.net().addr() == std::net::IpAddr::V4(addr)))
+}
+
+/// Sets `ifname` in `netns` up if it is down (a DHCP client needs a running link; upstream's
+/// daemon does the same).
+pub fn ensure_up(netns: &Path, ifname: &str) -> Result<(), SockError> {
+    let mut nl = netlink_in(netns)?;
+    let link = nl
+        .link(ifname)
+        .map_err(|_| SockError::InterfaceGone(ifname.to_string()))?;
+    if link.flags & libc::IFF_UP as u32 == 0 {
+        nl.set_up(ifname).map_err(|e| SockError::Io {
+            what: "setting the interface up",
+            source: io::Error::other(e.to_string()),
+        })?;
+    }
+    Ok(())
 }
 
 /// Whether the namespace and the interface in it still exist: `Ok(false)` when either is gone.
@@ -210,5 +260,103 @@ pub fn attachment_present(netns: &Path, ifname: &str) -> Result<bool, SockError>
         Ok(present) => Ok(present),
         Err(e) if e.is_gone() => Ok(false),
         Err(e) => Err(e),
+    }
+}
+
+/// IPv4 + UDP headers for `payload` from `src`:68 to 255.255.255.255:67 (the kernel fills in
+/// the IP checksum; a zero UDP checksum means none). Pure.
+pub fn broadcast_datagram(src: Ipv4Addr, payload: &[u8]) -> Vec<u8> {
+    let udp_len = 8 + payload.len();
+    let total = 20 + udp_len;
+    let mut d = Vec::with_capacity(total);
+    d.extend_from_slice(&[0x45, 0x10]);
+    d.extend_from_slice(&(total as u16).to_be_bytes());
+    d.extend_from_slice(&[0, 0, 0, 0, 64, libc::IPPROTO_UDP as u8, 0, 0]);
+    d.extend_from_slice(&src.octets());
+    d.extend_from_slice(&Ipv4Addr::BROADCAST.octets());
+    d.extend_from_slice(&68u16.to_be_bytes());
+    d.extend_from_slice(&67u16.to_be_bytes());
+    d.extend_from_slice(&(udp_len as u16).to_be_bytes());
+    d.extend_from_slice(&[0, 0]);
+    d.extend_from_slice(payload);
+    d
+}
+
+/// Broadcasts `payload` from `src`:68 to port 67 on `ifname` in `netns`, whether or not the
+/// interface carries `src`.
+pub fn send_broadcast_from(
+    netns: &Path,
+    ifname: &str,
+    src: Ipv4Addr,
+    payload: &[u8],
+) -> Result<(), SockError> {
+    let datagram = broadcast_datagram(src, payload);
+    in_netns(netns, || {
+        // SAFETY: plain syscalls on a descriptor we own; pointers are to live locals.
+        unsafe {
+            let fd = libc::socket(
+                libc::AF_INET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                libc::IPPROTO_RAW,
+            );
+            check(fd, "raw socket")?;
+            let fd = OwnedFd::from_raw_fd(fd);
+            let raw = fd.as_raw_fd();
+            let one: libc::c_int = 1;
+            check(
+                libc::setsockopt(
+                    raw,
+                    libc::SOL_SOCKET,
+                    libc::SO_BROADCAST,
+                    &one as *const _ as *const libc::c_void,
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                ),
+                "SO_BROADCAST",
+            )?;
+            if libc::setsockopt(
+                raw,
+                libc::SOL_SOCKET,
+                libc::SO_BINDTODEVICE,
+                ifname.as_ptr() as *const libc::c_void,
+                ifname.len() as libc::socklen_t,
+            ) < 0
+            {
+                return Err(SockError::InterfaceGone(ifname.to_string()));
+            }
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: 0,
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(Ipv4Addr::BROADCAST).to_be(),
+                },
+                sin_zero: [0; 8],
+            };
+            let n = libc::sendto(
+                raw,
+                datagram.as_ptr() as *const libc::c_void,
+                datagram.len(),
+                0,
+                &sin as *const _ as *const libc::sockaddr,
+                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+            );
+            check(n as libc::c_int, "sending the raw datagram")
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn broadcast_datagram_headers() {
+        let d = broadcast_datagram(Ipv4Addr::new(10, 0, 0, 9), b"abc");
+        assert_eq!(d.len(), 31);
+        assert_eq!(&d[2..4], &31u16.to_be_bytes());
+        assert_eq!(d[9], 17);
+        assert_eq!(&d[12..16], &[10, 0, 0, 9]);
+        assert_eq!(&d[16..20], &[255; 4]);
+        assert_eq!(&d[20..26], &[0, 68, 0, 67, 0, 11]);
+        assert_eq!(&d[28..], b"abc");
     }
 }
