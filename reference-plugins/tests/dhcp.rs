@@ -668,3 +668,60 @@ fn bridge_with_dhcp_ipam_end_to_end() {
     ok(&run_plugin(&server.ns, "bridge", &del, &c));
     server.wait_for("the release", || server.leased().is_empty());
 }
+
+#[test]
+fn systemd_socket_activation_uses_the_inherited_socket() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("activated.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let fd = listener.as_raw_fd();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_dhcp"));
+    cmd.args(["daemon", "-statedir"])
+        .arg(tmp.path().join("state"))
+        // A socket path that is never bound: the inherited socket is used instead.
+        .arg("-socketpath")
+        .arg(tmp.path().join("unused.sock"))
+        .env("LISTEN_FDS", "1")
+        .env_remove("LISTEN_PID")
+        .stdin(Stdio::null())
+        .stderr(Stdio::null());
+    // SAFETY: dup2 and fcntl are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            // dup2 onto itself keeps close-on-exec: clear it explicitly.
+            if (fd != 3 && libc::dup2(fd, 3) < 0) || libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let mut child = cmd.spawn().unwrap();
+    drop(listener);
+    let mut s = UnixStream::connect(&sock).unwrap();
+    s.write_all(b"{\"version\":1,\"op\":\"status\"}\n").unwrap();
+    let mut answer = String::new();
+    BufReader::new(s).read_line(&mut answer).unwrap();
+    assert_eq!(
+        serde_json::from_str::<Value>(&answer).unwrap()["status"],
+        "ok"
+    );
+    assert!(!tmp.path().join("unused.sock").exists());
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert!(child.wait().unwrap().success());
+    // The socket belongs to systemd: the daemon leaves it.
+    assert!(sock.exists());
+
+    // More than one inherited socket is refused.
+    let out = Command::new(env!("CARGO_BIN_EXE_dhcp"))
+        .args(["daemon", "-statedir"])
+        .arg(tmp.path().join("state"))
+        .env("LISTEN_FDS", "2")
+        .env_remove("LISTEN_PID")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exactly one"));
+}

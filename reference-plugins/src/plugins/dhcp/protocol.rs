@@ -1,6 +1,6 @@
 //! The protocol between the `dhcp` plugin and its daemon, over the daemon's unix stream
 //! socket. Pure types and framing; the plugin side is [`super::client`], the daemon side
-//! [`super::daemon::server`].
+//! [`super::daemon`].
 //!
 //! # Framing
 //!

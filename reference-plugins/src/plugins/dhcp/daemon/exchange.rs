@@ -166,7 +166,9 @@ async fn select(
         timing,
         |e| match e {
             LeaseEvent::Ack(i) => i.address == offer.address,
-            LeaseEvent::Nak { server_id, .. } => server_id.map_or(true, |s| s == offer.server_id),
+            LeaseEvent::Nak { server_id, .. } => {
+                server_id.is_none() || *server_id == Some(offer.server_id)
+            }
             LeaseEvent::Offer(_) => false,
         },
     )
