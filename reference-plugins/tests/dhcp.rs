@@ -1,6 +1,7 @@
-//! The `dhcp` plugin and `dhcp daemon` end to end against a real DHCP server: dnsmasq in a
-//! server namespace with a bridge, containers in their own namespaces joined to it by veth
-//! pairs. Each test starts its own dnsmasq (lease file and log in a temporary directory) and
+//! The `dhcp` plugin and `dhcp daemon` end to end against real DHCP servers: dnsmasq, and
+//! ISC Kea for the core behaviours (so that none is tuned to one server), in a server
+//! namespace with a bridge, containers in their own namespaces joined to it by veth
+//! pairs. Each test starts its own server (lease database and log in a temporary directory) and
 //! its own daemon (socket and state directory in another), both stopped on drop; the plugin
 //! runs like a runtime runs it (environment + stdin).
 
@@ -24,30 +25,41 @@ use tempfile::TempDir;
 const SERVER_IP: &str = "10.77.0.1";
 const DNS_IP: &str = "10.77.0.53";
 
-fn dnsmasq_present() -> bool {
-    Path::new("/usr/sbin/dnsmasq").exists()
+const DNSMASQ: &str = "/usr/sbin/dnsmasq";
+
+const KEA: &str = "/usr/sbin/kea-dhcp4";
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Kind {
+    Dnsmasq,
+    Kea,
 }
 
-macro_rules! need_dnsmasq {
-    () => {
-        assert!(
-            dnsmasq_present(),
-            "/usr/sbin/dnsmasq is missing: run scripts/setup.sh (installs dnsmasq-base)"
-        );
-    };
-}
-
-/// dnsmasq serving 10.77.0.0/24 on bridge `br0` of its own namespace.
+/// A DHCP server (dnsmasq or Kea) serving 10.77.0.0/24 on bridge `br0` of its own namespace.
 struct Server {
+    kind: Kind,
     ns: Netns,
-    dnsmasq: Child,
+    process: Child,
     dir: TempDir,
     veths: std::sync::atomic::AtomicU32,
 }
 
 impl Server {
     fn start(extra: &[&str]) -> Server {
-        need_dnsmasq!();
+        Server::start_kind(Kind::Dnsmasq, extra)
+    }
+
+    fn start_kind(kind: Kind, extra: &[&str]) -> Server {
+        match kind {
+            Kind::Dnsmasq => assert!(
+                Path::new(DNSMASQ).exists(),
+                "{DNSMASQ} is missing: run scripts/setup.sh (installs dnsmasq-base)"
+            ),
+            Kind::Kea => assert!(
+                Path::new(KEA).exists(),
+                "{KEA} is missing: run scripts/setup.sh (installs kea-dhcp4-server)"
+            ),
+        }
         let ns = Netns::new("dhcp-srv").unwrap();
         fixtures::bridge(&ns, "br0").unwrap();
         let mut nl = Netlink::open_in(ns.path()).unwrap();
@@ -59,47 +71,80 @@ impl Server {
         .unwrap();
         nl.set_up("lo").unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let log = std::fs::File::create(dir.path().join("dnsmasq.log")).unwrap();
-        let mut cmd = ns.command("/usr/sbin/dnsmasq");
-        cmd.args([
-            "--keep-in-foreground",
-            "--no-daemon",
-            "--conf-file=/dev/null",
-            "--port=0",
-            "--no-ping",
-            "--log-dhcp",
-            "--interface=br0",
-            "--bind-interfaces",
-            "--dhcp-range=10.77.0.50,10.77.0.150,255.255.255.0,2m",
-            "--dhcp-authoritative",
-        ])
-        .arg(format!("--dhcp-option=option:dns-server,{DNS_IP}"))
-        .arg("--dhcp-option=option:domain-name,example.test")
-        .arg("--dhcp-option=option:domain-search,corp.test,lab.test")
-        .arg(format!(
-            "--dhcp-leasefile={}",
-            dir.path().join("leases").display()
-        ))
-        .arg("--pid-file=")
-        .args(extra)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log);
-        let dnsmasq = cmd.spawn().expect("dnsmasq starts");
+        let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+        let mut cmd = match kind {
+            Kind::Dnsmasq => {
+                let mut cmd = ns.command(DNSMASQ);
+                cmd.args([
+                    "--keep-in-foreground",
+                    "--no-daemon",
+                    "--conf-file=/dev/null",
+                    "--port=0",
+                    "--no-ping",
+                    "--log-dhcp",
+                    "--interface=br0",
+                    "--bind-interfaces",
+                    "--dhcp-range=10.77.0.50,10.77.0.150,255.255.255.0,2m",
+                    "--dhcp-authoritative",
+                ])
+                .arg(format!("--dhcp-option=option:dns-server,{DNS_IP}"))
+                .arg("--dhcp-option=option:domain-name,example.test")
+                .arg("--dhcp-option=option:domain-search,corp.test,lab.test")
+                .arg(format!(
+                    "--dhcp-leasefile={}",
+                    dir.path().join("leases").display()
+                ))
+                .arg("--pid-file=")
+                .args(extra);
+                cmd
+            }
+            Kind::Kea => {
+                let d = dir.path();
+                let conf = json!({"Dhcp4": {
+                    "interfaces-config": {"interfaces": ["br0"]},
+                    "lease-database": {"type": "memfile", "persist": true,
+                                       "name": d.join("leases.csv"), "lfc-interval": 0},
+                    "valid-lifetime": 120, "renew-timer": 60, "rebind-timer": 100,
+                    "subnet4": [{"id": 1, "subnet": "10.77.0.0/24",
+                                 "pools": [{"pool": "10.77.0.50 - 10.77.0.150"}],
+                                 "option-data": [
+                                     {"name": "routers", "data": SERVER_IP},
+                                     {"name": "domain-name-servers", "data": DNS_IP},
+                                     {"name": "domain-name", "data": "example.test"},
+                                     {"name": "domain-search", "data": "corp.test, lab.test"}]}],
+                    "loggers": [{"name": "kea-dhcp4", "severity": "INFO",
+                                 "output_options": [{"output": d.join("server.log")}]}]
+                }});
+                std::fs::write(d.join("kea.json"), conf.to_string()).unwrap();
+                let mut cmd = ns.command(KEA);
+                cmd.arg("-c")
+                    .arg(d.join("kea.json"))
+                    .env("KEA_PIDFILE_DIR", d)
+                    .env("KEA_LOCKFILE_DIR", d);
+                cmd
+            }
+        };
+        cmd.stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        let child = cmd.spawn().expect("the DHCP server starts");
         let server = Server {
+            kind,
             ns,
-            dnsmasq,
+            process: child,
             dir,
             veths: std::sync::atomic::AtomicU32::new(0),
         };
-        server.wait_for("dnsmasq to listen", || {
-            server.log().contains("sockets bound exclusively")
-        });
+        let ready = match kind {
+            Kind::Dnsmasq => "sockets bound exclusively",
+            Kind::Kea => "DHCP4_STARTED",
+        };
+        server.wait_for("the server to listen", || server.log().contains(ready));
         server
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("dnsmasq.log")).unwrap_or_default()
+        std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
     }
 
     /// The DHCP packets dnsmasq received so far (one log line per packet, with its type).
@@ -120,13 +165,51 @@ impl Server {
             .count()
     }
 
-    /// Addresses in dnsmasq's lease database.
+    /// Addresses the server's lease database holds (dnsmasq's lease file; the last row of
+    /// each address in Kea's memfile CSV, a released lease having lifetime 0).
     fn leased(&self) -> Vec<String> {
-        std::fs::read_to_string(self.dir.path().join("leases"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
-            .collect()
+        match self.kind {
+            Kind::Dnsmasq => std::fs::read_to_string(self.dir.path().join("leases"))
+                .unwrap_or_default()
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
+                .collect(),
+            Kind::Kea => {
+                let csv =
+                    std::fs::read_to_string(self.dir.path().join("leases.csv")).unwrap_or_default();
+                let mut last: Vec<(String, bool)> = Vec::new();
+                for row in csv.lines().skip(1) {
+                    let f: Vec<&str> = row.split(',').collect();
+                    if f.len() < 4 {
+                        continue;
+                    }
+                    let live = f[3] != "0";
+                    last.retain(|(a, _)| a != f[0]);
+                    last.push((f[0].to_string(), live));
+                }
+                last.into_iter()
+                    .filter(|(_, l)| *l)
+                    .map(|(a, _)| a)
+                    .collect()
+            }
+        }
+    }
+
+    /// The server's log line for a release of `ip`.
+    fn released_line(&self, ip: Ipv4Addr) -> String {
+        match self.kind {
+            Kind::Dnsmasq => format!("DHCPRELEASE(br0) {ip}"),
+            Kind::Kea => format!("address {ip} was released properly"),
+        }
+    }
+
+    /// The client identifier of an attachment as the server writes it.
+    fn client_id_text(&self, attachment: &str) -> String {
+        let hex: Vec<String> = std::iter::once(0u8)
+            .chain(attachment.bytes())
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        hex.join(":")
     }
 
     fn wait_for(&self, what: &str, cond: impl Fn() -> bool) {
@@ -166,8 +249,8 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        let _ = self.dnsmasq.kill();
-        let _ = self.dnsmasq.wait();
+        let _ = self.process.kill();
+        let _ = self.process.wait();
     }
 }
 
@@ -303,8 +386,17 @@ fn configure(ct: &Netns, result: &Value) {
 }
 
 #[test]
-fn add_returns_the_lease_and_del_releases_it_at_the_server() {
-    let server = Server::start(&[]);
+fn add_returns_the_lease_and_del_releases_it_at_the_server_dnsmasq() {
+    add_returns_the_lease_and_del_releases_it_at_the_server(Kind::Dnsmasq)
+}
+
+#[test]
+fn add_returns_the_lease_and_del_releases_it_at_the_server_kea() {
+    add_returns_the_lease_and_del_releases_it_at_the_server(Kind::Kea)
+}
+
+fn add_returns_the_lease_and_del_releases_it_at_the_server(kind: Kind) {
+    let server = Server::start_kind(kind, &[]);
     let tmp = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(tmp.path());
     let ct = server.container();
@@ -328,12 +420,13 @@ fn add_returns_the_lease_and_del_releases_it_at_the_server() {
     assert_eq!(result["dns"]["search"], json!(["corp.test", "lab.test"]));
     assert_eq!(server.leased(), vec![ip.to_string()]);
     // The client identifier is 0x00 + containerID/network/ifname.
-    let leases = std::fs::read_to_string(server.dir.path().join("leases")).unwrap();
-    let want_id: Vec<String> = std::iter::once(0u8)
-        .chain("ctr-a/dhcpnet/eth0".bytes())
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    assert!(leases.contains(&want_id.join(":")), "{leases}");
+    let db_file = match kind {
+        Kind::Dnsmasq => "leases",
+        Kind::Kea => "leases.csv",
+    };
+    let leases = std::fs::read_to_string(server.dir.path().join(db_file)).unwrap();
+    let want_id = server.client_id_text("ctr-a/dhcpnet/eth0");
+    assert!(leases.contains(&want_id), "{leases}");
     // The daemon saved it.
     assert_eq!(
         std::fs::read_dir(tmp.path().join("state")).unwrap().count(),
@@ -342,10 +435,10 @@ fn add_returns_the_lease_and_del_releases_it_at_the_server() {
 
     configure(&ct, &result);
     ok(&run(&server, "DEL", "ctr-a", Some(&ct), &c));
-    server.wait_for("the release to reach dnsmasq", || {
+    server.wait_for("the release to reach the server", || {
         server.leased().is_empty()
     });
-    assert!(server.log().contains(&format!("DHCPRELEASE(br0) {ip}")));
+    assert!(server.log().contains(&server.released_line(ip)));
     assert_eq!(
         std::fs::read_dir(tmp.path().join("state")).unwrap().count(),
         0
@@ -356,8 +449,17 @@ fn add_returns_the_lease_and_del_releases_it_at_the_server() {
 }
 
 #[test]
-fn release_goes_out_even_when_the_address_is_not_configured() {
-    let server = Server::start(&[]);
+fn release_goes_out_even_when_the_address_is_not_configured_dnsmasq() {
+    release_goes_out_even_when_the_address_is_not_configured(Kind::Dnsmasq)
+}
+
+#[test]
+fn release_goes_out_even_when_the_address_is_not_configured_kea() {
+    release_goes_out_even_when_the_address_is_not_configured(Kind::Kea)
+}
+
+fn release_goes_out_even_when_the_address_is_not_configured(kind: Kind) {
+    let server = Server::start_kind(kind, &[]);
     let tmp = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(tmp.path());
     let ct = server.container();
@@ -365,7 +467,7 @@ fn release_goes_out_even_when_the_address_is_not_configured() {
     ok(&run(&server, "ADD", "ctr-b", Some(&ct), &c));
     assert_eq!(server.leased().len(), 1);
     ok(&run(&server, "DEL", "ctr-b", Some(&ct), &c));
-    server.wait_for("the release to reach dnsmasq", || {
+    server.wait_for("the release to reach the server", || {
         server.leased().is_empty()
     });
 }
@@ -439,8 +541,17 @@ fn status_and_del_without_the_daemon() {
 }
 
 #[test]
-fn leases_survive_a_daemon_restart() {
-    let server = Server::start(&[]);
+fn leases_survive_a_daemon_restart_dnsmasq() {
+    leases_survive_a_daemon_restart(Kind::Dnsmasq)
+}
+
+#[test]
+fn leases_survive_a_daemon_restart_kea() {
+    leases_survive_a_daemon_restart(Kind::Kea)
+}
+
+fn leases_survive_a_daemon_restart(kind: Kind) {
+    let server = Server::start_kind(kind, &[]);
     let tmp = tempfile::tempdir().unwrap();
     let mut daemon = Daemon::start(tmp.path());
     let ct = server.container();
@@ -459,14 +570,23 @@ fn leases_survive_a_daemon_restart() {
         result["ips"]
     );
     ok(&run(&server, "DEL", "ctr-r", Some(&ct), &c));
-    server.wait_for("the release to reach dnsmasq", || {
+    server.wait_for("the release to reach the server", || {
         server.leased().is_empty()
     });
 }
 
 #[test]
-fn gc_releases_leases_of_attachments_no_longer_valid() {
-    let server = Server::start(&[]);
+fn gc_releases_leases_of_attachments_no_longer_valid_dnsmasq() {
+    gc_releases_leases_of_attachments_no_longer_valid(Kind::Dnsmasq)
+}
+
+#[test]
+fn gc_releases_leases_of_attachments_no_longer_valid_kea() {
+    gc_releases_leases_of_attachments_no_longer_valid(Kind::Kea)
+}
+
+fn gc_releases_leases_of_attachments_no_longer_valid(kind: Kind) {
+    let server = Server::start_kind(kind, &[]);
     let tmp = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(tmp.path());
     let c = conf(&daemon.socket(), json!({}));
@@ -480,7 +600,7 @@ fn gc_releases_leases_of_attachments_no_longer_valid() {
     server.wait_for("the GC release", || {
         server.leased() == vec![keep.to_string()]
     });
-    assert!(server.log().contains(&format!("DHCPRELEASE(br0) {gone}")));
+    assert!(server.log().contains(&server.released_line(gone)));
     assert_eq!(
         err_code(&run(&server, "CHECK", "gone", Some(&ct2), &c)),
         101
@@ -568,9 +688,18 @@ fn bad_inputs_get_cni_errors() {
 }
 
 #[test]
-fn concurrent_adds_get_distinct_leases() {
+fn concurrent_adds_get_distinct_leases_dnsmasq() {
+    concurrent_adds_get_distinct_leases(Kind::Dnsmasq)
+}
+
+#[test]
+fn concurrent_adds_get_distinct_leases_kea() {
+    concurrent_adds_get_distinct_leases(Kind::Kea)
+}
+
+fn concurrent_adds_get_distinct_leases(kind: Kind) {
     const N: usize = 24;
-    let server = Server::start(&[]);
+    let server = Server::start_kind(kind, &[]);
     let tmp = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(tmp.path());
     let c = conf(&daemon.socket(), json!({}));
