@@ -698,7 +698,7 @@ fn concurrent_adds_get_distinct_leases_kea() {
 }
 
 fn concurrent_adds_get_distinct_leases(kind: Kind) {
-    const N: usize = 24;
+    const N: usize = 50;
     let server = Server::start_kind(kind, &[]);
     let tmp = tempfile::tempdir().unwrap();
     let daemon = Daemon::start(tmp.path());
