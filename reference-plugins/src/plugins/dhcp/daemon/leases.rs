@@ -84,6 +84,16 @@ impl Daemon {
             .clone()
     }
 
+    /// Forgets the empty slot of `key` unless another request holds it too (an ADD waiting
+    /// for it would otherwise fill a slot no later request can find).
+    fn remove_slot_if_idle(&self, key: &AttachmentKey, slot: &Arc<AsyncMutex<Slot>>) {
+        let mut slots = self.slots.lock().unwrap();
+        // One reference is the map's, one the caller's.
+        if Arc::strong_count(slot) <= 2 && slots.get(key).is_some_and(|s| Arc::ptr_eq(s, slot)) {
+            slots.remove(key);
+        }
+    }
+
     fn existing_slot(&self, key: &AttachmentKey) -> Option<Arc<AsyncMutex<Slot>>> {
         self.slots.lock().unwrap().get(key).cloned()
     }
@@ -270,7 +280,7 @@ impl Daemon {
         if let Some(held) = guard.held.take() {
             self.drop_held(held, true).await;
         }
-        self.slots.lock().unwrap().remove(key);
+        self.remove_slot_if_idle(key, &slot);
         Ok(())
     }
 
@@ -321,8 +331,8 @@ impl Daemon {
                 .is_some_and(|h| Arc::ptr_eq(&h.record, record))
             {
                 guard.held = None;
-                self.slots.lock().unwrap().remove(&key);
                 let _ = self.store.remove(&key);
+                self.remove_slot_if_idle(&key, &slot);
             }
         }
     }
