@@ -24,6 +24,8 @@ use tempfile::TempDir;
 
 const SERVER_IP: &str = "10.77.0.1";
 const DNS_IP: &str = "10.77.0.53";
+const SERVER_IP6: &str = "2001:db8:77::1";
+const DNS_IP6: &str = "2001:db8:77::53";
 
 const DNSMASQ: &str = "/usr/sbin/dnsmasq";
 
@@ -69,6 +71,16 @@ impl Server {
             &AddressSpec::new(format!("{SERVER_IP}/24").parse().unwrap()),
         )
         .unwrap();
+        // For DHCPv6 (dnsmasq serves the range of an address its interface carries).
+        nl.add_address(
+            br.index,
+            &AddressSpec {
+                net: format!("{SERVER_IP6}/64").parse().unwrap(),
+                broadcast: None,
+                nodad: true,
+            },
+        )
+        .unwrap();
         nl.set_up("lo").unwrap();
         let dir = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
@@ -85,9 +97,11 @@ impl Server {
                     "--interface=br0",
                     "--bind-interfaces",
                     "--dhcp-range=10.77.0.50,10.77.0.150,255.255.255.0,2m",
+                    "--dhcp-range=2001:db8:77::100,2001:db8:77::1ff,64,2m",
                     "--dhcp-authoritative",
                 ])
                 .arg(format!("--dhcp-option=option:dns-server,{DNS_IP}"))
+                .arg(format!("--dhcp-option=option6:dns-server,[{DNS_IP6}]"))
                 .arg("--dhcp-option=option:domain-name,example.test")
                 .arg("--dhcp-option=option:domain-search,corp.test,lab.test")
                 .arg(format!(
@@ -853,4 +867,56 @@ fn systemd_socket_activation_uses_the_inherited_socket() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("exactly one"));
+}
+
+#[test]
+fn dhcpv6_alongside_and_instead_of_dhcpv4() {
+    let server = Server::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(tmp.path());
+    let ct = server.container();
+    let both = conf(&daemon.socket(), json!({"dhcpv6": true}));
+    let result = ok(&run(&server, "ADD", "ctr-6", Some(&ct), &both));
+    let ips: Vec<&str> = result["ips"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["address"].as_str().unwrap())
+        .collect();
+    assert_eq!(ips.len(), 2, "{result}");
+    assert!(
+        ips[0].starts_with("10.77.0.") && ips[0].ends_with("/24"),
+        "{ips:?}"
+    );
+    let v6: std::net::Ipv6Addr = ips[1].strip_suffix("/128").unwrap().parse().unwrap();
+    assert_eq!(v6.segments()[..3], [0x2001, 0xdb8, 0x77], "{v6}");
+    assert_eq!(result["dns"]["nameservers"], json!([DNS_IP, DNS_IP6]));
+    server.wait_for("the DHCPv6 lease in dnsmasq's database", || {
+        server.leased().contains(&v6.to_string())
+    });
+    assert_eq!(server.leased().len(), 2);
+    let mut with_prev = both.clone();
+    with_prev["prevResult"] = result.clone();
+    ok(&run(&server, "CHECK", "ctr-6", Some(&ct), &with_prev));
+    let mut wrong = with_prev.clone();
+    wrong["prevResult"]["ips"][1]["address"] = json!("2001:db8:77::9/128");
+    assert_eq!(
+        err_code(&run(&server, "CHECK", "ctr-6", Some(&ct), &wrong)),
+        101
+    );
+    ok(&run(&server, "DEL", "ctr-6", Some(&ct), &both));
+    server.wait_for("both releases", || server.leased().is_empty());
+
+    // DHCPv6 only.
+    let ct2 = server.container();
+    let only = conf(&daemon.socket(), json!({"dhcpv4": false, "dhcpv6": true}));
+    let result = ok(&run(&server, "ADD", "ctr-6only", Some(&ct2), &only));
+    assert_eq!(result["ips"].as_array().unwrap().len(), 1, "{result}");
+    assert!(result["ips"][0]["address"]
+        .as_str()
+        .unwrap()
+        .starts_with("2001:db8:77::"));
+    assert_eq!(result["dns"]["nameservers"], json!([DNS_IP6]));
+    ok(&run(&server, "DEL", "ctr-6only", Some(&ct2), &only));
+    server.wait_for("the release", || server.leased().is_empty());
 }

@@ -11,6 +11,8 @@
 //!   options sent to the server; `fromArg` takes the value of that `CNI_ARGS` key when the key
 //!   is there, else `value`. At most 255 bytes (one DHCP option); a value is sent as its bytes.
 //! - `priority`: the metric of every route of the result (0 to 2^32-1).
+//! - `dhcpv4` (default true) and `dhcpv6` (default false; ours only): which leases to
+//!   acquire; DHCPv6 gets one IA_NA address and DNS from options 23 and 24. At least one.
 //!
 //! Every problem is code 7 with the key named, except a `CNI_ARGS` value (code 4).
 
@@ -43,10 +45,16 @@ pub struct DhcpConfig {
     pub request: Vec<u8>,
     pub provide: Vec<ProvidedOption>,
     pub priority: Option<u32>,
+    pub dhcpv4: bool,
+    pub dhcpv6: bool,
 }
 
 #[derive(Deserialize)]
 struct RawIpam {
+    #[serde(default)]
+    dhcpv4: Option<bool>,
+    #[serde(default)]
+    dhcpv6: Option<bool>,
     #[serde(rename = "daemonSocketPath", default)]
     daemon_socket_path: Option<String>,
     #[serde(default)]
@@ -75,7 +83,15 @@ struct RawProvide {
     from_arg: Option<String>,
 }
 
-const IPAM_KEYS: &[&str] = &["type", "daemonSocketPath", "request", "provide", "priority"];
+const IPAM_KEYS: &[&str] = &[
+    "type",
+    "daemonSocketPath",
+    "request",
+    "provide",
+    "priority",
+    "dhcpv4",
+    "dhcpv6",
+];
 
 fn bad(msg: impl Into<String>) -> Error {
     Error::invalid_config(format!("dhcp: {}", msg.into()))
@@ -202,11 +218,17 @@ impl DhcpConfig {
                 ))
             })?),
         };
+        let (dhcpv4, dhcpv6) = (raw.dhcpv4.unwrap_or(true), raw.dhcpv6.unwrap_or(false));
+        if !dhcpv4 && !dhcpv6 {
+            return Err(bad("dhcpv4 and dhcpv6 are both false: nothing to acquire"));
+        }
         Ok(DhcpConfig {
             socket_path: socket_path(raw.daemon_socket_path),
             request,
             provide,
             priority,
+            dhcpv4,
+            dhcpv6,
         })
     }
 
@@ -309,6 +331,8 @@ mod tests {
         assert_eq!(code(json!({"priority": -1}), ""), 7);
         assert_eq!(code(json!({"priority": "1"}), ""), 7);
         assert_eq!(code(json!({"daemonSocketPath": 5}), ""), 7);
+        assert_eq!(code(json!({"dhcpv4": false}), ""), 7);
+        assert_eq!(code(json!({"dhcpv6": "yes"}), ""), 7);
         assert_eq!(code(json!("dhcp"), ""), 7);
         let e = DhcpConfig::parse(b"[]", &CniArgs::default()).unwrap_err();
         assert_eq!(e.code.code(), 6);

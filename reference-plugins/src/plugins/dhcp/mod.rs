@@ -10,8 +10,11 @@
 //! - DEL: the daemon sends DHCPRELEASE from the leased address and forgets the lease. An
 //!   unknown lease, a gone namespace and an unreachable daemon are all success (the lease is
 //!   then left to expire, so the interface plugin's own DEL still runs).
-//! - CHECK: the daemon must hold a live lease for the attachment whose address is one of
-//!   `prevResult`'s IPv4 addresses; nothing is sent to the DHCP server.
+//! - With `dhcpv6: true` the daemon also (or, with `dhcpv4: false`, only) acquires one
+//!   DHCPv6 address (IA_NA), a /128 in the result, with DNS from options 23 and 24; it is
+//!   renewed, rebound and released like the DHCPv4 lease.
+//! - CHECK: the daemon must hold live leases for the attachment whose addresses are among
+//!   `prevResult`'s; nothing is sent to the DHCP server.
 //! - STATUS: code 50 when the daemon does not answer.
 //! - GC: the daemon releases the network's leases whose attachment is not in
 //!   `cni.dev/valid-attachments`; an unreachable daemon is success (nothing to release here).
@@ -35,6 +38,7 @@
 //!   plugin's DEL).
 //! - Option names also include those cni.dev documents (`classless-static-routes`, ...).
 //! - At expiry the lease is dropped; the link is left as it is (upstream sets it down).
+//! - DHCPv6 (`dhcpv6`); upstream has none.
 
 pub mod client;
 pub mod config;
@@ -96,6 +100,8 @@ fn add(args: &CmdArgs) -> Result<CniResult, Error> {
         request: cfg.request,
         provide: cfg.provide,
         priority: cfg.priority,
+        dhcpv4: cfg.dhcpv4,
+        dhcpv6: cfg.dhcpv6,
     });
     let resp = client::call(&cfg.socket_path, &req, ADD_TIMEOUT)
         .map_err(|e| e.into_error(&cfg.socket_path))?;
@@ -114,22 +120,26 @@ fn add(args: &CmdArgs) -> Result<CniResult, Error> {
 
 fn check(args: &CmdArgs) -> Result<(), Error> {
     let cfg = DhcpConfig::parse(&args.stdin, &args.args)?;
-    let addresses = args
+    let prev: Vec<IpAddr> = args
         .prev_result()?
-        .map(|r| {
-            r.to_v1()
-                .ips
-                .iter()
-                .filter_map(|c| match c.address.addr() {
-                    IpAddr::V4(a) => Some(a),
-                    IpAddr::V6(_) => None,
-                })
-                .collect()
-        })
+        .map(|r| r.to_v1().ips.iter().map(|c| c.address.addr()).collect())
         .unwrap_or_default();
     let req = Request::Check {
         attachment: attachment(args),
-        addresses,
+        addresses: prev
+            .iter()
+            .filter_map(|a| match a {
+                IpAddr::V4(a) => Some(*a),
+                IpAddr::V6(_) => None,
+            })
+            .collect(),
+        addresses6: prev
+            .iter()
+            .filter_map(|a| match a {
+                IpAddr::V6(a) => Some(*a),
+                IpAddr::V4(_) => None,
+            })
+            .collect(),
     };
     let resp = client::call(&cfg.socket_path, &req, SHORT_TIMEOUT)
         .map_err(|e| e.into_error(&cfg.socket_path))?;

@@ -12,11 +12,13 @@
 //!
 //! # Requests (`"op"`)
 //!
-//! - `add`: `{attachment, netns, request, provide, priority}`: acquire (or return the held)
-//!   lease for the attachment, answer `result` (a CNI 1.0.0 IPAM result).
+//! - `add`: `{attachment, netns, request, provide, priority, dhcpv4, dhcpv6}`: acquire (or
+//!   return the held) DHCPv4 lease and/or DHCPv6 address for the attachment, answer `result`
+//!   (a CNI 1.0.0 IPAM result).
 //! - `del`: `{attachment}`: send DHCPRELEASE and forget the lease; `ok` when none is held.
-//! - `check`: `{attachment, addresses}`: `ok` when a live lease is held whose address is
-//!   among `addresses` (or `addresses` is empty); no DHCP packet is sent.
+//! - `check`: `{attachment, addresses, addresses6}`: `ok` when live leases are held whose
+//!   addresses are among `addresses` / `addresses6` (or those are empty); no DHCP packet is
+//!   sent.
 //! - `status`: `ok` while the daemon serves.
 //! - `gc`: `{network, valid}`: release the network's leases whose (container ID, ifname) is
 //!   not in `valid`.
@@ -32,7 +34,7 @@
 //! Example: `{"version":1,"op":"check","attachment":{"containerId":"c1","network":"net",
 //! "ifname":"eth0"},"addresses":["10.1.0.5"]}`.
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -79,6 +81,16 @@ pub struct AddRequest {
     pub request: Vec<u8>,
     pub provide: Vec<ProvidedOption>,
     pub priority: Option<u32>,
+    /// Acquire a DHCPv4 lease (absent: yes).
+    #[serde(default = "yes")]
+    pub dhcpv4: bool,
+    /// Acquire a DHCPv6 address (IA_NA) (absent: no).
+    #[serde(default)]
+    pub dhcpv6: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -91,6 +103,8 @@ pub enum Request {
     Check {
         attachment: AttachmentKey,
         addresses: Vec<Ipv4Addr>,
+        #[serde(default)]
+        addresses6: Vec<Ipv6Addr>,
     },
     Status,
     Gc {
@@ -188,12 +202,14 @@ mod tests {
         let req = Request::Check {
             attachment: key(),
             addresses: vec![Ipv4Addr::new(10, 1, 0, 5)],
+            addresses6: vec![],
         };
         let line = encode(&req);
         assert_eq!(
             std::str::from_utf8(&line).unwrap(),
             "{\"version\":1,\"op\":\"check\",\"attachment\":{\"containerId\":\"c1\",\
-             \"network\":\"net\",\"ifname\":\"eth0\"},\"addresses\":[\"10.1.0.5\"]}\n"
+             \"network\":\"net\",\"ifname\":\"eth0\"},\"addresses\":[\"10.1.0.5\"],\
+             \"addresses6\":[]}\n"
         );
         assert_eq!(decode::<Request>(&line).unwrap(), req);
         let resp = Response::Error {

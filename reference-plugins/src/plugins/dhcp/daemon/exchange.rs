@@ -179,6 +179,14 @@ async fn select(
     }
 }
 
+/// How an attempt to extend a DHCPv6 lease ended.
+#[derive(Debug)]
+pub enum Extension6 {
+    Extended(super::packet6::Lease6Info),
+    Refused,
+    NoAnswer,
+}
+
 /// How an attempt to extend a lease ended.
 #[derive(Debug)]
 pub enum Extension {

@@ -12,9 +12,11 @@
 //! retransmission), [`store`], [`leases`], and the listener below.
 
 pub mod exchange;
+pub mod exchange6;
 pub mod flags;
 pub mod leases;
 pub mod packet;
+pub mod packet6;
 pub mod sock;
 pub mod store;
 

@@ -344,6 +344,68 @@ pub fn send_broadcast_from(
     })
 }
 
+/// A UDP socket bound to [::]:546 on `ifname` inside `netns` (DHCPv6 client port), and the
+/// interface index (the scope of `ff02::1:2`).
+pub fn bind6(netns: &Path, ifname: &str) -> Result<(UdpSocket, u32), SockError> {
+    let name =
+        std::ffi::CString::new(ifname).map_err(|_| SockError::InterfaceGone(ifname.into()))?;
+    in_netns(netns, || {
+        // SAFETY: plain syscalls on a descriptor we own; pointers are to live locals.
+        unsafe {
+            let index = libc::if_nametoindex(name.as_ptr());
+            if index == 0 {
+                return Err(SockError::InterfaceGone(ifname.to_string()));
+            }
+            let fd = libc::socket(
+                libc::AF_INET6,
+                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+                0,
+            );
+            check(fd, "socket")?;
+            let fd = OwnedFd::from_raw_fd(fd);
+            let raw = fd.as_raw_fd();
+            let one: libc::c_int = 1;
+            for (level, opt, what) in [
+                (libc::SOL_SOCKET, libc::SO_REUSEADDR, "SO_REUSEADDR"),
+                (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, "IPV6_V6ONLY"),
+            ] {
+                check(
+                    libc::setsockopt(
+                        raw,
+                        level,
+                        opt,
+                        &one as *const _ as *const libc::c_void,
+                        std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                    ),
+                    what,
+                )?;
+            }
+            if libc::setsockopt(
+                raw,
+                libc::SOL_SOCKET,
+                libc::SO_BINDTODEVICE,
+                ifname.as_ptr() as *const libc::c_void,
+                ifname.len() as libc::socklen_t,
+            ) < 0
+            {
+                return Err(SockError::InterfaceGone(ifname.to_string()));
+            }
+            let mut sin6: libc::sockaddr_in6 = std::mem::zeroed();
+            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+            sin6.sin6_port = 546u16.to_be();
+            check(
+                libc::bind(
+                    raw,
+                    &sin6 as *const _ as *const libc::sockaddr,
+                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
+                ),
+                "bind to port 546",
+            )?;
+            Ok((UdpSocket::from(fd), index))
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

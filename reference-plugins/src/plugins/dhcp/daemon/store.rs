@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::packet::LeaseInfo;
+use super::packet6::Lease6Info;
 use crate::plugins::dhcp::protocol::{AttachmentKey, ProvidedOption};
 
 /// Where leases are kept unless `-statedir` says otherwise.
@@ -45,6 +46,22 @@ impl StoredLease {
     }
 }
 
+/// One DHCPv6 lease as stored (file `<hash>.v6.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredLease6 {
+    pub format: u32,
+    pub attachment: AttachmentKey,
+    pub netns: String,
+    pub info: Lease6Info,
+    pub granted_at: u64,
+}
+
+impl StoredLease6 {
+    pub fn expires_at(&self) -> u64 {
+        self.granted_at + u64::from(self.info.valid_secs)
+    }
+}
+
 /// Seconds since the epoch, now.
 pub fn now_secs() -> u64 {
     SystemTime::now()
@@ -73,15 +90,57 @@ impl Store {
     }
 
     fn path_of(&self, key: &AttachmentKey) -> PathBuf {
+        self.path_with(key, "json")
+    }
+
+    fn path_of6(&self, key: &AttachmentKey) -> PathBuf {
+        self.path_with(key, "v6.json")
+    }
+
+    fn path_with(&self, key: &AttachmentKey, ext: &str) -> PathBuf {
         let digest = Sha256::digest(key.client_id_text().as_bytes());
         let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        self.dir.join(format!("{hex}.json"))
+        self.dir.join(format!("{hex}.{ext}"))
     }
 
     /// Writes `lease` atomically, replacing any earlier version.
     pub fn save(&self, lease: &StoredLease) -> std::io::Result<()> {
+        self.write_atomically(&self.path_of(&lease.attachment), lease)
+    }
+
+    /// Writes a DHCPv6 lease atomically.
+    pub fn save6(&self, lease: &StoredLease6) -> std::io::Result<()> {
+        self.write_atomically(&self.path_of6(&lease.attachment), lease)
+    }
+
+    /// Removes the DHCPv6 lease of `key`; success when there is none.
+    pub fn remove6(&self, key: &AttachmentKey) -> std::io::Result<()> {
+        match fs::remove_file(self.path_of6(key)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// Every readable DHCPv6 lease.
+    pub fn load_all6(&self) -> Vec<StoredLease6> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Vec::new();
+        };
+        entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.to_string_lossy().ends_with(".v6.json"))
+            .filter(|p| fs::symlink_metadata(p).is_ok_and(|m| m.is_file() && m.len() < 1 << 20))
+            .filter_map(|p| {
+                let l: StoredLease6 = serde_json::from_slice(&fs::read(&p).ok()?).ok()?;
+                (l.format == FORMAT_VERSION && p == self.path_of6(&l.attachment)).then_some(l)
+            })
+            .collect()
+    }
+
+    fn write_atomically<T: Serialize>(&self, path: &Path, lease: &T) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
-        let path = self.path_of(&lease.attachment);
+        let path = path.to_path_buf();
         let tmp = path.with_extension("json.tmp");
         let mut f = fs::OpenOptions::new()
             .write(true)
@@ -114,7 +173,9 @@ impl Store {
         };
         for entry in entries.flatten() {
             let path = entry.path();
-            if path.extension().and_then(|e| e.to_str()) != Some("json") {
+            if path.extension().and_then(|e| e.to_str()) != Some("json")
+                || path.to_string_lossy().ends_with(".v6.json")
+            {
                 continue;
             }
             let read = fs::symlink_metadata(&path)
