@@ -776,6 +776,34 @@ fn renewal_reaches_the_server_before_t1_runs_out() {
 }
 
 #[test]
+fn rebinding_broadcasts_when_the_server_does_not_answer_renewals() {
+    let server = Server::start(&["--dhcp-option=option:T1,2", "--dhcp-option=option:T2,5"]);
+    let tmp = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(tmp.path());
+    let ct = server.container();
+    let c = conf(&daemon.socket(), json!({}));
+    let result = ok(&run(&server, "ADD", "ctr-rb", Some(&ct), &c));
+    configure(&ct, &result);
+    // Unicast to the server now goes to a neighbour that never answers: renewals get lost,
+    // broadcasts still arrive.
+    let mut nl = Netlink::open_in(ct.path()).unwrap();
+    let idx = nl.link("eth0").unwrap().index;
+    let detour = reference_plugins::netlink::Route::new(format!("{SERVER_IP}/32").parse().unwrap())
+        .via("10.77.0.254".parse().unwrap())
+        .dev(idx);
+    nl.add_route(&detour).unwrap();
+    let end = Instant::now() + Duration::from_secs(30);
+    while !daemon.log().contains("rebound lease") {
+        assert!(Instant::now() < end, "{}\n{}", daemon.log(), server.log());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert!(!daemon.log().contains("renewed lease"), "{}", daemon.log());
+    nl.delete_route(&detour).unwrap();
+    ok(&run(&server, "DEL", "ctr-rb", Some(&ct), &c));
+    server.wait_for("the release", || server.leased().is_empty());
+}
+
+#[test]
 fn bridge_with_dhcp_ipam_end_to_end() {
     let server = Server::start(&[]);
     let tmp = tempfile::tempdir().unwrap();

@@ -564,7 +564,14 @@ impl Daemon {
                         .await
                 }
                 Ok(Extension::NoAnswer) => {
-                    let left = lease.expires_at().saturating_sub(now_secs());
+                    // Half the time left until the next phase (T2 while renewing, expiry
+                    // while rebinding), at least a second (RFC 2131 4.4.5).
+                    let next = if server.is_some() {
+                        t2
+                    } else {
+                        lease.expires_at()
+                    };
+                    let left = next.saturating_sub(now_secs());
                     let wait = Duration::from_secs((left / 2).max(1)).min(LIVENESS_INTERVAL);
                     tokio::time::sleep(wait).await;
                 }
@@ -656,7 +663,10 @@ impl Daemon {
                         .await
                 }
                 Ok(Extension6::NoAnswer) => {
-                    tokio::time::sleep(LIVENESS_INTERVAL).await;
+                    let next = if renew { t2 } else { lease.expires_at() };
+                    let left = next.saturating_sub(now_secs());
+                    let wait = Duration::from_secs((left / 2).max(1)).min(LIVENESS_INTERVAL);
+                    tokio::time::sleep(wait).await;
                 }
                 Err(e) if e.is_gone() => {
                     return self.forget6(&record, "namespace or interface gone").await
