@@ -16,6 +16,7 @@
 mod cni_args;
 mod config;
 mod conflist;
+mod dhcp_reply;
 mod host_local_config;
 mod host_local_store;
 mod plugin_config;
@@ -28,6 +29,7 @@ mod versions;
 pub use cni_args::cni_args;
 pub use config::config;
 pub use conflist::conflist;
+pub use dhcp_reply::dhcp_reply;
 pub use host_local_config::host_local_config;
 pub use host_local_store::host_local_store;
 pub use plugin_config::plugin_config;
@@ -81,6 +83,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "host_local_store",
         oracle: host_local_store,
+    },
+    Target {
+        name: "dhcp_reply",
+        oracle: dhcp_reply,
     },
 ];
 
