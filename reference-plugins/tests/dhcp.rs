@@ -885,6 +885,23 @@ fn systemd_socket_activation_uses_the_inherited_socket() {
     // The socket belongs to systemd: the daemon leaves it.
     assert!(sock.exists());
 
+    // A second daemon on a socket a live daemon serves refuses to start.
+    let live = Daemon::start(&tmp.path().join("live"));
+    let out = Command::new(env!("CARGO_BIN_EXE_dhcp"))
+        .args(["daemon", "-statedir"])
+        .arg(tmp.path().join("state2"))
+        .arg("-socketpath")
+        .arg(live.socket())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another daemon is serving"));
+    let mut s = UnixStream::connect(live.socket()).unwrap();
+    s.write_all(b"{\"version\":1,\"op\":\"status\"}\n").unwrap();
+    let mut answer = String::new();
+    BufReader::new(s).read_line(&mut answer).unwrap();
+    assert!(answer.contains("\"ok\""), "{answer}");
+
     // More than one inherited socket is refused.
     let out = Command::new(env!("CARGO_BIN_EXE_dhcp"))
         .args(["daemon", "-statedir"])

@@ -64,7 +64,16 @@ fn listener(
         std::fs::create_dir_all(dir)?;
     }
     match std::fs::symlink_metadata(&path) {
-        Ok(m) if m.file_type().is_socket() => std::fs::remove_file(&path)?,
+        Ok(m) if m.file_type().is_socket() => {
+            // A socket someone answers on belongs to a running daemon: leave it alone.
+            if std::os::unix::net::UnixStream::connect(&path).is_ok() {
+                return Err(io::Error::other(format!(
+                    "another daemon is serving at {}",
+                    path.display()
+                )));
+            }
+            std::fs::remove_file(&path)?
+        }
         Ok(_) => {
             return Err(io::Error::other(format!(
                 "{} exists and is not a socket",
