@@ -590,6 +590,39 @@ fn leases_survive_a_daemon_restart(kind: Kind) {
 }
 
 #[test]
+fn a_saved_lease_that_expired_while_the_daemon_was_down_is_not_resumed() {
+    let server = Server::start(&[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let mut daemon = Daemon::start(tmp.path());
+    let ct = server.container();
+    let c = conf(&daemon.socket(), json!({}));
+    ok(&run(&server, "ADD", "ctr-x", Some(&ct), &c));
+    daemon.stop();
+    // Age the saved lease past its end, as if the daemon had been down for an hour.
+    let state = tmp.path().join("state");
+    let file = std::fs::read_dir(&state)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut saved: Value = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    saved["granted_at"] = json!(saved["granted_at"].as_u64().unwrap() - 3600);
+    std::fs::write(&file, saved.to_string()).unwrap();
+    let daemon = Daemon::start(tmp.path());
+    assert!(
+        daemon.log().contains("expired while the daemon was down"),
+        "{}",
+        daemon.log()
+    );
+    assert_eq!(std::fs::read_dir(&state).unwrap().count(), 0);
+    assert_eq!(
+        err_code(&run(&server, "CHECK", "ctr-x", Some(&ct), &c)),
+        101
+    );
+}
+
+#[test]
 fn gc_releases_leases_of_attachments_no_longer_valid_dnsmasq() {
     gc_releases_leases_of_attachments_no_longer_valid(Kind::Dnsmasq)
 }
