@@ -89,8 +89,10 @@ pub fn validate_container_id(id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Interface name rule (ENV-5, ENV-6): 1 to 15 bytes, not `.` or `..`, no `/`, `:` or
-/// whitespace. Violations are code 4.
+/// Interface name rule (ENV-5, ENV-6): 1 to 15 bytes, not `.` or `..`, no `/`, `:`, `%` or
+/// whitespace. Violations are code 4. `%` is refused beyond the Go rule because the kernel
+/// reads a link name holding `%d` as a template and picks another name (`eth%d` becomes
+/// `eth0`), so the interface would not get the name asked for (ENV-5).
 pub fn validate_ifname(name: &str) -> Result<(), Error> {
     let reason = if name.is_empty() {
         "interface name is empty"
@@ -98,8 +100,8 @@ pub fn validate_ifname(name: &str) -> Result<(), Error> {
         "interface name is longer than 15 bytes"
     } else if name == "." || name == ".." {
         "interface name is . or .."
-    } else if name.contains(['/', ':', '\0']) || name.chars().any(char::is_whitespace) {
-        "interface name contains '/', ':', NUL or whitespace"
+    } else if name.contains(['/', ':', '%', '\0']) || name.chars().any(char::is_whitespace) {
+        "interface name contains '/', ':', '%', NUL or whitespace"
     } else {
         return Ok(());
     };
@@ -123,7 +125,7 @@ mod tests {
     fn ifname_edges() {
         assert!(validate_ifname("a23456789012345").is_ok());
         assert!(validate_ifname("a234567890123456").is_err());
-        for bad in ["", ".", "..", "a/b", "a:b", "a b", "a\tb"] {
+        for bad in ["", ".", "..", "a/b", "a:b", "a b", "a\tb", "eth%d"] {
             let e = validate_ifname(bad).unwrap_err();
             assert_eq!(e.code, ErrorCode::InvalidEnvironmentVariables, "{bad:?}");
         }

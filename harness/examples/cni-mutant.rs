@@ -32,6 +32,10 @@
 //! | `version-no-cniversion`   | the VERSION answer lacks `cniVersion`                          |
 //! | `fail-add`                | every ADD fails ("operation not supported"), as a config that  |
 //! |                           | cannot work on this machine                                    |
+//! | `ignore-runtime-config-add` | ADD drops `runtimeConfig` before the real plugin sees it: the |
+//! |                           | capabilities the config declares are not acted on              |
+//! | `ignore-runtime-config-del` | DEL drops `runtimeConfig`: a plugin that needs the mappings |
+//! |                           | on DEL (upstream portmap) leaves its rules                     |
 //!
 //! `del-not-idempotent` keeps its tombstones in `/var/lib/cni/cni-mutant/` (the harness mounts
 //! a private directory there per scenario); a tombstone is state left behind by DEL, so cases
@@ -71,6 +75,8 @@ const MUTATIONS: &[&str] = &[
     "version-text-line",
     "version-no-cniversion",
     "fail-add",
+    "ignore-runtime-config-add",
+    "ignore-runtime-config-del",
 ];
 
 /// What the wrapper writes and how it exits.
@@ -286,6 +292,15 @@ fn mutate(mutation: &str, plugin: &str, stdin: Vec<u8>) -> Out {
         ("accepts-unknown-version", _) if request.is_object() && !KNOWN.contains(&&*version) => {
             let mut r = request.clone();
             r["cniVersion"] = "1.0.0".into();
+            stdin = serde_json::to_vec(&r).expect("json");
+        }
+        ("ignore-runtime-config-add", "ADD") | ("ignore-runtime-config-del", "DEL")
+            if request.get("runtimeConfig").is_some() =>
+        {
+            let mut r = request.clone();
+            if let Some(o) = r.as_object_mut() {
+                o.remove("runtimeConfig");
+            }
             stdin = serde_json::to_vec(&r).expect("json");
         }
         ("wrong-ifname", _) => {

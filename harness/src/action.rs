@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 use crate::cases::{Action, Step};
 use crate::session::Session;
 use crate::target::PRIMARY_ATTACHMENT;
-use crate::world::{RECORDER_BIN_DIR, RECORDER_FAIL_ADD, RECORDER_LOG, STATE_MOUNT};
+use crate::world::{
+    RECORDER_BIN_DIR, RECORDER_FAIL_ADD, RECORDER_FAIL_STATUS, RECORDER_LOG, RECORDER_UNUSABLE_ADD,
+    STATE_MOUNT,
+};
 
 /// What an action did.
 enum Acted {
@@ -30,7 +33,13 @@ pub(crate) enum Flow {
 }
 
 /// Files of the harness's own in the state directory: neither the plugin's state nor wiped.
-const HARNESS_FILES: &[&str] = &[RECORDER_LOG, RECORDER_FAIL_ADD, RECORDER_BIN_DIR];
+const HARNESS_FILES: &[&str] = &[
+    RECORDER_LOG,
+    RECORDER_FAIL_ADD,
+    RECORDER_FAIL_STATUS,
+    RECORDER_UNUSABLE_ADD,
+    RECORDER_BIN_DIR,
+];
 
 impl Session<'_> {
     /// Runs step `idx`, an action on the world, and records its findings. A failed fixture
@@ -161,6 +170,16 @@ impl Session<'_> {
                 .fail_delegate_add()
                 .map(|()| Acted::Done)
                 .map_err(|e| e.to_string()),
+            Action::UnusableDelegateAdd => self
+                .world
+                .unusable_delegate_add()
+                .map(|()| Acted::Done)
+                .map_err(|e| e.to_string()),
+            Action::FailDelegateStatus => self
+                .world
+                .fail_delegate_status()
+                .map(|()| Acted::Done)
+                .map_err(|e| e.to_string()),
             Action::WipeState => self.wipe_state(),
         }
     }
@@ -261,5 +280,7 @@ fn action_name(action: &Action) -> &'static str {
         Action::WipeState => "wipe-state",
         Action::RecordDelegate => "record-delegate",
         Action::FailDelegateAdd => "fail-delegate-add",
+        Action::FailDelegateStatus => "fail-delegate-status",
+        Action::UnusableDelegateAdd => "unusable-delegate-add",
     }
 }

@@ -90,6 +90,13 @@ pub enum Action {
     RecordDelegate,
     /// Make the recorded delegate fail the next ADDs (code 11) without forwarding them.
     FailDelegateAdd,
+    /// Make the recorded delegate forward the next ADDs and answer a successful one with a
+    /// result the caller cannot parse (an address that is none): the delegate has reserved,
+    /// the caller fails after it.
+    UnusableDelegateAdd,
+    /// Make the recorded delegate answer the next STATUS calls with code 50 (it cannot serve
+    /// ADD) without forwarding them.
+    FailDelegateStatus,
 }
 
 /// A check run on a step's outcome; a name, optionally with the requirement IDs it stands for
@@ -137,6 +144,10 @@ pub struct Step {
     pub stdin: Option<String>,
     /// A JSON merge patch (RFC 7386) applied to the request configuration.
     pub patch: Option<toml::Value>,
+    /// Top-level keys removed from the request configuration after the patch (TOML has no
+    /// null to remove them with a patch), e.g. `cniVersion`.
+    #[serde(default)]
+    pub remove: Vec<String>,
     #[serde(default)]
     pub prev: Prev,
     #[serde(default)]
@@ -180,6 +191,12 @@ pub struct Case {
     /// Only for plugins whose config names an IPAM delegate (`ipam.type`).
     #[serde(default)]
     pub requires_ipam: bool,
+    /// Only for plugins whose config enables this capability (`capabilities: {name: true}`);
+    /// its calls then carry the harness's arguments for it (see `crate::capabilities`).
+    pub capability: Option<String>,
+    /// Only for lists with plugins after the tested one (see `crate::postlude`).
+    #[serde(default)]
+    pub requires_later_plugins: bool,
     pub steps: Vec<Step>,
 }
 

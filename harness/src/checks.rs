@@ -196,6 +196,36 @@ pub const CHECKS: &[Check] = &[
         run: delegate_released,
     },
     Check {
+        name: "port-mappings-forward",
+        req: &["CAP-5", "CAP-18"],
+        run: crate::capabilities::port_mappings_forward,
+    },
+    Check {
+        name: "legacy-result",
+        req: &["VER-5"],
+        run: legacy_result,
+    },
+    Check {
+        name: "status-unavailable",
+        req: &["STATUS-4", "ERR-13"],
+        run: status_unavailable,
+    },
+    Check {
+        name: "capability-ips",
+        req: &["CAP-9", "CAP-18"],
+        run: crate::capabilities::ips_assigned,
+    },
+    Check {
+        name: "capability-ip-ranges",
+        req: &["CAP-6", "CAP-18"],
+        run: crate::capabilities::ip_ranges_used,
+    },
+    Check {
+        name: "capability-mac",
+        req: &["CAP-10", "CAP-18"],
+        run: crate::capabilities::mac_applied,
+    },
+    Check {
         name: "outcome",
         req: &[
             "ADD-2", "ADD-6", "ERR-1", "ERR-2", "RES-1", "RES-12", "RES-13",
@@ -206,6 +236,44 @@ pub const CHECKS: &[Check] = &[
 
 pub fn find(name: &str) -> Option<&'static Check> {
     CHECKS.iter().find(|c| c.name == name)
+}
+
+/// A successful ADD to a request without `cniVersion` answers in the legacy shape (0.1.0 or
+/// 0.2.0): addresses under `ip4`/`ip6`, no `ips` or `interfaces` list, and a `cniVersion`, if
+/// any, of that family.
+fn legacy_result(v: &StepView) -> Verdict {
+    if !v.exit_ok || v.verb != "ADD" {
+        return None;
+    }
+    let json = match one_json(v.stdout) {
+        Ok(j) => j,
+        Err(e) => return Some(Err(e.into())),
+    };
+    let version = json.get("cniVersion").and_then(Value::as_str);
+    Some(if !matches!(version, None | Some("0.1.0" | "0.2.0")) {
+        Err(format!("the result is at cniVersion {version:?}, not a legacy one").into())
+    } else if json.get("ips").is_some() || json.get("interfaces").is_some() {
+        Err("the result has the ips/interfaces shape of 0.3.0 and later, not ip4/ip6".into())
+    } else {
+        Ok(())
+    })
+}
+
+/// A failed STATUS answers one of the unavailability codes: 50 (cannot serve ADD) or 51 (that,
+/// and existing attachments may have reduced connectivity).
+fn status_unavailable(v: &StepView) -> Verdict {
+    if v.exit_ok || v.verb != "STATUS" {
+        return None;
+    }
+    let code = one_json(v.stdout)
+        .ok()
+        .and_then(|j| j.get("code").and_then(Value::as_u64));
+    Some(match code {
+        Some(50 | 51) => Ok(()),
+        other => Err(CheckFailure::new(format!(
+            "STATUS failed with code {other:?}, not 50 or 51"
+        ))),
+    })
 }
 
 /// The one JSON document `stdout` holds (surrounding whitespace allowed), or why not.
@@ -686,7 +754,7 @@ fn delegate_stdin(v: &StepView) -> Verdict {
 
 fn delegate_verb(v: &StepView) -> Verdict {
     let calls = calls_of(v)?;
-    if !matches!(v.verb, "ADD" | "CHECK" | "DEL" | "GC") {
+    if !matches!(v.verb, "ADD" | "CHECK" | "DEL" | "GC" | "STATUS") {
         return None;
     }
     Some(if calls.iter().any(|c| c["command"] == v.verb) {
@@ -719,6 +787,6 @@ fn delegate_released(v: &StepView) -> Verdict {
     Some(if calls[add..].iter().any(|c| c["command"] == "DEL") {
         Ok(())
     } else {
-        Err("after the delegate failed ADD, the plugin did not run the delegate's DEL".into())
+        Err("the plugin failed ADD after calling its delegate's ADD, and did not run the delegate's DEL".into())
     })
 }

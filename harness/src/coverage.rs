@@ -33,7 +33,8 @@ pub fn reasons(root: &Path) -> Result<BTreeMap<String, String>, String> {
 }
 
 /// Cases covering each requirement ID: those the case names, and those of the checks its
-/// steps run (by default); generated variants count as the case "generated-*".
+/// steps run (by default); generated variants count as the case "generated-*", the
+/// robustness runs as "fault-*" and "concurrency-*".
 pub fn coverage(cases: &[Case]) -> BTreeMap<String, Vec<String>> {
     let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut add = |id: &str, case: &str| {
@@ -61,6 +62,12 @@ pub fn coverage(cases: &[Case]) -> BTreeMap<String, Vec<String>> {
     }
     for id in crate::generated::REQUIREMENTS {
         add(id, "generated-*");
+    }
+    for id in crate::faults::REQUIREMENTS {
+        add(id, "fault-* (--faults)");
+    }
+    for id in crate::concurrency::REQUIREMENTS {
+        add(id, "concurrency-* (--concurrency)");
     }
     map
 }

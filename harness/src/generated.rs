@@ -10,7 +10,11 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 
 use cni::version::SpecVersion;
 
+use serde_json::Value;
+
+use crate::capabilities;
 use crate::cases::{Action, Case, CheckRef, Expect, Step, Versions};
+use crate::target::Target;
 
 /// One generated variant.
 #[derive(Debug, Clone)]
@@ -55,11 +59,23 @@ fn variant(versions: Vec<String>) -> impl Strategy<Value = Variant> {
     })
 }
 
+/// The capability generator's seed: `seed`'s bytes after a fixed tag, so it differs from
+/// the variant generator's.
+fn capability_seed(seed: u64) -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    bytes[..8].copy_from_slice(b"cap-args");
+    bytes[8..16].copy_from_slice(&seed.to_le_bytes());
+    bytes
+}
+
 /// Requirement IDs generated cases give evidence for.
 pub const REQUIREMENTS: &[&str] = &["ADD-2", "ERR-1", "ERR-2", "DEL-1"];
 
 /// `count` generated cases for a plugin advertising `versions`, reproducible from `seed`.
-pub fn cases(count: usize, seed: u64, versions: &[SpecVersion]) -> Vec<Case> {
+/// When the tested plugin's config in `target` enables capabilities, each variant's ADD and
+/// DEL carry the same generated capability arguments (from a second generator of the same
+/// seed, so the other parts of a variant do not depend on the config's capabilities).
+pub fn cases(count: usize, seed: u64, versions: &[SpecVersion], target: &Target) -> Vec<Case> {
     let mut seed_bytes = [0u8; 32];
     seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let mut runner = TestRunner::new_with_rng(
@@ -67,6 +83,12 @@ pub fn cases(count: usize, seed: u64, versions: &[SpecVersion]) -> Vec<Case> {
         TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes),
     );
     let strategy = variant(versions.iter().map(|v| v.as_str().to_string()).collect());
+    let mut cap_runner = TestRunner::new_with_rng(
+        Config::default(),
+        TestRng::from_seed(RngAlgorithm::ChaCha, &capability_seed(seed)),
+    );
+    let enabled = capabilities::enabled(&target.plugin_conf);
+    let cap_strategy = capabilities::generated_args(enabled, capabilities::subnets(target));
     let reqs = |ids: &[&str]| ids.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     (0..count)
         .map(|i| {
@@ -80,6 +102,15 @@ pub fn cases(count: usize, seed: u64, versions: &[SpecVersion]) -> Vec<Case> {
             let mut patch = toml::map::Map::new();
             for (k, val) in &v.extra {
                 patch.insert(k.clone(), val.clone());
+            }
+            let cap_args = cap_strategy
+                .new_tree(&mut cap_runner)
+                .expect("strategy generates")
+                .current();
+            if !cap_args.is_empty() {
+                if let Ok(rc) = toml::Value::try_from(Value::Object(cap_args.clone())) {
+                    patch.insert("runtimeConfig".into(), rc);
+                }
             }
             let variant_step = |verb: &str| Step {
                 verb: Some(verb.to_string()),
@@ -98,11 +129,16 @@ pub fn cases(count: usize, seed: u64, versions: &[SpecVersion]) -> Vec<Case> {
             Case {
                 id: format!("generated-{i}"),
                 title: format!(
-                    "generated variant: cniVersion {:?}, ifname {:?}, CNI_ARGS {:?}, {} extra key(s)",
+                    "generated variant: cniVersion {:?}, ifname {:?}, CNI_ARGS {:?}, {} extra key(s){}",
                     v.version,
                     v.ifname,
                     v.args,
-                    v.extra.len()
+                    v.extra.len(),
+                    if cap_args.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", runtimeConfig {}", Value::Object(cap_args.clone()))
+                    }
                 ),
                 requirements: reqs(REQUIREMENTS),
                 applies: Vec::new(),
@@ -110,6 +146,8 @@ pub fn cases(count: usize, seed: u64, versions: &[SpecVersion]) -> Vec<Case> {
                 min_version: None,
                 note: None,
                 requires_ipam: false,
+                capability: None,
+                requires_later_plugins: false,
                 steps: vec![
                     plain("ADD"),
                     plain("DEL"),

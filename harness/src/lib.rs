@@ -10,18 +10,26 @@
 //! namespaces, private state dir), where `step` executes its plugin calls and `action` its
 //! actions on the world (a tampering action that finds nothing makes the case not
 //! applicable), and records findings per requirement using [`checks`]; [`report`] turns them
-//! into verdicts by level and prints them.
+//! into verdicts by level and prints them. [`fuzz`] (`cni-conformance fuzz`) reuses the
+//! target, the worlds and the checks to judge generated requests one call at a time, and the
+//! report to print what it found.
 
 mod action;
+pub mod capabilities;
 pub mod cases;
 pub mod catalogue;
 pub mod checks;
+pub mod concurrency;
 pub mod coverage;
 pub mod differential;
+pub mod faults;
+pub mod fuzz;
 pub mod generated;
 pub mod pool;
+pub mod postlude;
 pub mod recorder;
 pub mod report;
+pub mod robustness;
 pub mod runner;
 mod session;
 mod step;

@@ -64,7 +64,13 @@ pub fn run_all(
     let mut work = Vec::new();
     let mut skipped = Vec::new();
     for case in cases {
-        match expand(case, versions, kind, target.ipam_type().is_some()) {
+        let not_here = crate::capabilities::not_applicable(case, target)
+            .or_else(|| crate::postlude::not_applicable(case, target));
+        let applies = match not_here {
+            Some(reason) => Err(reason),
+            None => expand(case, versions, kind, target.ipam_type().is_some()),
+        };
+        match applies {
             Ok(vs) => work.extend(vs.into_iter().map(|v| (case, v))),
             Err(reason) => skipped.push(Skipped {
                 case: case.id.clone(),

@@ -21,7 +21,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Duration;
 
-use crate::world::{World, RECORDER_BIN_DIR, RECORDER_FAIL_ADD, RECORDER_LOG, STATE_MOUNT};
+use crate::world::{
+    World, RECORDER_BIN_DIR, RECORDER_FAIL_ADD, RECORDER_FAIL_STATUS, RECORDER_LOG,
+    RECORDER_UNUSABLE_ADD, STATE_MOUNT,
+};
 
 /// The name under which the harness's executable is the recorder wherever it lies.
 pub const RECORDER_NAME: &str = "cni-recorder";
@@ -139,6 +142,12 @@ pub fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     }
+    if verb == "STATUS" && state.join(RECORDER_FAIL_STATUS).exists() {
+        println!(
+            r#"{{"cniVersion":"1.1.0","code":50,"msg":"cni-recorder: STATUS failure injected by the harness: the delegate cannot serve ADD"}}"#
+        );
+        return ExitCode::from(1);
+    }
     // The real delegate: the first file of that name on CNI_PATH that is neither in this
     // directory nor the harness itself.
     let own_dir = argv0
@@ -160,9 +169,16 @@ pub fn main() -> ExitCode {
         );
         return ExitCode::from(1);
     };
+    // After a successful forwarded ADD, an unusable result instead of the real one: the
+    // delegate has reserved, the caller cannot go on.
+    let unusable_add = verb == "ADD" && state.join(RECORDER_UNUSABLE_ADD).exists();
     let child = Command::new(&real)
         .stdin(Stdio::piped())
-        .stdout(Stdio::inherit())
+        .stdout(if unusable_add {
+            Stdio::piped()
+        } else {
+            Stdio::inherit()
+        })
         .stderr(Stdio::inherit())
         .spawn();
     let mut child = match child {
@@ -177,6 +193,21 @@ pub fn main() -> ExitCode {
     };
     if let Some(mut w) = child.stdin.take() {
         let _ = w.write_all(&stdin);
+    }
+    if unusable_add {
+        return match child.wait_with_output() {
+            Ok(o) if o.status.success() => {
+                println!(
+                    r#"{{"cniVersion":"1.0.0","ips":[{{"address":"cni-recorder: not an address"}}]}}"#
+                );
+                ExitCode::SUCCESS
+            }
+            Ok(o) => {
+                let _ = std::io::stdout().write_all(&o.stdout);
+                ExitCode::from(o.status.code().unwrap_or(1).clamp(0, 255) as u8)
+            }
+            Err(_) => ExitCode::from(1),
+        };
     }
     match child.wait() {
         Ok(s) => ExitCode::from(s.code().unwrap_or(1).clamp(0, 255) as u8),

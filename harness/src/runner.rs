@@ -337,7 +337,9 @@ fn classify(s: &mut Session) -> ProbeAdd {
     let links_before = container_links(&s.world, PRIMARY_ATTACHMENT);
     let env = s.env_for("ADD", PRIMARY_ATTACHMENT);
     let prev = s.states[PRIMARY_ATTACHMENT].prelude_result.clone();
-    let stdin = s.plugin_request(PRIMARY_ATTACHMENT, s.version.as_str(), prev.as_ref());
+    let mut stdin = s.plugin_request(PRIMARY_ATTACHMENT, s.version.as_str(), prev.as_ref());
+    let conf = &s.target.plugin_conf;
+    s.inject_capability_args(&mut stdin, conf, "ADD", PRIMARY_ATTACHMENT);
     let run = s.world.run_plugin(
         &s.target.plugin,
         &env,

@@ -1,7 +1,8 @@
 //! One case run in progress: its [`World`], what each attachment has been through (the
 //! prelude's result, the tested plugin's last ADD result), the named snapshots, and what the
 //! run records (findings, plugin calls, the attachments that got the attachment patch). Owns
-//! the environment and request every plugin call starts from, the prelude plugins' ADD and DEL
+//! the environment and request every plugin call starts from (with the capability arguments a
+//! plugin object enables, see [`crate::capabilities`]), the prelude plugins' ADD and DEL
 //! (run as a runtime runs a list), and the best-effort teardown at the end. The steps run on
 //! it: plugin calls in [`crate::step`], actions on the world in [`crate::action`].
 
@@ -182,9 +183,9 @@ impl<'t> Session<'t> {
                 break;
             };
             let env = self.env_for("ADD", attachment);
-            let stdin = self
-                .request(&obj, self.version.as_str(), prev.as_ref())
-                .to_string();
+            let mut req = self.request(&obj, self.version.as_str(), prev.as_ref());
+            self.inject_capability_args(&mut req, &obj, "ADD", attachment);
+            let stdin = req.to_string();
             let run = self
                 .world
                 .run_plugin(&path, &env, stdin.as_bytes(), self.target.timeout);
@@ -222,7 +223,8 @@ impl<'t> Session<'t> {
         for obj in self.target.prelude.clone().iter().rev() {
             let ty = obj.get("type").and_then(Value::as_str).unwrap_or("");
             if let Ok(path) = cni::invoke::find_in_path(ty, &self.target.cni_path) {
-                let stdin = self.request(obj, self.version.as_str(), pr.as_ref());
+                let mut stdin = self.request(obj, self.version.as_str(), pr.as_ref());
+                self.inject_capability_args(&mut stdin, obj, "DEL", attachment);
                 self.world.run_plugin(
                     &path,
                     &env,
@@ -285,7 +287,10 @@ impl<'t> Session<'t> {
         for name in names {
             let env = self.env_for("DEL", &name);
             let prev = self.states[&name].last_add.clone();
-            let stdin = self.plugin_request(&name, self.version.as_str(), prev.as_ref());
+            let version = self.version.as_str();
+            self.postlude_del(&name, &env, version, prev.as_ref());
+            let mut stdin = self.plugin_request(&name, self.version.as_str(), prev.as_ref());
+            self.inject_capability_args(&mut stdin, &self.target.plugin_conf, "DEL", &name);
             self.world.run_plugin(
                 &self.target.plugin,
                 &env,

@@ -68,6 +68,11 @@ impl Session<'_> {
         {
             self.prelude_gc(&call.env, &call.version, &call.stdin);
         }
+        // A runtime's list DEL runs the later plugins' DEL first.
+        if verb == "DEL" && step.stdin.is_none() && !self.target.postlude.is_empty() {
+            let prev = call.prev.clone();
+            self.postlude_del(&call.attachment, &call.env, &call.version, prev.as_ref());
+        }
         let Some(answer) = self.execute(idx, step, verb, &call) else {
             return;
         };
@@ -151,6 +156,7 @@ impl Session<'_> {
         } else {
             self.plugin_request(attachment, version, prev)
         };
+        self.inject_capability_args(&mut req, &self.target.plugin_conf, verb, attachment);
         if step.prev == Prev::Empty {
             req["prevResult"] = Value::Object(Map::new());
         }
@@ -161,6 +167,11 @@ impl Session<'_> {
         }
         if let Some(p) = &step.patch {
             merge_patch(&mut req, &toml_to_json(p));
+        }
+        if let Some(obj) = req.as_object_mut() {
+            for k in &step.remove {
+                obj.remove(k);
+            }
         }
         req
     }
@@ -249,9 +260,13 @@ impl Session<'_> {
         let att = &call.attachment;
         let ok = answer.ok;
         if ok && verb == "ADD" && step.stdin.is_none() {
-            let parsed = call
+            let mut parsed = call
                 .spec
                 .and_then(|v| CniResult::parse(&answer.stdout, Some(v)).ok());
+            // The later plugins of the list run on the result; theirs is the list's.
+            if !self.target.postlude.is_empty() {
+                parsed = parsed.and_then(|r| self.postlude_add(att, &call.env, &call.version, r));
+            }
             let st = self.states.get_mut(att).expect("state");
             st.added = true;
             if parsed.is_some() {

@@ -109,6 +109,9 @@ pub struct Target {
     pub config_version: Option<String>,
     /// Plugin objects that come before the tested one in the list (run as a runtime would).
     pub prelude: Vec<Map<String, Value>>,
+    /// Plugin objects that come after the tested one in the list: run after its ADD with its
+    /// result, and DELeted before it, as a runtime runs a list (see `crate::postlude`).
+    pub postlude: Vec<Map<String, Value>>,
     /// The tested plugin's object.
     pub plugin_conf: Map<String, Value>,
     pub timeout: Duration,
@@ -196,12 +199,17 @@ fn take_harness_key(
     }
 }
 
-/// The prelude's plugin objects and the tested plugin's object.
-type PluginObjects = (Vec<Map<String, Value>>, Map<String, Value>);
+/// The prelude's plugin objects, the tested plugin's object and the postlude's.
+type PluginObjects = (
+    Vec<Map<String, Value>>,
+    Map<String, Value>,
+    Vec<Map<String, Value>>,
+);
 
-/// The prelude and the tested plugin's object of a base config: in a list, the plugin whose
-/// `type` is the plugin's file name (else the last) and the plugins before it; a single plugin
-/// config is the tested object itself, without `cniVersion` and `name`.
+/// The prelude, the tested plugin's object and the postlude of a base config: in a list, the
+/// plugin whose `type` is the plugin's file name (else the last) and the plugins before and
+/// after it; a single plugin config is the tested object itself, without `cniVersion` and
+/// `name`.
 fn split_plugins(
     obj: &Map<String, Value>,
     plugin: &Path,
@@ -225,14 +233,18 @@ fn split_plugins(
             if objs.is_empty() {
                 return Err(config_error(config, "empty plugins list"));
             }
-            Ok((objs[..idx].to_vec(), objs[idx].clone()))
+            Ok((
+                objs[..idx].to_vec(),
+                objs[idx].clone(),
+                objs[idx + 1..].to_vec(),
+            ))
         }
         Some(_) => Err(config_error(config, "plugins is not a list")),
         None => {
             let mut o = obj.clone();
             o.remove("cniVersion");
             o.remove("name");
-            Ok((Vec::new(), o))
+            Ok((Vec::new(), o, Vec::new()))
         }
     }
 }
@@ -262,7 +274,7 @@ impl Target {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         });
-        let (prelude, plugin_conf) = split_plugins(&obj, plugin, config)?;
+        let (prelude, plugin_conf, postlude) = split_plugins(&obj, plugin, config)?;
         // Runtimes always pass CNI_PATH; by default it is the plugin's own directory.
         let cni_path = if cni_path.is_empty() {
             vec![crate::world::parent_dir(plugin)]
@@ -276,6 +288,7 @@ impl Target {
             config_version,
             prelude,
             plugin_conf,
+            postlude,
             timeout,
             attachment_patch,
             recorder: None,

@@ -22,6 +22,8 @@ pub const STATE_MOUNT: &str = "/var/lib/cni";
 /// recorder's directory of links is named [`RECORDER_BIN_DIR`] wherever it is.
 pub const RECORDER_LOG: &str = "cni-recorder.log";
 pub const RECORDER_FAIL_ADD: &str = "cni-recorder.fail-add";
+pub const RECORDER_FAIL_STATUS: &str = "cni-recorder.fail-status";
+pub const RECORDER_UNUSABLE_ADD: &str = "cni-recorder.unusable-add";
 pub const RECORDER_BIN_DIR: &str = "cni-recorder-bin";
 
 /// One attachment of a scenario.
@@ -184,7 +186,13 @@ impl World {
         }
     }
 
-    fn command(&self, program: &Path, env: &[(String, String)]) -> std::io::Result<Command> {
+    /// The command [`Self::run_plugin`] runs: `program` entering the node namespace and a
+    /// private mount namespace with the state directory, with exactly `env` and `PATH`.
+    pub(crate) fn command(
+        &self,
+        program: &Path,
+        env: &[(String, String)],
+    ) -> std::io::Result<Command> {
         use std::os::unix::process::CommandExt;
         let node: OwnedFd = std::fs::File::open(self.node.path())?.into();
         let source = CString::new(self.state.path().as_os_str().as_encoded_bytes())?;
@@ -254,6 +262,17 @@ impl World {
         std::fs::write(self.state.path().join(RECORDER_FAIL_ADD), b"")
     }
 
+    /// Makes the delegate recorder forward ADD and answer a successful one with a result the
+    /// caller cannot use (see `crate::recorder`).
+    pub fn unusable_delegate_add(&self) -> std::io::Result<()> {
+        std::fs::write(self.state.path().join(RECORDER_UNUSABLE_ADD), b"")
+    }
+
+    /// Makes the delegate recorder answer STATUS with code 50 (see `crate::recorder`).
+    pub fn fail_delegate_status(&self) -> std::io::Result<()> {
+        std::fs::write(self.state.path().join(RECORDER_FAIL_STATUS), b"")
+    }
+
     /// Runs a fixture command (`ip ...`) in the node namespace.
     pub fn node_cmd(&self, args: &[&str]) -> std::io::Result<()> {
         run_ok(self.node.command(args[0]).args(&args[1..]))
@@ -293,6 +312,8 @@ impl World {
                 "lock".into(),
                 RECORDER_LOG.into(),
                 RECORDER_FAIL_ADD.into(),
+                RECORDER_FAIL_STATUS.into(),
+                RECORDER_UNUSABLE_ADD.into(),
                 RECORDER_BIN_DIR.into(),
             ],
         };

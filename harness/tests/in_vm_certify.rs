@@ -168,7 +168,9 @@ fn certify(label: &str, dir: &Path, plugin: &str, strict: bool) -> Certified {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cni-conformance"));
     cmd.arg("certify");
     if strict {
-        cmd.arg("--strict");
+        // The robustness runs at a sample size emulation can afford: two traced kill points per
+        // verb (plus the timed ones and the config faults) and 4 parallel attachments.
+        cmd.args(["--strict", "--faults-points", "2", "--concurrency", "4"]);
     }
     let start = Instant::now();
     let out = cmd

@@ -733,3 +733,45 @@ fn a_base_config_that_cannot_add_stops_with_exit_2() {
     assert!(!r.output.contains("verdict:"), "{}", r.output);
     assert!(!r.json.exists() && !r.junit.exists(), "{}", r.output);
 }
+
+/// Upstream portmap, which needs the mappings on DEL too, given none on DEL: the rules ADD
+/// wrote for the harness's capability arguments stay (DEL-1). Before the harness passed
+/// capability arguments, ADD wrote no rule and this mutant passed.
+#[test]
+fn port_mappings_ignored_on_del_fails_del_1_in_strict_mode() {
+    caught(
+        "ignore-runtime-config-del",
+        "portmap",
+        Run::new("portmap.conflist", "capability-port-mappings").strict(),
+        &["DEL-1"],
+    );
+}
+
+/// Upstream portmap given no mappings on ADD: the declared capability is not acted on, the
+/// host port forwards nothing (CAP-5, the `port-mappings-forward` check).
+#[test]
+fn port_mappings_ignored_on_add_fails_cap_5_in_strict_mode() {
+    let m = caught(
+        "ignore-runtime-config-add",
+        "portmap",
+        Run::new("portmap.conflist", "capability-port-mappings").strict(),
+        &["CAP-5"],
+    );
+    assert!(
+        m.reason("CAP-5").contains("did not reach"),
+        "{}",
+        m.reason("CAP-5")
+    );
+}
+
+/// Upstream bridge given no `runtimeConfig` on ADD with a config enabling `mac` and `ips`:
+/// the interface keeps a random MAC (CAP-10) and host-local picks its own address (CAP-9).
+#[test]
+fn runtime_config_ignored_on_add_fails_cap_9_and_cap_10_in_strict_mode() {
+    caught(
+        "ignore-runtime-config-add",
+        "bridge",
+        Run::new("bridge-capabilities.json", "capability-").strict(),
+        &["CAP-9", "CAP-10"],
+    );
+}

@@ -3,9 +3,12 @@
 //! requires a conformant verdict with no failure and no warning (DE-FACTO/MAY rules, shown as
 //! "info", describe the Go library's habits and may differ on purpose). A plugin's config is
 //! `<name>-ours.json` or `<name>-ours.conflist` when there is one (tuning: every key, and its
-//! saved files in the world's private state directory; portmap: after our bridge, with port
-//! mappings in the plugin's `runtimeConfig`, as the harness passes no capability arguments),
-//! else `<name>.json`/`.conflist`, the config upstream's plugin is certified with too.
+//! saved files in the world's private state directory; portmap: after our bridge, dual-stack,
+//! with the port mappings the harness passes for its `portMappings` capability), else
+//! `<name>.json`/`.conflist`, the config upstream's plugin is certified with too. The configs
+//! that enable other capabilities (`bridge-capabilities.json`, `bridge-ip-ranges.json`) are
+//! certified the same way in [`extra_configs_certify_strictly`], as is ptp in a list with a later
+//! plugin (`ptp-then-tuning.conflist`).
 
 mod support;
 use support::{build_plugins, workspace};
@@ -112,43 +115,114 @@ fn every_reference_plugin_certifies_strictly() {
     );
     let report_dir = tempfile::tempdir().unwrap();
     for (name, config) in plugins {
-        let json = report_dir.path().join(format!("{name}.json"));
-        let out = Command::new(env!("CARGO_BIN_EXE_cni-conformance"))
-            .args(["certify", "--strict", "--plugin"])
-            .arg(dir.join(&name))
-            .arg("--config")
-            .arg(&config)
-            .arg("--cni-path")
-            .arg(&dir)
-            .arg("--json")
-            .arg(&json)
-            .output()
-            .expect("cni-conformance runs");
-        let text = String::from_utf8_lossy(&out.stdout);
-        assert!(
-            out.status.success(),
-            "{name} is not conformant:\n{text}\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let report: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
-        let not_pass: Vec<&serde_json::Value> = report["requirements"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["verdict"] == "fail" || r["verdict"] == "warn")
-            .collect();
-        assert!(not_pass.is_empty(), "{name}: {not_pass:#?}");
-        assert!(
-            report["cases"].as_array().unwrap().len() >= 30,
-            "{name}: too few case runs"
-        );
-        println!(
-            "{name}: conformant, {} requirements checked",
-            report["requirements"].as_array().unwrap().len()
-        );
+        let report = certify_strictly(&dir, &name, &config, report_dir.path());
+        if name == "portmap" {
+            // The harness passed the port mappings its config enables, and they forwarded.
+            assert!(
+                report["cases"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| { c["case"] == "capability-port-mappings" && c["passed"] == true }),
+                "portmap: capability-port-mappings did not run and pass"
+            );
+        }
     }
     // Every certify run has exited: any namespace of theirs still bound is a leak.
     let leaked = netns_sandbox::sweep();
     assert!(leaked.is_empty(), "namespaces left behind: {leaked:?}");
+}
+
+/// The configs that enable capabilities (`mac`, `ips`; `ipRanges` and `ips` with no ranges
+/// of the config's own), certified strictly with the plugins that act on them, and ptp in a
+/// list whose later plugin (tuning: a MAC, an MTU) changes its interface: the cases those
+/// configs exist for run and pass.
+#[test]
+fn extra_configs_certify_strictly() {
+    let dir = build_plugins();
+    let report_dir = tempfile::tempdir().unwrap();
+    let configs = workspace().join("conformance-cases/configs");
+    for (name, config, cases) in [
+        (
+            "bridge",
+            "bridge-capabilities.json",
+            &["capability-ips", "capability-mac"][..],
+        ),
+        (
+            "bridge",
+            "bridge-ip-ranges.json",
+            &["capability-ips", "capability-ip-ranges"][..],
+        ),
+        (
+            "host-local",
+            "bridge-ip-ranges.json",
+            &["capability-ips", "capability-ip-ranges"][..],
+        ),
+        (
+            "ptp",
+            "ptp-then-tuning.conflist",
+            &["check-after-later-plugins"][..],
+        ),
+    ] {
+        let report = certify_strictly(&dir, name, &configs.join(config), report_dir.path());
+        for case in cases {
+            assert!(
+                report["cases"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|c| c["case"] == *case && c["passed"] == true),
+                "{name} with {config}: {case} did not run and pass"
+            );
+        }
+    }
+    let leaked = netns_sandbox::sweep();
+    assert!(leaked.is_empty(), "namespaces left behind: {leaked:?}");
+}
+
+/// `certify --strict` of our `name` with `config`: conformant, no failure or warning; the
+/// JSON report.
+fn certify_strictly(
+    dir: &std::path::Path,
+    name: &str,
+    config: &std::path::Path,
+    report_dir: &std::path::Path,
+) -> serde_json::Value {
+    let stem = config.file_stem().unwrap().to_string_lossy();
+    let json = report_dir.join(format!("{name}-{stem}.json"));
+    let out = Command::new(env!("CARGO_BIN_EXE_cni-conformance"))
+        .args(["certify", "--strict", "--plugin"])
+        .arg(dir.join(name))
+        .arg("--config")
+        .arg(config)
+        .arg("--cni-path")
+        .arg(dir)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .expect("cni-conformance runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{name} is not conformant:\n{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let not_pass: Vec<&serde_json::Value> = report["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["verdict"] == "fail" || r["verdict"] == "warn")
+        .collect();
+    assert!(not_pass.is_empty(), "{name}: {not_pass:#?}");
+    assert!(
+        report["cases"].as_array().unwrap().len() >= 30,
+        "{name}: too few case runs"
+    );
+    println!(
+        "{name} with {}: conformant, {} requirements checked",
+        config.display(),
+        report["requirements"].as_array().unwrap().len()
+    );
+    report
 }

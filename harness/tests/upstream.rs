@@ -6,6 +6,9 @@
 //! - RES-13 (loopback): its 0.3.x/0.4.0 results lack `ips[].version` (UPSTREAM-2).
 //! - CHECK-1, CHECK-6 (tuning with `tuning-ours.conflist`): CHECK looks for the sysctl file
 //!   with `IFNAME` left in its path, so CHECK after a successful ADD fails (UPSTREAM-13).
+//! - CHECK-1, CHECK-6 (portmap): the harness passes the port mappings its config's
+//!   `capabilities` enable, as libcni does; with an IPv4-only result CHECK right after ADD
+//!   looks for ip6tables rules ADD never wrote and fails (UPSTREAM-25, plugins#819).
 //!
 //! The UPSTREAM-N entries of `conformance-cases/upstream-deviations.toml` say what ours do
 //! instead and cite these tests as evidence; [`DEVIATIONS`] ties each known violation to its
@@ -33,12 +36,13 @@ use serde_json::Value;
 
 const REAL_DIR: &str = "/usr/lib/cni";
 
-/// The entry of `conformance-cases/upstream-deviations.toml` behind each known violation.
+/// The entry of `conformance-cases/upstream-deviations.toml` behind each known violation
+/// (CHECK-1 and CHECK-6 are tuning's with `tuning-ours.conflist`, portmap's otherwise).
 const DEVIATIONS: [(&str, &str); 4] = [
     ("VERSION-2", "UPSTREAM-1"),
     ("RES-13", "UPSTREAM-2"),
-    ("CHECK-1", "UPSTREAM-13"),
-    ("CHECK-6", "UPSTREAM-13"),
+    ("CHECK-1", "UPSTREAM-13 for tuning, UPSTREAM-25 for portmap"),
+    ("CHECK-6", "UPSTREAM-13 for tuning, UPSTREAM-25 for portmap"),
 ];
 
 /// `ID (UPSTREAM-N)` for each known violation, for failure messages.
@@ -198,7 +202,61 @@ fn tuning_every_key() {
 
 #[test]
 fn portmap() {
-    certify("portmap", "portmap.conflist", &["VERSION-2"]);
+    let report = certify(
+        "portmap",
+        "portmap.conflist",
+        &["VERSION-2", "CHECK-1", "CHECK-6"],
+    );
+    // The CHECK failure is the IPv6 one of CHECK right after a good ADD, with the port
+    // mappings the harness passed as capability arguments.
+    let check_1 = report["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == "CHECK-1")
+        .expect("CHECK-1 judged");
+    let reason = check_1["reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("check-after-add") && reason.contains("could not check ipv6 dnat"),
+        "{check_1}"
+    );
+}
+
+/// Upstream bridge with a config enabling `mac` and `ips` (host-local's): the harness passes
+/// both as libcni would, and the capability cases pass; only the known VERSION-2 fails.
+#[test]
+fn bridge_with_capabilities() {
+    let report = certify("bridge", "bridge-capabilities.json", &["VERSION-2"]);
+    assert_cases_passed(&report, &["capability-ips", "capability-mac"]);
+}
+
+/// Upstream bridge whose host-local names no ranges: the addresses come from the `ipRanges`
+/// the harness passes (and the `ips` inside them).
+#[test]
+fn bridge_with_ip_ranges() {
+    let report = certify("bridge", "bridge-ip-ranges.json", &["VERSION-2"]);
+    assert_cases_passed(&report, &["capability-ips", "capability-ip-ranges"]);
+}
+
+/// Upstream ptp in a list whose later plugin (tuning: a MAC, an MTU) changes its interface
+/// during ADD: CHECK with the list's result passes (CHECK-2).
+#[test]
+fn ptp_then_tuning() {
+    let report = certify("ptp", "ptp-then-tuning.conflist", &["VERSION-2"]);
+    assert_cases_passed(&report, &["check-after-later-plugins"]);
+}
+
+fn assert_cases_passed(report: &Value, cases: &[&str]) {
+    for case in cases {
+        assert!(
+            report["cases"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c["case"] == *case && c["passed"] == true),
+            "{case} did not run and pass"
+        );
+    }
 }
 
 /// Whether this kernel can make a VRF device (probed in a throwaway namespace).

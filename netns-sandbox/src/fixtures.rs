@@ -42,7 +42,8 @@ pub fn tcp_forwarded(
         }
     };
     let echo = std::thread::spawn(move || -> io::Result<SocketAddr> {
-        let (mut s, peer) = listener.accept()?;
+        let (mut s, peer) = accept_within(&listener, 2 * TCP_PATIENCE)?;
+        s.set_read_timeout(Some(TCP_PATIENCE))?;
         let mut b = [0u8; 1];
         s.read_exact(&mut b)?;
         s.write_all(&b)?;
@@ -70,6 +71,35 @@ pub fn tcp_forwarded(
         )));
     }
     echoed.map_err(failed(format!("echo server at {listen}")))
+}
+
+/// The first connection `listener` gets within `patience`, else a timeout error: a client
+/// whose connection went elsewhere, and a namespace where even the listener's own address is
+/// unreachable (loopback down), must not leave the accept waiting forever.
+fn accept_within(
+    listener: &TcpListener,
+    patience: Duration,
+) -> io::Result<(TcpStream, SocketAddr)> {
+    listener.set_nonblocking(true)?;
+    let deadline = Instant::now() + patience;
+    loop {
+        match listener.accept() {
+            Ok((s, peer)) => {
+                s.set_nonblocking(false)?;
+                return Ok((s, peer));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "no connection reached the listener",
+                ));
+            }
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// The UDP counterpart of [`tcp_forwarded`]: a socket bound to `listen` inside `server`

@@ -19,7 +19,9 @@
 //! - [`rollback`]: how ADD undoes what it made when a later step fails.
 //! - [`check`]: CHECK's comparison of an attachment with `prevResult`.
 //! - [`delegate`]: the IPAM delegate's STATUS and GC as interface plugins forward them.
+//! - [`attachment_lock`]: ADD, CHECK and DEL of one attachment exclude each other.
 
+pub mod attachment_lock;
 pub mod check;
 pub mod conf;
 pub mod delegate;

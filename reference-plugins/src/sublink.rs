@@ -11,7 +11,9 @@
 //!    and vlan also refuse an `mtu` above the master's.
 //! 3. Create the link under a temporary `veth` + 8 hex digits name directly inside the
 //!    container's namespace (a name that exists in one namespace but not the other cannot
-//!    collide), then rename it to `CNI_IFNAME`. A taken `CNI_IFNAME` fails the rename, and the
+//!    collide), then rename it to `CNI_IFNAME`. The first name tried is the attachment's own
+//!    (a hash of container ID and ifname), so that a link an ADD killed before the rename
+//!    left behind is found and removed by DEL (and by the next ADD). A taken `CNI_IFNAME` fails the rename, and the
 //!    temporary link is removed. macvlan's `bcqueuelen` is applied right after creation.
 //! 4. From here on every failure removes the link again and, once the IPAM plugin was
 //!    called, runs its DEL (also when its ADD failed, as the spec asks: ADD-8, IPAM-9).
@@ -153,15 +155,15 @@ impl<K: SublinkKind> Plugin for SublinkPlugin<K> {
     }
 
     fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
-        add(args, &self.0.plan(args)?)
+        crate::plugins::locked(K::NAME, args, |a| add(a, &self.0.plan(a)?))
     }
 
     fn check(&self, args: &CmdArgs) -> Result<(), Error> {
-        check(args, &self.0.expect(args)?)
+        crate::plugins::locked(K::NAME, args, |a| check(a, &self.0.expect(a)?))
     }
 
     fn del(&self, args: &CmdArgs) -> Result<(), Error> {
-        del(args)
+        crate::plugins::locked(K::NAME, args, del)
     }
 
     fn status(&self, args: &CmdArgs) -> Result<(), Error> {
@@ -259,7 +261,15 @@ pub fn add(args: &CmdArgs, plan: &LinkPlan) -> Result<CniResult, Error> {
         check_mtu_against_master(plan.mtu, &master.name, master.mtu.unwrap_or(u32::MAX))?;
     }
 
-    let index = create_renamed(&mut cont, own.as_mut(), plan, &master, &args.ifname)?;
+    let pending = pending_name(args);
+    let index = create_renamed(
+        &mut cont,
+        own.as_mut(),
+        plan,
+        &master,
+        &args.ifname,
+        &pending,
+    )?;
     let mut rollback = Rollback::new(plugin, &mut cont);
     rollback.on_failure(format!("{plugin} link"), move |cont: &mut Netlink| {
         cont.delete_link(index)
@@ -365,21 +375,44 @@ fn merge(prev: Option<Result100>, mut mine: Result100, moved: bool, dns: &Dns) -
     out
 }
 
+/// The attachment's own temporary name: `veth` and 8 hex digits of a hash of container ID
+/// and ifname. A link of that name in the container is one an ADD of this attachment created
+/// and was stopped (killed) before renaming: ADD and DEL remove it.
+fn pending_name(args: &CmdArgs) -> String {
+    let h = [args.container_id.as_str(), "\0", args.ifname.as_str()]
+        .iter()
+        .flat_map(|p| p.bytes())
+        .fold(0x811c_9dc5u32, |h, b| {
+            (h ^ b as u32).wrapping_mul(0x0100_0193)
+        });
+    format!("veth{h:08x}")
+}
+
 /// Creates the link under a temporary name inside `cont`'s namespace (through `own` when the
 /// master lives there, else through `cont`), renames it to `ifname` and returns its index.
+/// The first name tried is `pending` (the attachment's own, see [`pending_name`]; a link left
+/// under it by an interrupted ADD is removed first), then random ones.
 fn create_renamed(
     cont: &mut Netlink,
     own: Option<&mut Netlink>,
     plan: &LinkPlan,
     master: &Link,
     ifname: &str,
+    pending: &str,
 ) -> Result<u32, Error> {
     let plugin = plan.kind.plugin();
     let master_name = &master.name;
     let mut own = own;
     let mut created = None;
-    for _ in 0..TEMP_NAME_TRIES {
-        let tmp = iface::random_veth_name();
+    if let Ok(stale) = cont.link(pending) {
+        let _ = cont.delete_link(stale.index);
+    }
+    for attempt in 0..TEMP_NAME_TRIES {
+        let tmp = if attempt == 0 {
+            pending.to_string()
+        } else {
+            iface::random_veth_name()
+        };
         let mut spec = plan.kind.spec(&tmp, master.index);
         spec.mtu = plan.mtu;
         spec.mac = plan.mac;
@@ -540,7 +573,14 @@ pub fn del(args: &CmdArgs) -> Result<(), Error> {
     if let Some(ipam_type) = &conf.ipam_type {
         delegate::del(ipam_type, &args.stdin)?;
     }
-    netns::delete_container_link(args)
+    let deleted = netns::delete_container_link(args);
+    // A link an interrupted ADD left under the attachment's temporary name.
+    if let Ok(Some(mut cont)) = netns::open_for_del(args) {
+        if let Ok(stale) = cont.link(pending_name(args).as_str()) {
+            let _ = cont.delete_link(stale.index);
+        }
+    }
+    deleted
 }
 
 #[cfg(test)]

@@ -446,15 +446,17 @@ fn failures_roll_back_and_force_address() {
         .status()
         .unwrap();
 
-    // The bridge (made by the failed ADD, and kept as upstream keeps it) has another IPv4
-    // address: without forceAddress ADD fails after IPAM and undoes the veth and the
-    // reservation.
-    assert!(node.link("cni-t6").is_some_and(|l| l.is_kind("bridge")));
-    node.ns
-        .command("ip")
-        .args(["addr", "add", "192.168.66.1/24", "dev", "cni-t6"])
-        .status()
-        .unwrap();
+    // The bridge the failed ADD made is gone with it (upstream keeps it).
+    assert!(node.link("cni-t6").is_none());
+
+    // An existing bridge with another IPv4 address: without forceAddress ADD fails after
+    // IPAM and undoes the veth and the reservation, and the bridge it did not make stays.
+    for args in [
+        &["link", "add", "cni-t6", "type", "bridge"][..],
+        &["addr", "add", "192.168.66.1/24", "dev", "cni-t6"],
+    ] {
+        assert!(node.ns.command("ip").args(args).status().unwrap().success());
+    }
     let out = node.run("ADD", "ctr", Some(c.path()), &conf);
     assert!(!out.status.success());
     let e: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -468,6 +470,7 @@ fn failures_roll_back_and_force_address() {
     assert!(container_link(&c, "eth0").is_none());
     assert!(node.veths().is_empty());
     assert!(node.reservations().is_empty());
+    assert!(node.link("cni-t6").is_some_and(|l| l.is_kind("bridge")));
     assert_eq!(node.addrs("cni-t6"), vec!["192.168.66.1/24"]);
 
     // forceAddress replaces it.

@@ -3,8 +3,11 @@
 //! ```text
 //! cni-conformance certify --plugin <PATH> --config <FILE> [--cni-path <DIR>]...
 //!                         [--strict] [--json <FILE>] [--junit <FILE>] [--timeout <SECS>] [--jobs <N>]
-//!                         [--attachment-patch <FILE|JSON>]
+//!                         [--attachment-patch <FILE|JSON>] [--faults | --no-faults]
+//!                         [--faults-seed <N>] [--faults-points <N>] [--concurrency <N>]
 //! cni-conformance requirements
+//! cni-conformance fuzz --plugin <PATH> --config <FILE> [--duration <SECS>] [--calls <N>]
+//!                      [--seed <N>] [--out <DIR>] [--json <FILE>] [--junit <FILE>] [--jobs <N>]
 //! ```
 //! Exit status: 0 when every applicable MUST (and, with `--strict`, SHOULD) passed, 1 when one
 //! failed (a broken VERSION answer included; the reports are written), 2 when the harness
@@ -88,9 +91,31 @@ enum Cmd {
         /// name it and the case runs that used it.
         #[arg(long, value_name = "FILE|JSON")]
         attachment_patch: Option<String>,
+        /// Crash consistency: kill the plugin inside ADD, DEL and GC and check that the
+        /// runtime's next steps leave nothing behind; on by default with --strict.
+        #[arg(long)]
+        faults: bool,
+        /// Skip the crash-consistency trials even with --strict.
+        #[arg(long, conflicts_with = "faults")]
+        no_faults: bool,
+        /// Seed of the fault plan (kill points); a reported seed replays the same points.
+        #[arg(long, default_value_t = 0x5eed)]
+        faults_seed: u64,
+        /// At most this many kill points per verb after observed system calls (a sample
+        /// drawn with the faults seed); default: after every one.
+        #[arg(long, value_name = "N")]
+        faults_points: Option<usize>,
+        /// Concurrency: this many parallel ADDs and DELs of different containers on one
+        /// network, and interleaved calls for one attachment; on by default (32) with
+        /// --strict, 0 turns it off.
+        #[arg(long)]
+        concurrency: Option<usize>,
     },
     /// List every black-box-testable requirement with the cases that cover it.
     Requirements,
+    /// Fuzz the plugin binary with generated requests and environments; findings are
+    /// minimized and written as reproducers.
+    Fuzz(harness::fuzz::cli::FuzzArgs),
 }
 
 fn cases_root(cli: &Option<PathBuf>) -> PathBuf {
@@ -129,6 +154,7 @@ fn main() -> ExitCode {
             }
             ExitCode::SUCCESS
         }
+        Cmd::Fuzz(args) => harness::fuzz::cli::main(args, &catalogue),
         Cmd::Certify {
             plugin,
             config,
@@ -142,6 +168,11 @@ fn main() -> ExitCode {
             generated,
             seed,
             attachment_patch,
+            faults,
+            no_faults,
+            faults_seed,
+            faults_points,
+            concurrency,
         } => {
             netns_sandbox::sweep();
             let start = Instant::now();
@@ -185,6 +216,20 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
+            let faults_on = (faults || strict) && !no_faults;
+            if faults_on
+                && filter
+                    .as_deref()
+                    .is_none_or(|f| f.starts_with("fault") || "fault-".starts_with(f))
+            {
+                if let Err(e) = harness::faults::self_test() {
+                    eprintln!(
+                        "cni-conformance: fault injection cannot run here: {e} (--no-faults \
+                         certifies without it)"
+                    );
+                    return ExitCode::from(2);
+                }
+            }
             let Probed {
                 versions,
                 kind,
@@ -198,7 +243,9 @@ fn main() -> ExitCode {
             };
             let cases: Vec<_> = cases
                 .into_iter()
-                .chain(harness::generated::cases(generated, seed, &versions))
+                .chain(harness::generated::cases(
+                    generated, seed, &versions, &target,
+                ))
                 .filter(|c| filter.as_deref().is_none_or(|f| c.id.contains(f)))
                 .collect();
             let jobs = jobs.unwrap_or_else(|| {
@@ -242,8 +289,22 @@ fn main() -> ExitCode {
                     run.millis
                 );
             };
-            let (runs, skipped) =
+            let (mut runs, mut skipped) =
                 runner::run_all(&target, &cases, &versions, kind, jobs, &progress);
+            let robustness = harness::robustness::Robustness {
+                faults: faults_on,
+                faults_seed,
+                faults_max_points: faults_points,
+                concurrency: concurrency.unwrap_or(if strict { 32 } else { 0 }),
+                filter: filter.clone(),
+            };
+            if robustness.faults {
+                eprintln!("fault injection: faults seed {faults_seed} (replay with --faults-seed {faults_seed})");
+            }
+            let (more_runs, more_skipped) =
+                robustness.run(&target, &versions, kind, jobs, &progress);
+            runs.extend(more_runs);
+            skipped.extend(more_skipped);
             let subject = Subject {
                 plugin: plugin.display().to_string(),
                 config: config.display().to_string(),

@@ -27,6 +27,20 @@ pub struct Verbs {
     pub gc: fn(&CmdArgs) -> Result<(), Error>,
 }
 
+/// Runs `verb` holding the attachment's lock ([`crate::attachment_lock`]), unless `plugin`
+/// is an IPAM plugin: it runs as a delegate inside a verb that holds the lock already.
+pub fn locked<T>(
+    plugin: &str,
+    args: &CmdArgs,
+    verb: impl FnOnce(&CmdArgs) -> Result<T, Error>,
+) -> Result<T, Error> {
+    if plugin == "host-local" || plugin == "dhcp" {
+        return verb(args);
+    }
+    let _lock = crate::attachment_lock::hold(args)?;
+    verb(args)
+}
+
 /// STATUS or GC of a plugin that holds no state and depends on nothing: success.
 pub fn nothing_held(_: &CmdArgs) -> Result<(), Error> {
     Ok(())
@@ -38,15 +52,15 @@ impl Plugin for Verbs {
     }
 
     fn add(&self, args: &CmdArgs) -> Result<CniResult, Error> {
-        (self.add)(args)
+        locked(self.name, args, self.add)
     }
 
     fn check(&self, args: &CmdArgs) -> Result<(), Error> {
-        (self.check)(args)
+        locked(self.name, args, self.check)
     }
 
     fn del(&self, args: &CmdArgs) -> Result<(), Error> {
-        (self.del)(args)
+        locked(self.name, args, self.del)
     }
 
     fn status(&self, args: &CmdArgs) -> Result<(), Error> {

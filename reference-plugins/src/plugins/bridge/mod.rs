@@ -25,8 +25,9 @@
 //!   gateway port when made), every address on interface 2; a set `dns` in the
 //!   configuration replaces IPAM's.
 //!   Any failure undoes this attachment's part (masquerade, IPAM reservation with an IPAM
-//!   DEL also after a failed IPAM ADD, spoof check, veth pair) before it is reported; the
-//!   bridge and its gateway addresses are shared and stay.
+//!   DEL also after a failed IPAM ADD, spoof check, veth pair) before it is reported; a
+//!   bridge this ADD created goes too unless another attachment's port joined it meanwhile
+//!   (upstream leaves it); an existing bridge and its gateway addresses are shared and stay.
 //! - **DEL**: IPAM DEL runs (first, as upstream, while the container link exists: a DHCP
 //!   release leaves through it), the container veth goes (with its peer), spoof-check and
 //!   masquerade rules of the attachment are removed (found by name and comment, not by
@@ -79,18 +80,18 @@ fn mac_bytes(link: &Link) -> Option<[u8; 6]> {
 // ----- the bridge --------------------------------------------------------------------------
 
 /// Creates the bridge or reuses the existing one (see the module documentation). Returns
-/// it as read after creation, before any port joined.
-fn ensure_bridge(host: &mut Netlink, conf: &BridgeConf) -> Result<Link, Error> {
+/// it as read after creation, before any port joined, and whether this call created it.
+fn ensure_bridge(host: &mut Netlink, conf: &BridgeConf) -> Result<(Link, bool), Error> {
     let name = conf.bridge.as_str();
     let failed = |e: String| internal(format!("failed to create bridge {name:?}: {e}"));
     let mut spec = LinkSpec::bridge(name, conf.vlan_filtering().then_some(true));
     spec.mtu = conf.mtu;
-    match host.create_link(&spec) {
-        Ok(()) => {}
+    let created = match host.create_link(&spec) {
+        Ok(()) => true,
         // Already there, or created by a concurrent ADD a moment ago: reuse it.
-        Err(e) if e.is_exists() => {}
+        Err(e) if e.is_exists() => false,
         Err(e) => return Err(failed(format!("could not add {name:?}: {e}"))),
-    }
+    };
     if conf.promisc_mode {
         host.set_promisc(name, true)
             .map_err(|e| failed(format!("could not set promiscuous mode on {name:?}: {e}")))?;
@@ -104,7 +105,17 @@ fn ensure_bridge(host: &mut Netlink, conf: &BridgeConf) -> Result<Link, Error> {
     );
     host.set_up(br.index)
         .map_err(|e| failed(format!("could not set {name:?} up: {e}")))?;
-    Ok(br)
+    Ok((br, created))
+}
+
+/// After a failed ADD that created the bridge: deletes it again unless a port joined it
+/// meanwhile (another attachment's ADD uses it), so a config error leaves no bridge behind.
+fn remove_unused_bridge(host: &mut Netlink, br: &Link) {
+    let Ok(links) = host.links() else { return };
+    if links.iter().any(|l| l.master == Some(br.index)) {
+        return;
+    }
+    let _ = host.delete_link(br.index);
 }
 
 /// The link `name`, which must be a bridge.
@@ -350,12 +361,31 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
     let conf = BridgeConf::from_cmd(args)?;
     let netns = netns::required(args)?;
     let mut host = Netlink::open().context("cannot open netlink")?;
-    let br = ensure_bridge(&mut host, &conf)?;
-    let mut cont = netns::open(args)?;
+    let (br, created) = ensure_bridge(&mut host, &conf)?;
+    let mut cont = match netns::open(args) {
+        Ok(c) => c,
+        Err(e) => {
+            if created {
+                remove_unused_bridge(&mut host, &br);
+            }
+            return Err(e);
+        }
+    };
     let mut rollback = Rollback::new("bridge", &mut cont);
-    let result = add_attachment(args, &conf, netns, &mut host, &mut rollback, &br)?;
-    rollback.commit();
-    Ok(result)
+    match add_attachment(args, &conf, netns, &mut host, &mut rollback, &br) {
+        Ok(result) => {
+            rollback.commit();
+            Ok(result)
+        }
+        Err(e) => {
+            // The attachment's part first (its port leaves the bridge), then the bridge.
+            drop(rollback);
+            if created {
+                remove_unused_bridge(&mut host, &br);
+            }
+            Err(e)
+        }
+    }
 }
 
 /// The attachment's part of ADD: everything it makes is recorded in `rollback`.

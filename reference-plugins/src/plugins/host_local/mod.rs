@@ -278,11 +278,17 @@ pub fn gc(loc: &StoreLocation, valid: Option<&[Attachment]>) -> Result<(), Error
 /// STATUS: code 50 when the store cannot be created or written, or when a range set has no
 /// free address. Creates nothing.
 pub fn status(cfg: &IpamConfig) -> Result<(), Error> {
+    status_of(&cfg.location, &cfg.ranges)
+}
+
+/// [`status`] of the store at `location` with the range sets `ranges` (none: the ranges come
+/// from the runtime's `ipRanges` at ADD, and only the store is judged).
+fn status_of(location: &StoreLocation, ranges: &[RangeSet]) -> Result<(), Error> {
     let unavailable = |msg: String| Error::new(ErrorCode::PluginNotAvailable, msg);
-    store::check_usable(&cfg.location).map_err(|why| {
+    store::check_usable(location).map_err(|why| {
         unavailable("host-local data directory is not usable".into()).with_details(why)
     })?;
-    let store = Store::open(&cfg.location, OpenMode::ReadOnly)
+    let store = Store::open(location, OpenMode::ReadOnly)
         .map_err(|e| unavailable("host-local store is not usable".into()).with_details(e))?;
     let Some(mut store) = store else {
         return Ok(());
@@ -290,7 +296,7 @@ pub fn status(cfg: &IpamConfig) -> Result<(), Error> {
     let entries = store
         .entries(false)
         .map_err(|e| unavailable("host-local store is not readable".into()).with_details(e))?;
-    for (idx, set) in cfg.ranges.iter().enumerate() {
+    for (idx, set) in ranges.iter().enumerate() {
         let used = entries.iter().filter(|e| usable_in(set, &e.ip)).count() as u128;
         if used >= set.capacity() {
             return Err(unavailable(format!(
@@ -302,6 +308,18 @@ pub fn status(cfg: &IpamConfig) -> Result<(), Error> {
 }
 
 // ----- the plugin --------------------------------------------------------------------------
+
+/// Whether a request's config enables the `ipRanges` capability and names no ranges of its
+/// own (`ipam.ranges`, `ipam.subnet`).
+fn ranges_from_runtime(conf: &cni::config::NetConf) -> bool {
+    let enabled = conf.capabilities.as_ref().and_then(|c| c.get("ipRanges")) == Some(&true);
+    let ipam = conf.ipam.as_ref();
+    let own = |k: &str| {
+        ipam.and_then(|i| i.extra.get(k))
+            .is_some_and(|v| !v.is_null())
+    };
+    enabled && !own("ranges") && !own("subnet")
+}
 
 fn config_of(args: &cni::CmdArgs) -> Result<IpamConfig, Error> {
     IpamConfig::parse(&args.stdin, &args.args, args.version)
@@ -325,7 +343,15 @@ pub const PLUGIN: Verbs = Verbs {
         let location = StoreLocation::parse(&args.stdin)?;
         del(&location, &args.container_id, &args.ifname)
     },
-    status: |args| status(&config_of(args)?),
+    status: |args| match config_of(args) {
+        Ok(cfg) => status(&cfg),
+        // STATUS carries no runtimeConfig: a config that takes its ranges from the ipRanges
+        // capability names none, and is ready when its store is.
+        Err(_) if ranges_from_runtime(&args.conf) => {
+            status_of(&StoreLocation::parse(&args.stdin)?, &[])
+        }
+        Err(e) => Err(e),
+    },
     gc: |args| {
         let valid = args.conf.gc_valid_attachments();
         gc(&StoreLocation::parse(&args.stdin)?, valid.as_deref())

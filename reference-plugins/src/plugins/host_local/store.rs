@@ -2,7 +2,10 @@
 //!
 //! Layout under `<dataDir>/<network>/` (directory mode 0755):
 //! - one file per reserved address, named by the address in its canonical text form
-//!   (`10.1.2.3`, `2001:db8::5`), created exclusively (mode 0600), holding
+//!   (`10.1.2.3`, `2001:db8::5`), created exclusively (mode 0600) and complete: written as an
+//!   unnamed file (`O_TMPFILE`) and then linked in, so a process killed mid-way leaves no
+//!   empty reservation behind (where the filesystem has no unnamed files, created then
+//!   written; GC releases an empty one), holding
 //!   `<container ID>\r\n<ifname>` with no trailing newline. Files holding only a container ID
 //!   were written by older versions; they still count as owned by that container (for any
 //!   ifname) when nothing matches the full form, as upstream reads them.
@@ -36,9 +39,10 @@ use cni::config::Attachment;
 use cni::Error;
 use nix::dir::{Dir, Type};
 use nix::errno::Errno;
-use nix::fcntl::{openat, Flock, FlockArg, OFlag};
+use nix::fcntl::{openat, AtFlags, Flock, FlockArg, OFlag};
 use nix::sys::stat::Mode;
-use nix::unistd::{unlinkat, UnlinkatFlags};
+use nix::unistd::{linkat, unlinkat, UnlinkatFlags};
+use std::os::fd::AsRawFd;
 
 use super::config::StoreLocation;
 
@@ -399,9 +403,71 @@ impl Store {
         check_ifname(ifname)?;
         let name = ip.to_canonical().to_string();
         let file_path = self.path.join(&name);
+        let mut content = String::with_capacity(id.len() + LINE_BREAK.len() + ifname.len());
+        content.push_str(id);
+        content.push_str(LINE_BREAK);
+        content.push_str(ifname);
+        match self.link_complete(&name, content.as_bytes()) {
+            Ok(true) => {}
+            Ok(false) => return Ok(false),
+            // No unnamed files on this filesystem, or no /proc to link one in through.
+            Err(Errno::EOPNOTSUPP | Errno::EISDIR | Errno::EINVAL | Errno::ENOENT) => {
+                return self.reserve_in_place(&name, content.as_bytes(), range_set);
+            }
+            Err(e) => return Err(io_err("cannot create reservation", &file_path)(e)),
+        }
+        if let Err(source) = self.write_last(range_set, &name) {
+            let _ = unlinkat(&self.dir, name.as_str(), UnlinkatFlags::NoRemoveDir);
+            return Err(StoreError::Io {
+                op: "cannot write reservation",
+                path: file_path,
+                source,
+            });
+        }
+        Ok(true)
+    }
+
+    /// Writes `content` into an unnamed file of the store directory (`O_TMPFILE`) and links
+    /// it in as `name`: the reservation appears complete or not at all, so a process killed
+    /// in between leaves no empty reservation that no DEL would ever release. `Ok(false)`
+    /// when `name` exists; `EOPNOTSUPP`/`EISDIR`/`EINVAL` when the filesystem has no
+    /// unnamed files, `ENOENT` when `/proc` is not mounted.
+    fn link_complete(&self, name: &str, content: &[u8]) -> Result<bool, Errno> {
+        let fd = openat(
+            &self.dir,
+            ".",
+            OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+            Mode::from_bits_truncate(0o600),
+        )?;
+        let mut file = File::from(fd);
+        file.write_all(content)
+            .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?;
+        let proc_path = format!("/proc/self/fd/{}", file.as_raw_fd());
+        match linkat(
+            nix::fcntl::AT_FDCWD,
+            proc_path.as_str(),
+            &self.dir,
+            name,
+            AtFlags::AT_SYMLINK_FOLLOW,
+        ) {
+            Ok(()) => Ok(true),
+            Err(Errno::EEXIST) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`Self::reserve`] on a filesystem without unnamed files: created exclusively, then
+    /// written (a kill in between leaves an empty file, which GC releases).
+    fn reserve_in_place(
+        &self,
+        name: &str,
+        content: &[u8],
+        range_set: usize,
+    ) -> Result<bool, StoreError> {
+        let file_path = self.path.join(name);
         let fd = match openat(
             &self.dir,
-            name.as_str(),
+            name,
             OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_CLOEXEC,
             Mode::from_bits_truncate(0o600),
         ) {
@@ -409,14 +475,10 @@ impl Store {
             Err(Errno::EEXIST) => return Ok(false),
             Err(e) => return Err(io_err("cannot create reservation", &file_path)(e)),
         };
-        let mut content = String::with_capacity(id.len() + LINE_BREAK.len() + ifname.len());
-        content.push_str(id);
-        content.push_str(LINE_BREAK);
-        content.push_str(ifname);
-        let written = File::from(fd).write_all(content.as_bytes());
-        let recorded = written.and_then(|_| self.write_last(range_set, &name));
+        let written = File::from(fd).write_all(content);
+        let recorded = written.and_then(|_| self.write_last(range_set, name));
         if let Err(source) = recorded {
-            let _ = unlinkat(&self.dir, name.as_str(), UnlinkatFlags::NoRemoveDir);
+            let _ = unlinkat(&self.dir, name, UnlinkatFlags::NoRemoveDir);
             return Err(StoreError::Io {
                 op: "cannot write reservation",
                 path: file_path,

@@ -355,7 +355,10 @@ pub fn del(args: &CmdArgs) -> Result<(), Error> {
         // Nothing of ours can be named after it.
         return Ok(());
     };
-    let path = data_dir_for_del(&args.stdin).join(file);
+    let dir = data_dir_for_del(&args.stdin);
+    // What an ADD killed before renaming its saved values into place left behind.
+    state::remove_temporaries(&dir, &file);
+    let path = dir.join(file);
     let saved = match state::load(&path) {
         Ok(Loaded::Missing) => return Ok(()),
         Ok(Loaded::Saved(s)) => s,

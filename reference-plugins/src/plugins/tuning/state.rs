@@ -220,6 +220,19 @@ pub fn store(dir: &Path, name: &str, text: &str) -> io::Result<()> {
     written
 }
 
+/// Removes the temporary files [`store`] writes for `name` (`.<name>.tmp-<pid>`): one still
+/// there was left by a process killed between writing and renaming it. Best effort; the
+/// caller holds the attachment's lock, so no live writer of `name` is between those steps.
+pub fn remove_temporaries(dir: &Path, name: &str) {
+    let prefix = format!(".{name}.tmp-");
+    for e in fs::read_dir(dir).into_iter().flatten().flatten() {
+        let is_file = e.file_type().is_ok_and(|t| t.is_file());
+        if is_file && e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Removes a file; one that is not there is no error.
 pub fn remove(path: &Path) -> io::Result<()> {
     match fs::remove_file(path) {
@@ -381,6 +394,13 @@ mod tests {
             load(&data.join("none.json")).unwrap(),
             Loaded::Missing
         ));
+        fs::write(data.join(".c1_eth0.json.tmp-77"), "{").unwrap();
+        remove_temporaries(&data, "c1_eth0.json");
+        assert!(!data.join(".c1_eth0.json.tmp-77").exists());
+        assert!(
+            data.join(".c3_eth0.json.tmp-1").exists(),
+            "another name's stays"
+        );
         remove(&path).unwrap();
         remove(&path).unwrap();
         assert!(matches!(load(&path).unwrap(), Loaded::Missing));
