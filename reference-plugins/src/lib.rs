@@ -1,6 +1,7 @@
 //! The reference plugins: one module per plugin under [`plugins`], each a thin layer over the
 //! shared modules beside it; each binary in `src/bin/` hands its plugin to
-//! [`cni::skel::plugin_main`].
+//! [`cni::skel::plugin_main`] (`dhcp daemon …` instead runs the dhcp daemon,
+//! [`plugins::dhcp::daemon`]).
 //!
 //! Shared modules:
 //! - [`conf`]: decoding a plugin's configuration with Go's rules, the keys several plugins
