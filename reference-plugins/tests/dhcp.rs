@@ -534,6 +534,8 @@ fn status_and_del_without_the_daemon() {
     let result = ok(&run(&server, "ADD", "ctr-d", Some(&ct), &c));
     let (ip, _) = address_of(&result);
 
+    let pid = std::fs::read_to_string(tmp.path().join("dhcp.pid")).unwrap();
+    assert_eq!(pid.trim(), daemon.child.as_ref().unwrap().id().to_string());
     daemon.stop();
     assert!(!daemon.socket().exists(), "SIGTERM leaves the socket");
     assert!(
