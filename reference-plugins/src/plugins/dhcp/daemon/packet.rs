@@ -187,7 +187,9 @@ pub fn decode_reply(bytes: &[u8], xid: u32, mac: &[u8; 6]) -> Result<LeaseEvent,
     if msg.opcode() != Opcode::BootReply {
         return Err(ReplyError::NotReply);
     }
-    if msg.xid() != xid || msg.chaddr().get(..6) != Some(&mac[..]) {
+    // `chaddr()` slices by `hlen`, which a hostile packet sets above 16: read the field only
+    // for an Ethernet-sized address.
+    if msg.xid() != xid || msg.hlen() != 6 || msg.chaddr() != &mac[..] {
         return Err(ReplyError::NotOurs);
     }
     let opts = msg.opts();
@@ -502,6 +504,11 @@ mod tests {
         for cut in [0, 10, 100, 239, 240, 241, offer.len() - 1] {
             let _ = decode_reply(&offer[..cut], 5, &MAC);
         }
+        // A hardware address length beyond chaddr's 16 bytes (found by fuzzing: dhcproto's
+        // chaddr() panicked on it).
+        let mut long_hlen = offer.clone();
+        long_hlen[2] = 249;
+        assert_eq!(decode_reply(&long_hlen, 5, &MAC), Err(ReplyError::NotOurs));
         let bad_mask = reply(
             MessageType::Ack,
             5,
