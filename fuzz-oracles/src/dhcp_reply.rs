@@ -81,8 +81,11 @@ fn v6(d: &[u8]) {
         .get(1..4)
         .map_or(0, |b| u32::from_be_bytes([0, b[0], b[1], b[2]]));
     // The client the datagram names, when it decodes at all.
-    let client = v6::Message::decode(&mut Decoder::new(d))
+    // dhcproto's decoder may panic on hostile input (decode_reply6 catches that the same way).
+    let decoded = std::panic::catch_unwind(|| v6::Message::decode(&mut Decoder::new(d)));
+    let client = decoded
         .ok()
+        .and_then(Result::ok)
         .and_then(|m| {
             let duid = match m.opts().get(v6::OptionCode::ClientId) {
                 Some(v6::DhcpOption::ClientId(id)) => id.clone(),
