@@ -257,7 +257,15 @@ pub enum ResultError {
 impl CniResult {
     /// Reads a result, choosing the layout from its `cniVersion`. A result without one is taken
     /// to be in `assume` (VER-13), or fails when `assume` is `None`.
+    ///
+    /// A result that names its version once, as a known version string, is read straight
+    /// into its layout ([`direct::parse`]); anything else goes through a `serde_json::Value`
+    /// ([`CniResult::from_value`]), which decides and words every error. Both give the same
+    /// result for any input the direct reading accepts.
     pub fn parse(bytes: &[u8], assume: Option<SpecVersion>) -> Result<CniResult, ResultError> {
+        if let Some(r) = direct::parse(bytes) {
+            return Ok(r);
+        }
         let value: serde_json::Value =
             serde_json::from_slice(bytes).map_err(|e| ResultError::Decode(e.to_string()))?;
         CniResult::from_value(value, assume)
@@ -542,6 +550,53 @@ mod tests {
         "ips":[{"interface":0,"address":"10.1.0.5/24","gateway":"10.1.0.1"},{"interface":0,"address":"fd00::5/64"}],
         "routes":[{"dst":"0.0.0.0/0","gw":"10.1.0.1","priority":10},{"dst":"::/0"}],"dns":{"nameservers":["10.1.0.1"]}}"#;
 
+    /// What [`CniResult::parse`] gave before the direct reading: always through a `Value`.
+    fn through_value(bytes: &[u8], assume: Option<SpecVersion>) -> Result<CniResult, ResultError> {
+        let value: serde_json::Value =
+            serde_json::from_slice(bytes).map_err(|e| ResultError::Decode(e.to_string()))?;
+        CniResult::from_value(value, assume)
+    }
+
+    #[test]
+    fn the_direct_reading_agrees_with_the_value_path() {
+        let deep = format!(
+            r#"{{"cniVersion":"1.0.0","x":{}{}}}"#,
+            "[".repeat(130),
+            "]".repeat(130)
+        );
+        let inputs: Vec<String> = vec![
+            V1.to_string(),
+            // The last of two cniVersion keys wins in a Value.
+            r#"{"cniVersion":"0.2.0","cniVersion":"1.0.0","ips":[]}"#.into(),
+            // A known field twice: the last wins in a Value, a typed read refuses.
+            r#"{"cniVersion":"1.0.0","dns":{},"dns":{"domain":"x"}}"#.into(),
+            r#"{"cniVersion":"1.0.0","x":1,"x":2}"#.into(),
+            r#"{"cniVersion":1}"#.into(),
+            r#"{"ips":[]}"#.into(),
+            r#"{"cniVersion":"0.4.0","ips":[{"version":"6","address":"10.0.0.1/8"}]}"#.into(),
+            r#"{"cni\u0056ersion":"0.3.1","ips":[{"version":"4","address":"10.0.0.1/8"}]}"#.into(),
+            r#"{"cniVersion":"1.0.0"} x"#.into(),
+            deep,
+        ];
+        let bad_utf8: &[u8] = b"{\"cniVersion\":\"1.0.0\",\"msg\":\"\xff\"}";
+        assert!(CniResult::parse(bad_utf8, None).is_err());
+        assert_eq!(
+            CniResult::parse(bad_utf8, None),
+            through_value(bad_utf8, None)
+        );
+        for text in &inputs {
+            for assume in [None, Some(SpecVersion::V0_4_0)] {
+                assert_eq!(
+                    CniResult::parse(text.as_bytes(), assume),
+                    through_value(text.as_bytes(), assume),
+                    "{text}"
+                );
+            }
+        }
+        assert!(CniResult::parse(inputs.last().unwrap().as_bytes(), None).is_err());
+        assert!(direct::parse(V1.as_bytes()).is_some());
+    }
+
     #[test]
     fn parse_and_validate() {
         let r = CniResult::parse(V1.as_bytes(), None).unwrap();
@@ -604,6 +659,132 @@ mod tests {
                     "{v}"
                 );
             }
+        }
+    }
+}
+
+/// The fast reading of a result: its layout straight from the text, without building a
+/// `serde_json::Value` first (an ordered map per object, every key hashed), which made
+/// parsing most of the cost of reading, checking and converting a result.
+///
+/// It only answers when it gives what the `Value` path would: the text is UTF-8 (fields
+/// skipped unread are not checked otherwise); the top level is an object
+/// with exactly one `cniVersion`, a string naming a known version; the text nests at most
+/// [`MAX_DEPTH`] deep (the `Value` path refuses deeper text at 128 levels, while an ignored
+/// field read straight is skipped at any depth); the typed layout decodes (so no known field
+/// is given twice, where the `Value` path would keep the last) and validates. Otherwise it
+/// returns `None` and the caller takes the `Value` path.
+mod direct {
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, Visitor};
+
+    use super::CniResult;
+    use crate::version::{ResultFamily, SpecVersion};
+
+    /// Deepest nesting read directly (below serde_json's recursion limit of 128).
+    pub(super) const MAX_DEPTH: usize = 100;
+
+    pub(super) fn parse(bytes: &[u8]) -> Option<CniResult> {
+        // serde_json checks UTF-8 only in the strings it keeps: a skipped field with invalid
+        // bytes would pass here and fail the Value path.
+        std::str::from_utf8(bytes).ok()?;
+        if depth_exceeds(bytes, MAX_DEPTH) {
+            return None;
+        }
+        let version = top_level_version(bytes)?;
+        let result = match version.family() {
+            ResultFamily::Legacy => CniResult::Legacy(serde_json::from_slice(bytes).ok()?),
+            ResultFamily::V04 => CniResult::V04(serde_json::from_slice(bytes).ok()?),
+            ResultFamily::V1 => CniResult::V1(serde_json::from_slice(bytes).ok()?),
+        };
+        result.validate().ok()?;
+        Some(result)
+    }
+
+    /// Whether brackets outside strings nest deeper than `max`.
+    fn depth_exceeds(bytes: &[u8], max: usize) -> bool {
+        let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+        for &b in bytes {
+            if in_string {
+                match b {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match b {
+                b'"' => in_string = true,
+                b'[' | b'{' => {
+                    depth += 1;
+                    if depth > max {
+                        return true;
+                    }
+                }
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            }
+        }
+        false
+    }
+
+    /// The top-level `cniVersion` when the text is one object naming it exactly once, as a
+    /// string of a known version.
+    fn top_level_version(bytes: &[u8]) -> Option<SpecVersion> {
+        let mut de = serde_json::Deserializer::from_slice(bytes);
+        let found = de::Deserializer::deserialize_map(&mut de, VersionOnly).ok()?;
+        de.end().ok()?;
+        SpecVersion::from_exact(&found?)
+    }
+
+    /// Reads an object, keeping its only `cniVersion` string and skipping everything else; a
+    /// second `cniVersion` is an error.
+    struct VersionOnly;
+
+    impl<'de> Visitor<'de> for VersionOnly {
+        type Value = Option<String>;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a result object")
+        }
+
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Option<String>, A::Error> {
+            let mut version: Option<String> = None;
+            while let Some(is_version) = map.next_key_seed(IsVersionKey)? {
+                if !is_version {
+                    map.next_value::<IgnoredAny>()?;
+                } else if version.is_some() {
+                    return Err(de::Error::duplicate_field("cniVersion"));
+                } else {
+                    version = Some(map.next_value()?);
+                }
+            }
+            Ok(version)
+        }
+    }
+
+    /// A key, read as whether it is `cniVersion` (without keeping it).
+    struct IsVersionKey;
+
+    impl<'de> DeserializeSeed<'de> for IsVersionKey {
+        type Value = bool;
+
+        fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<bool, D::Error> {
+            d.deserialize_str(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for IsVersionKey {
+        type Value = bool;
+
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("a key")
+        }
+
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<bool, E> {
+            Ok(v == "cniVersion")
         }
     }
 }

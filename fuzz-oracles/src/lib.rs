@@ -17,12 +17,17 @@ mod cni_args;
 mod config;
 mod conflist;
 mod dhcp_reply;
+mod harness_cases;
+mod harness_target;
 mod host_local_config;
 mod host_local_store;
 mod plugin_config;
+mod plugin_stdout;
+mod portmap_config;
 mod request;
 mod result;
 mod results;
+mod tuning_config;
 mod version_convert;
 mod versions;
 
@@ -30,10 +35,15 @@ pub use cni_args::cni_args;
 pub use config::config;
 pub use conflist::conflist;
 pub use dhcp_reply::dhcp_reply;
+pub use harness_cases::harness_cases;
+pub use harness_target::harness_target;
 pub use host_local_config::host_local_config;
 pub use host_local_store::host_local_store;
 pub use plugin_config::plugin_config;
+pub use plugin_stdout::plugin_stdout;
+pub use portmap_config::portmap_config;
 pub use result::result;
+pub use tuning_config::tuning_config;
 pub use version_convert::version_convert;
 pub use versions::versions;
 
@@ -83,6 +93,26 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "host_local_store",
         oracle: host_local_store,
+    },
+    Target {
+        name: "tuning_config",
+        oracle: tuning_config,
+    },
+    Target {
+        name: "portmap_config",
+        oracle: portmap_config,
+    },
+    Target {
+        name: "harness_cases",
+        oracle: harness_cases,
+    },
+    Target {
+        name: "harness_target",
+        oracle: harness_target,
+    },
+    Target {
+        name: "plugin_stdout",
+        oracle: plugin_stdout,
     },
     Target {
         name: "dhcp_reply",

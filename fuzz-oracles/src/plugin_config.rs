@@ -56,7 +56,7 @@ pub fn plugin_config(data: &[u8]) {
     }
 }
 
-fn prev_valid(what: &str, prev: &CniResult) {
+pub(crate) fn prev_valid(what: &str, prev: &CniResult) {
     if let Err(e) = prev.validate() {
         panic!("{what}: an accepted prevResult does not validate ({e}): {prev:?}");
     }
@@ -69,7 +69,7 @@ fn ifname(plugin: &str, key: &str, name: &str) {
     );
 }
 
-fn mtu(plugin: &str, m: Option<u32>) {
+pub(crate) fn mtu(plugin: &str, m: Option<u32>) {
     if let Some(m) = m {
         assert!(
             m > 0 && i32::try_from(m).is_ok(),
@@ -84,7 +84,7 @@ fn ipam_type(plugin: &str, t: Option<&str>) {
 
 /// A requested MAC is a unicast, non-zero address that prints and parses back to itself; one
 /// taken from `CNI_ARGS` is there.
-fn mac(plugin: &str, m: Option<&RequestedMac>, args: &CniArgs) {
+pub(crate) fn mac(plugin: &str, m: Option<&RequestedMac>, args: &CniArgs) {
     let Some(m) = m else { return };
     let b = m.addr.0;
     assert!(
@@ -103,7 +103,7 @@ fn mac(plugin: &str, m: Option<&RequestedMac>, args: &CniArgs) {
 }
 
 /// Code 4 only comes from a `MAC=` in `CNI_ARGS`.
-fn refused(plugin: &str, e: &Error, codes: &[u32], args: &CniArgs) {
+pub(crate) fn refused(plugin: &str, e: &Error, codes: &[u32], args: &CniArgs) {
     assert_code(plugin, e, codes);
     if e.code.code() == 4 {
         assert!(args.get("MAC").is_some(), "{plugin}: code 4 without MAC=");

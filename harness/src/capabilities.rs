@@ -379,12 +379,12 @@ pub(crate) fn port_mappings_forward(v: &StepView) -> Verdict {
         return None;
     }
     let (addr, gw) = ipv4_with_gateway(v.stdout)?;
-    let container = v.world.container_ns(v.attachment)?;
+    let world = v.world?;
+    let container = world.container_ns(v.attachment)?;
     for m in tcp {
         let listen = SocketAddr::from((addr, m.container_port));
         let to = SocketAddr::from((gw, m.host_port));
-        if let Err(e) = netns_sandbox::fixtures::tcp_forwarded(container, listen, &v.world.node, to)
-        {
+        if let Err(e) = netns_sandbox::fixtures::tcp_forwarded(container, listen, &world.node, to) {
             return Some(Err(CheckFailure::of(
                 "CAP-5",
                 format!(
@@ -488,7 +488,7 @@ pub(crate) fn mac_applied(v: &StepView) -> Verdict {
     }
     let want = sent_runtime_config(v.stdin)?.mac?;
     let out = v
-        .world
+        .world?
         .container_output(v.attachment, &["ip", "-j", "link", "show", "dev", v.ifname])?;
     let links: Value = serde_json::from_str(&out).ok()?;
     let have = links.get(0)?.get("address")?.as_str()?.to_string();

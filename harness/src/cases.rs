@@ -244,51 +244,196 @@ pub fn load_dir(dir: &Path, known: &dyn Fn(&str) -> bool) -> Result<Vec<Case>, C
     let mut out: Vec<Case> = Vec::new();
     for path in files {
         let text = std::fs::read_to_string(&path).map_err(io(&path))?;
-        let file: CaseFile = toml::from_str(&text).map_err(|e| CasesError::Parse {
-            path: path.clone(),
-            source: Box::new(e),
-        })?;
-        for case in file.cases {
-            let bad = |reason: String| CasesError::Invalid {
-                path: path.clone(),
-                case: case.id.clone(),
-                reason,
-            };
-            if out.iter().any(|c| c.id == case.id) {
-                return Err(bad("duplicate case id".into()));
-            }
-            if case.steps.is_empty() {
-                return Err(bad("no steps".into()));
-            }
-            let step_reqs = case.steps.iter().flat_map(|s| {
-                s.req
-                    .iter()
-                    .chain(s.code_req.iter())
-                    .chain(s.leftover_req.iter())
-                    .chain(s.checks.iter().flat_map(|c| c.req().unwrap_or_default()))
-            });
-            for id in case.requirements.iter().chain(step_reqs) {
-                if !known(id) {
-                    return Err(bad(format!("unknown requirement {id}")));
-                }
-                if !case.requirements.contains(id) {
-                    return Err(bad(format!(
-                        "step cites {id}, missing from the case's requirements"
-                    )));
-                }
-            }
-            for (i, s) in case.steps.iter().enumerate() {
-                if s.verb.is_some() == s.action.is_some() {
-                    return Err(bad(format!("step {i}: exactly one of verb and action")));
-                }
-                if s.verb.is_some() && s.expect != Expect::Any && s.req.is_empty() {
-                    return Err(bad(format!("step {i}: an expectation needs req")));
-                }
-            }
-            out.push(case);
-        }
+        let cases = parse_file(&text, &path, known, &out)?;
+        out.extend(cases);
     }
     Ok(out)
+}
+
+/// The cases of one case file's text (`path` names it in errors), each checked with
+/// [`validate`]; `loaded` are the cases of the files read before (ids are unique across
+/// files).
+pub fn parse_file(
+    text: &str,
+    path: &Path,
+    known: &dyn Fn(&str) -> bool,
+    loaded: &[Case],
+) -> Result<Vec<Case>, CasesError> {
+    let file: CaseFile = toml::from_str(text).map_err(|e| CasesError::Parse {
+        path: path.to_path_buf(),
+        source: Box::new(e),
+    })?;
+    let mut out: Vec<Case> = Vec::new();
+    for case in file.cases {
+        let bad = |reason: String| CasesError::Invalid {
+            path: path.to_path_buf(),
+            case: case.id.clone(),
+            reason,
+        };
+        if loaded.iter().chain(&out).any(|c| c.id == case.id) {
+            return Err(bad("duplicate case id".into()));
+        }
+        validate(&case, known).map_err(bad)?;
+        out.push(case);
+    }
+    Ok(out)
+}
+
+/// Whether `name` can name an attachment: 1 to 8 lowercase ASCII letters and digits, starting
+/// with a letter. The world names the attachment's container namespace after it (a file under
+/// `/run/netns`) and its container ID too.
+pub fn is_valid_attachment(name: &str) -> bool {
+    (1..=8).contains(&name.len())
+        && name.starts_with(|c: char| c.is_ascii_lowercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+}
+
+/// Whether `key` can be set or unset in a plugin's environment: not empty, without `=` or NUL.
+fn is_valid_env_key(key: &str) -> bool {
+    !key.is_empty() && !key.contains(['=', '\0'])
+}
+
+/// Checks what the runner relies on and would otherwise find only when the case runs (or
+/// never): every requirement ID known and cited by the case; steps that are either a plugin
+/// call or an action, with only the fields that kind of step reads; an expectation with its
+/// `req`; known check names; a `min_version` the spec knows; attachment names the world can
+/// create; environment entries a process can carry; a `compare` only of a snapshot taken in
+/// an earlier step; a `patch` that is a table (a merge patch).
+pub fn validate(case: &Case, known: &dyn Fn(&str) -> bool) -> Result<(), String> {
+    if case.id.trim().is_empty() {
+        return Err("empty case id".into());
+    }
+    if case.steps.is_empty() {
+        return Err("no steps".into());
+    }
+    if case.requirements.is_empty() {
+        return Err("no requirements".into());
+    }
+    if let Some(v) = &case.min_version {
+        if cni::SpecVersion::from_exact(v).is_none() {
+            return Err(format!("min_version {v:?} is no spec version"));
+        }
+    }
+    let step_reqs = case.steps.iter().flat_map(|s| {
+        s.req
+            .iter()
+            .chain(s.code_req.iter())
+            .chain(s.leftover_req.iter())
+            .chain(s.checks.iter().flat_map(|c| c.req().unwrap_or_default()))
+    });
+    for id in case.requirements.iter().chain(step_reqs) {
+        if !known(id) {
+            return Err(format!("unknown requirement {id}"));
+        }
+        if !case.requirements.contains(id) {
+            return Err(format!(
+                "step cites {id}, missing from the case's requirements"
+            ));
+        }
+    }
+    let mut snapshots: Vec<&str> = Vec::new();
+    for (i, s) in case.steps.iter().enumerate() {
+        validate_step(s, &snapshots).map_err(|e| format!("step {i}: {e}"))?;
+        if let Some(Action::Snapshot(name)) = &s.action {
+            snapshots.push(name);
+        }
+    }
+    Ok(())
+}
+
+/// One step's checks (see [`validate`]); `snapshots` were taken by the steps before it.
+fn validate_step(s: &Step, snapshots: &[&str]) -> Result<(), String> {
+    if s.verb.is_some() == s.action.is_some() {
+        return Err("exactly one of verb and action".into());
+    }
+    if let Some(a) = &s.attachment {
+        if !is_valid_attachment(a) {
+            return Err(format!(
+                "attachment {a:?}: 1 to 8 of a-z, 0-9, from a letter"
+            ));
+        }
+    }
+    if !s.leftover_req.is_empty() && !matches!(s.action, Some(Action::Compare(_))) {
+        return Err("leftover_req without compare".into());
+    }
+    if let Some(action) = &s.action {
+        if let Action::Compare(name) = action {
+            if !snapshots.contains(&name.as_str()) {
+                return Err(format!(
+                    "compare {name:?}: no earlier snapshot of that name"
+                ));
+            }
+        }
+        let call_only = !s.env.is_empty()
+            || !s.unset.is_empty()
+            || s.version.is_some()
+            || s.stdin.is_some()
+            || s.patch.is_some()
+            || s.prev != Prev::Auto
+            || s.expect != Expect::Ok
+            || s.code.is_some()
+            || !s.code_req.is_empty()
+            || !s.checks.is_empty()
+            || s.valid.is_some();
+        if call_only {
+            return Err("an action step with fields only a plugin call reads".into());
+        }
+        return Ok(());
+    }
+    let verb = s.verb.as_deref().unwrap_or_default();
+    if verb.contains('\0') {
+        return Err("verb with a NUL".into());
+    }
+    if s.expect != Expect::Any && s.req.is_empty() {
+        return Err("an expectation needs req".into());
+    }
+    if s.code.is_some() && s.expect != Expect::Fail {
+        return Err("code needs expect = \"fail\"".into());
+    }
+    if !s.code_req.is_empty() && s.code.is_none() {
+        return Err("code_req without code".into());
+    }
+    if let Some((k, _)) = s
+        .env
+        .iter()
+        .find(|(k, v)| !is_valid_env_key(k) || v.contains('\0'))
+    {
+        return Err(format!(
+            "env {k:?}: a key without = or NUL, a value without NUL"
+        ));
+    }
+    if let Some(k) = s.unset.iter().find(|k| !is_valid_env_key(k)) {
+        return Err(format!("unset {k:?}: not a variable name"));
+    }
+    if let Some(c) = s
+        .checks
+        .iter()
+        .find(|c| crate::checks::find(c.name()).is_none())
+    {
+        return Err(format!("unknown check {:?}", c.name()));
+    }
+    if s.checks
+        .iter()
+        .any(|c| c.req().is_some_and(<[String]>::is_empty))
+    {
+        return Err("a check with an empty req".into());
+    }
+    if let Some(valid) = &s.valid {
+        if verb != "GC" {
+            return Err("valid without verb = \"GC\"".into());
+        }
+        if let Some(a) = valid.iter().find(|a| !is_valid_attachment(a)) {
+            return Err(format!(
+                "valid attachment {a:?}: 1 to 8 of a-z, 0-9, from a letter"
+            ));
+        }
+    }
+    if s.patch.as_ref().is_some_and(|p| !p.is_table()) {
+        return Err("patch is not a table (a merge patch)".into());
+    }
+    Ok(())
 }
 
 /// The default case directory of this checkout.

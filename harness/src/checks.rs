@@ -17,7 +17,8 @@ pub struct StepView<'a> {
     pub version: &'a str,
     pub stdout: &'a [u8],
     pub exit_ok: bool,
-    pub world: &'a World,
+    /// The case's world; `None` where there is none (a check that needs it does not apply).
+    pub world: Option<&'a World>,
     pub attachment: &'a str,
     pub ifname: &'a str,
     pub netns: &'a str,
@@ -276,19 +277,39 @@ fn status_unavailable(v: &StepView) -> Verdict {
     })
 }
 
-/// The one JSON document `stdout` holds (surrounding whitespace allowed), or why not.
-pub(crate) fn one_json(stdout: &[u8]) -> Result<Value, String> {
-    let text = String::from_utf8_lossy(stdout);
-    let trimmed = text.trim();
-    if trimmed.is_empty() {
+/// Whether `stdout` holds nothing but JSON whitespace (space, tab, LF, CR).
+pub fn is_blank(stdout: &[u8]) -> bool {
+    stdout
+        .iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+}
+
+/// The one JSON document `stdout` holds (surrounding JSON whitespace allowed), or why not.
+/// The text must be UTF-8 (JSON text exchanged between systems is, RFC 8259 section 8.1):
+/// invalid bytes are not read as U+FFFD, so a plugin that prints them fails, and anything this
+/// accepts reads the same with `serde_json::from_slice`.
+pub fn one_json(stdout: &[u8]) -> Result<Value, String> {
+    if is_blank(stdout) {
         return Err("stdout is empty".into());
     }
-    serde_json::from_str::<Value>(trimmed).map_err(|e| {
+    let text = std::str::from_utf8(stdout).map_err(|e| {
+        format!(
+            "stdout is not UTF-8 ({e}): {}",
+            excerpt(&String::from_utf8_lossy(stdout))
+        )
+    })?;
+    serde_json::from_str::<Value>(text).map_err(|e| {
         format!(
             "stdout is not exactly one JSON document ({e}): {}",
-            excerpt(trimmed)
+            excerpt(text)
         )
     })
+}
+
+/// The error code of a failing plugin's stdout: the numeric `code` of the one JSON object it
+/// holds, if any.
+pub fn error_code(stdout: &[u8]) -> Option<u64> {
+    one_json(stdout).ok()?.get("code")?.as_u64()
 }
 
 pub fn excerpt(s: &str) -> String {
@@ -430,7 +451,7 @@ fn sandbox(v: &StepView) -> Verdict {
 
 fn link_exists(v: &StepView) -> Option<bool> {
     let out = v
-        .world
+        .world?
         .container_output(v.attachment, &["ip", "-o", "link", "show"])?;
     Some(out.lines().any(|l| {
         l.split(':')
@@ -441,7 +462,7 @@ fn link_exists(v: &StepView) -> Option<bool> {
 }
 
 fn ifname_exists(v: &StepView) -> Verdict {
-    if v.kind != Kind::Interface || !v.exit_ok {
+    if v.kind != Kind::Interface || !v.exit_ok || v.world.is_none() {
         return None;
     }
     Some(match link_exists(v) {
@@ -474,7 +495,7 @@ fn addresses_applied(v: &StepView) -> Verdict {
         return None;
     };
     let addrs = v
-        .world
+        .world?
         .container_output(v.attachment, &["ip", "-o", "addr", "show"])?;
     for ip in &r.ips {
         let Some(idx) = ip.interface else { continue };
@@ -555,11 +576,14 @@ fn stdout_empty(v: &StepView) -> Verdict {
     if !v.exit_ok {
         return None;
     }
-    let text = String::from_utf8_lossy(v.stdout);
-    Some(if text.trim().is_empty() {
+    Some(if is_blank(v.stdout) {
         Ok(())
     } else {
-        Err(format!("stdout not empty: {}", excerpt(&text)).into())
+        Err(format!(
+            "stdout not empty: {}",
+            excerpt(&String::from_utf8_lossy(v.stdout))
+        )
+        .into())
     })
 }
 
@@ -603,8 +627,7 @@ fn error_only(v: &StepView) -> Verdict {
     if v.exit_ok {
         return None;
     }
-    let text = String::from_utf8_lossy(v.stdout);
-    if text.trim().is_empty() {
+    if is_blank(v.stdout) {
         return Some(Ok(()));
     }
     Some(match one_json(v.stdout) {
@@ -789,4 +812,37 @@ fn delegate_released(v: &StepView) -> Verdict {
     } else {
         Err("the plugin failed ADD after calling its delegate's ADD, and did not run the delegate's DEL".into())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stdout_with_invalid_utf8_is_not_json() {
+        // A byte that is no UTF-8 inside a JSON string: read lossily it would be U+FFFD and
+        // the document valid.
+        let stdout = b"{\"cniVersion\":\"1.0.0\",\"code\":7,\"msg\":\"bad \xff\"}";
+        let e = one_json(stdout).unwrap_err();
+        assert!(e.contains("not UTF-8"), "{e}");
+        assert_eq!(error_code(stdout), None);
+    }
+
+    #[test]
+    fn only_json_whitespace_surrounds_the_document() {
+        assert_eq!(one_json(b" \t\r\n{}\n").unwrap(), serde_json::json!({}));
+        // U+3000 and U+00A0 are whitespace to str::trim, not to JSON.
+        assert!(one_json("\u{3000}{}".as_bytes()).is_err());
+        assert!(one_json("{}\u{a0}".as_bytes()).is_err());
+        assert_eq!(one_json(b" \n").unwrap_err(), "stdout is empty");
+        assert!(is_blank(b" \r\n\t"));
+        assert!(!is_blank("\u{a0}".as_bytes()));
+    }
+
+    #[test]
+    fn the_error_code_comes_from_one_json_object() {
+        assert_eq!(error_code(br#" {"code": 7, "msg": "x"} "#), Some(7));
+        assert_eq!(error_code(br#"{"code": 7}{"code": 8}"#), None);
+        assert_eq!(error_code(br#"{"code": -1}"#), None);
+    }
 }

@@ -293,9 +293,7 @@ impl Session<'_> {
         answer: &Answer,
     ) {
         let ok = answer.ok;
-        let err_code = serde_json::from_slice::<Value>(&answer.stdout)
-            .ok()
-            .and_then(|j| j.get("code").and_then(Value::as_u64));
+        let err_code = checks::error_code(&answer.stdout);
         let what = format!(
             "step {idx}: {verb}{} exit {}{}",
             if step.version.is_some() {
@@ -350,7 +348,7 @@ impl Session<'_> {
             version: &call.version,
             stdout: &answer.stdout,
             exit_ok: answer.ok,
-            world: &self.world,
+            world: Some(&self.world),
             attachment: &call.attachment,
             ifname: &a.ifname,
             netns: &a.netns_path,

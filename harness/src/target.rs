@@ -77,7 +77,7 @@ impl AttachmentPatch {
 
 /// Applies a JSON merge patch (RFC 7386) to `target`: objects merge key by key, `null`
 /// removes a key, anything else replaces.
-pub(crate) fn merge_patch(target: &mut Value, patch: &Value) {
+pub fn merge_patch(target: &mut Value, patch: &Value) {
     match patch {
         Value::Object(p) => {
             if !target.is_object() {
@@ -212,7 +212,7 @@ type PluginObjects = (
 /// `name`.
 fn split_plugins(
     obj: &Map<String, Value>,
-    plugin: &Path,
+    file: &str,
     config: &Path,
 ) -> Result<PluginObjects, SetupError> {
     match obj.get("plugins") {
@@ -225,7 +225,12 @@ fn split_plugins(
                         .ok_or_else(|| config_error(config, "plugins must be objects"))
                 })
                 .collect::<Result<_, _>>()?;
-            let file = plugin.file_name().and_then(|f| f.to_str()).unwrap_or("");
+            if objs.iter().any(|p| p.contains_key(CONFIG_KEY)) {
+                return Err(config_error(
+                    config,
+                    format!("{CONFIG_KEY:?} belongs at the top level, not in a plugin object"),
+                ));
+            }
             let idx = objs
                 .iter()
                 .position(|p| p.get("type").and_then(Value::as_str) == Some(file))
@@ -249,23 +254,28 @@ fn split_plugins(
     }
 }
 
-impl Target {
-    /// Reads a base config: a single plugin config, or a list in which the plugin appears
-    /// (matched by `type` against the plugin's file name, else the last plugin). A top-level
-    /// [`CONFIG_KEY`] object is the harness's, not the plugin's: it is removed, and its
-    /// `attachmentPatch` becomes [`Target::attachment_patch`].
-    pub fn from_config(
-        plugin: &Path,
-        config: &Path,
-        cni_path: Vec<PathBuf>,
-        timeout: Duration,
-    ) -> Result<Target, SetupError> {
-        check_executable(plugin)?;
-        let text = std::fs::read(config).map_err(|e| SetupError::Read(config.into(), e))?;
+/// What the harness takes from a base config's text (see [`Target::from_config`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BaseConfig {
+    pub network_name: String,
+    /// The top-level `cniVersion` as written (a non-string as its JSON text).
+    pub config_version: Option<String>,
+    pub prelude: Vec<Map<String, Value>>,
+    pub plugin_conf: Map<String, Value>,
+    /// The plugins after the tested one in a list.
+    pub postlude: Vec<Map<String, Value>>,
+    pub attachment_patch: Option<AttachmentPatch>,
+}
+
+impl BaseConfig {
+    /// Reads a base config's text for the plugin file named `plugin_file`; `config` is the
+    /// file's path, for errors. A top-level [`CONFIG_KEY`] object is removed and its
+    /// `attachmentPatch` taken; one inside a plugin object of a list is refused.
+    pub fn parse(text: &[u8], plugin_file: &str, config: &Path) -> Result<BaseConfig, SetupError> {
         let mut obj: Map<String, Value> =
-            serde_json::from_slice(&text).map_err(|_| SetupError::NotObject(config.into()))?;
+            serde_json::from_slice(text).map_err(|_| SetupError::NotObject(config.into()))?;
         let attachment_patch = take_harness_key(&mut obj, config)?;
-        let name = obj
+        let network_name = obj
             .get("name")
             .and_then(Value::as_str)
             .ok_or_else(|| config_error(config, "no network name"))?
@@ -274,7 +284,33 @@ impl Target {
             Value::String(s) => s.clone(),
             other => other.to_string(),
         });
-        let (prelude, plugin_conf, postlude) = split_plugins(&obj, plugin, config)?;
+        let (prelude, plugin_conf, postlude) = split_plugins(&obj, plugin_file, config)?;
+        Ok(BaseConfig {
+            network_name,
+            config_version,
+            prelude,
+            plugin_conf,
+            postlude,
+            attachment_patch,
+        })
+    }
+}
+
+impl Target {
+    /// Reads a base config: a single plugin config, or a list in which the plugin appears
+    /// (matched by `type` against the plugin's file name, else the last plugin). A top-level
+    /// [`CONFIG_KEY`] object is the harness's, not the plugin's: it is removed, and its
+    /// `attachmentPatch` becomes [`Target::attachment_patch`] (see [`BaseConfig::parse`]).
+    pub fn from_config(
+        plugin: &Path,
+        config: &Path,
+        cni_path: Vec<PathBuf>,
+        timeout: Duration,
+    ) -> Result<Target, SetupError> {
+        check_executable(plugin)?;
+        let text = std::fs::read(config).map_err(|e| SetupError::Read(config.into(), e))?;
+        let file = plugin.file_name().and_then(|f| f.to_str()).unwrap_or("");
+        let base = BaseConfig::parse(&text, file, config)?;
         // Runtimes always pass CNI_PATH; by default it is the plugin's own directory.
         let cni_path = if cni_path.is_empty() {
             vec![crate::world::parent_dir(plugin)]
@@ -284,13 +320,13 @@ impl Target {
         Ok(Target {
             plugin: plugin.to_path_buf(),
             cni_path,
-            network_name: name,
-            config_version,
-            prelude,
-            plugin_conf,
-            postlude,
+            network_name: base.network_name,
+            config_version: base.config_version,
+            prelude: base.prelude,
+            plugin_conf: base.plugin_conf,
+            postlude: base.postlude,
             timeout,
-            attachment_patch,
+            attachment_patch: base.attachment_patch,
             recorder: None,
         })
     }

@@ -150,6 +150,12 @@ fn config_key_is_the_harness_s_and_never_reaches_the_plugin() {
     let t3 = target(&list).unwrap();
     assert_eq!(t3.attachment_patch.unwrap().patch, json!({"vlanId": 103}));
     assert!(!t3.plugin_conf.contains_key(CONFIG_KEY));
+
+    // Inside a plugin object of a list it would reach that plugin: refused.
+    let nested = json!({"cniVersion": "1.0.0", "name": "n",
+        "plugins": [vlan_conf(json!({CONFIG_KEY: {"attachmentPatch": {"vlanId": 104}}}))]});
+    let e = target(&nested).unwrap_err();
+    assert!(e.contains("top level"), "{e}");
 }
 
 fn case_run(case: &str, patched: &[&str]) -> CaseRun {

@@ -593,13 +593,13 @@ fn requested_ip_through_runtime_config_ips() {
     );
 }
 
-/// CAP-16: the conventions want `args.cni.ips` to override `CNI_ARGS IP=`; upstream host-local
-/// requests both, and so do we (same outcome as the Debian binary, checked side by side).
+/// CAP-16: `args.cni.ips` overrides `CNI_ARGS IP=` in ours; upstream host-local requests both
+/// (UPSTREAM-28), which the Debian binary shows side by side.
 #[test]
-fn cap16_args_and_cni_args_are_both_requested_like_upstream() {
+fn cap16_args_override_cni_args_ip() {
     for which in [Impl::Ours, Impl::Upstream] {
         let fx = Fx::new();
-        // Different families: both addresses are granted.
+        // Different families: ours takes only args.cni.ips, upstream grants both.
         let mut conf = fx.conf(
             "1.0.0",
             json!({"ranges": [[{"subnet": "10.23.0.0/24"}], [{"subnet": "fd00:23::/64"}]]}),
@@ -608,32 +608,55 @@ fn cap16_args_and_cni_args_are_both_requested_like_upstream() {
         let mut c = call("ADD", "a");
         c.cni_args = Some("IgnoreUnknown=1;IP=10.23.0.9");
         let r = ok_json(&run_with(which, &c, &conf));
-        assert_eq!(addr(&r, 0), "10.23.0.9/24", "{which:?}");
-        assert_eq!(addr(&r, 1), "fd00:23::9/64", "{which:?}");
-        // Same family, different addresses: the second cannot be placed, the ADD fails and
-        // leaves nothing behind.
+        let granted: Vec<String> = r["ips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|ip| ip["address"].as_str().unwrap().to_string())
+            .collect();
+        match which {
+            Impl::Ours => assert!(
+                granted.contains(&"fd00:23::9/64".to_string())
+                    && !granted.contains(&"10.23.0.9/24".to_string()),
+                "{granted:?}"
+            ),
+            Impl::Upstream => assert_eq!(granted, ["10.23.0.9/24", "fd00:23::9/64"]),
+        }
+        // Same family, different addresses: ours grants the args address; upstream cannot place
+        // both and fails, leaving nothing behind.
         let mut conf = fx.v4("1.0.0", "10.24.0.0/24");
         conf["name"] = json!("other");
         conf["args"] = json!({"cni": {"ips": ["10.24.0.20"]}});
         let mut c = call("ADD", "b");
         c.cni_args = Some("IgnoreUnknown=1;IP=10.24.0.10");
-        let e = err_json(&run_with(which, &c, &conf));
-        assert!(
-            e["msg"]
-                .as_str()
-                .unwrap()
-                .contains("failed to allocate all requested IPs"),
-            "{which:?}: {e}"
-        );
-        let other = fx.data().join("other");
-        let left: Vec<_> = std::fs::read_dir(&other)
-            .map(|rd| {
-                rd.map(|e| e.unwrap().file_name().into_string().unwrap())
-                    .filter(|n| n.starts_with("10."))
-                    .collect()
-            })
-            .unwrap_or_default();
-        assert!(left.is_empty(), "{which:?}: {left:?}");
+        let reserved = || -> Vec<String> {
+            std::fs::read_dir(fx.data().join("other"))
+                .map(|rd| {
+                    rd.map(|e| e.unwrap().file_name().into_string().unwrap())
+                        .filter(|n| n.starts_with("10."))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        match which {
+            Impl::Ours => {
+                let r = ok_json(&run_with(which, &c, &conf));
+                assert_eq!(addr(&r, 0), "10.24.0.20/24");
+                assert_eq!(reserved(), ["10.24.0.20"]);
+                ok_silent(&run_with(which, &call("DEL", "b"), &conf));
+            }
+            Impl::Upstream => {
+                let e = err_json(&run_with(which, &c, &conf));
+                assert!(
+                    e["msg"]
+                        .as_str()
+                        .unwrap()
+                        .contains("failed to allocate all requested IPs"),
+                    "{e}"
+                );
+            }
+        }
+        assert!(reserved().is_empty(), "{which:?}: {:?}", reserved());
         // Same address through both channels: requested once.
         conf["args"] = json!({"cni": {"ips": ["10.24.0.10"]}});
         let r = ok_json(&run_with(which, &c, &conf));

@@ -122,7 +122,7 @@ pub fn judge(call: &Call, world: &World, timeout: std::time::Duration) -> Vec<Vi
         version: call.version,
         stdout: &out.stdout,
         exit_ok: out.success,
-        world,
+        world: Some(world),
         attachment: crate::target::PRIMARY_ATTACHMENT,
         ifname: call.ifname,
         netns: call.netns,

@@ -8,12 +8,12 @@
 //! [`RangeSet::new`]) and against every other one (no overlaps); below spec 0.3.0 there may be
 //! at most one set per address family.
 //!
-//! Requested addresses are gathered, as upstream does, from all three channels at once:
-//! `CNI_ARGS` `IP=` first, then `args.cni.ips`, then `runtimeConfig.ips`, duplicates dropped.
-//! (CONVENTIONS.md wants `args` to override `CNI_ARGS`; upstream asks for both, so a request
-//! with different addresses of one family in `IP=` and `args.cni.ips` fails with "could not
-//! allocate all requested IPs". We do the same, in the fixed order above.) Each may be written
-//! `ip` or `ip/prefix`; the prefix is ignored.
+//! Requested addresses are gathered from `args.cni.ips`, else `CNI_ARGS` `IP=`, then
+//! `runtimeConfig.ips`, duplicates dropped. `args.cni.ips` (present and not empty) overrides
+//! `IP=`, as the conventions require of a plugin that understands `args` (CAP-16); upstream asks
+//! for both, so there a request with different addresses of one family in `IP=` and
+//! `args.cni.ips` fails with "failed to allocate all requested IPs" (UPSTREAM-28). Each may be
+//! written `ip` or `ip/prefix`; the prefix is ignored.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -212,13 +212,23 @@ impl IpamConfig {
             }
             Ok(())
         };
-        // `IP=` with an empty value requests nothing, as upstream.
-        if let Some(ip) = cni_args.get("IP").filter(|v| !v.is_empty()) {
-            request(ip, Source::CniArgs)?;
-        }
-        let args_ips = raw.args.and_then(|a| a.cni).and_then(|c| c.ips);
-        for ip in args_ips.iter().flatten() {
-            request(ip, Source::Args)?;
+        let args_ips = raw
+            .args
+            .and_then(|a| a.cni)
+            .and_then(|c| c.ips)
+            .filter(|ips| !ips.is_empty());
+        match args_ips {
+            Some(ips) => {
+                for ip in &ips {
+                    request(ip, Source::Args)?;
+                }
+            }
+            // `IP=` with an empty value requests nothing, as upstream.
+            None => {
+                if let Some(ip) = cni_args.get("IP").filter(|v| !v.is_empty()) {
+                    request(ip, Source::CniArgs)?;
+                }
+            }
         }
         let (rc_ranges, rc_ips) = match raw.runtime_config {
             Some(rc) => (rc.ip_ranges, rc.ips),
@@ -319,13 +329,30 @@ mod tests {
         assert_eq!(
             req,
             [
-                ("10.3.0.4".into(), Source::CniArgs),
                 ("10.1.0.7".into(), Source::Args),
                 ("10.2.0.9".into(), Source::RuntimeConfig)
-            ]
+            ],
+            "args.cni.ips overrides CNI_ARGS IP="
         );
         assert_eq!(c.location.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
         assert_eq!(c.routes.len(), 1);
+    }
+
+    #[test]
+    fn cni_args_ip_counts_when_args_has_no_ips() {
+        for args in [r#""args":{"cni":{"ips":[]}},"#, r#""args":{"cni":{}},"#, ""] {
+            let c = parse(
+                &format!(r#"{{"name":"n",{args}"ipam":{{"subnet":"10.1.0.0/24"}}}}"#),
+                "IP=10.1.0.4",
+            )
+            .unwrap();
+            let req: Vec<(String, Source)> = c
+                .requested
+                .iter()
+                .map(|r| (r.ip.to_string(), r.source))
+                .collect();
+            assert_eq!(req, [("10.1.0.4".into(), Source::CniArgs)], "{args}");
+        }
     }
 
     #[test]

@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# Runs the fuzz targets of fuzz/ for a given time each, several at a time, merges the new
+# corpus entries into fuzz/corpus/<target>/ and prints a table (markdown) of the runs.
+#
+#   scripts/fuzz.sh [-t SECONDS] [-j JOBS] [-s address|none] [-n] [TARGET...]
+#
+#   -t SECONDS  time per target (default 60)
+#   -j JOBS     targets run at once (default: the number of cores, nproc)
+#   -s SAN      address (default): AddressSanitizer and libFuzzer's comparison tracing, built
+#               on stable with RUSTC_BOOTSTRAP=1 (cargo-fuzz passes -Z flags); none: no
+#               sanitizer, plain stable, faster per run but blind to memory errors
+#   -n          do not merge: leave fuzz/corpus as it was
+#   TARGET...   the targets to run (default: every [[bin]] of fuzz/Cargo.toml)
+#
+# Each target runs from its corpus (fuzz/corpus/<target>/, seeds included) into a fresh
+# directory; afterwards `-merge=1` adds to the corpus only the new entries that reach new
+# coverage (the untracked entries stay local: only seed-* files are in git). Crash inputs go
+# to fuzz/artifacts/<target>/ as usual; a crash ends that target's run. Logs are kept in a
+# temporary directory named at the end.
+#
+# Columns: exec/s and runs from libFuzzer's final statistics; new units = entries the run
+# added to its own corpus; cov = edges covered at start -> end of the run (libFuzzer's
+# `cov:`); merged = entries the merge added to fuzz/corpus; crashes = crash, leak, timeout and
+# out-of-memory inputs the run wrote to fuzz/artifacts/<target>/.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+fuzz="$root/fuzz"
+secs=60
+jobs="$(nproc)"
+san=address
+merge=1
+
+usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+
+while getopts "t:j:s:nh" opt; do
+    case "$opt" in
+        t) secs="$OPTARG" ;;
+        j) jobs="$OPTARG" ;;
+        s) san="$OPTARG" ;;
+        n) merge=0 ;;
+        h) usage 0 ;;
+        *) usage ;;
+    esac
+done
+shift $((OPTIND - 1))
+
+case "$san" in
+    address) export RUSTC_BOOTSTRAP=1 ;;
+    none) ;;
+    *) echo "fuzz.sh: -s must be address or none, not $san" >&2; exit 2 ;;
+esac
+[[ "$secs" =~ ^[0-9]+$ && "$secs" -gt 0 ]] || { echo "fuzz.sh: -t needs seconds" >&2; exit 2; }
+[[ "$jobs" =~ ^[0-9]+$ && "$jobs" -gt 0 ]] || { echo "fuzz.sh: -j needs a number" >&2; exit 2; }
+command -v cargo-fuzz >/dev/null || {
+    echo "fuzz.sh: cargo-fuzz is missing: cargo install cargo-fuzz --locked" >&2
+    exit 2
+}
+
+all_targets() {
+    awk '/^\[\[bin\]\]/ { bin = 1; next } /^\[/ { bin = 0 }
+         bin && $1 == "name" { gsub(/"/, "", $3); print $3 }' "$fuzz/Cargo.toml"
+}
+if [[ $# -gt 0 ]]; then
+    targets=("$@")
+else
+    mapfile -t targets < <(all_targets)
+fi
+for t in "${targets[@]}"; do
+    all_targets | grep -qx "$t" || { echo "fuzz.sh: no target $t in fuzz/Cargo.toml" >&2; exit 2; }
+done
+
+# One build for every target, before the runs: parallel `cargo fuzz run`s would wait on
+# each other's build lock.
+echo "building ${#targets[@]} target(s), sanitizer $san ..." >&2
+if [[ ${#targets[@]} == 1 ]]; then
+    (cd "$fuzz" && cargo fuzz build -s "$san" "${targets[0]}" >&2)
+else
+    (cd "$fuzz" && cargo fuzz build -s "$san" >&2)
+fi
+bin_dir="$fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release"
+
+logs="$(mktemp -d /tmp/cni-fuzz.XXXXXX)"
+artifacts_count() {
+    find "$fuzz/artifacts/$1" -maxdepth 1 -type f \
+        \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) \
+        2>/dev/null | wc -l
+}
+
+# Runs one target for $secs into a fresh corpus directory, then merges; writes
+# $logs/<target>.row with the table's numbers.
+run_one() {
+    local t="$1" new="$logs/$1.new" corpus="$fuzz/corpus/$1" log="$logs/$1.log"
+    mkdir -p "$new" "$corpus" "$fuzz/artifacts/$t"
+    local crashes_before
+    crashes_before="$(artifacts_count "$t")"
+    local status=0
+    "$bin_dir/$t" "$new" "$corpus" -artifact_prefix="$fuzz/artifacts/$t/" \
+        -max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1 || status=$?
+    local crashes=$(($(artifacts_count "$t") - crashes_before))
+    local runs execs units cov0 cov1
+    runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
+    execs="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
+    units="$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -1)"
+    cov0="$(grep -m1 -o 'INITED cov: [0-9]*' "$log" | grep -o '[0-9]*$' || true)"
+    cov1="$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)"
+    local merged=-
+    if [[ "$merge" == 1 ]]; then
+        local before after
+        before="$(find "$corpus" -maxdepth 1 -type f | wc -l)"
+        "$bin_dir/$t" -merge=1 "$corpus" "$new" >"$logs/$t.merge.log" 2>&1 || true
+        after="$(find "$corpus" -maxdepth 1 -type f | wc -l)"
+        merged=$((after - before))
+    fi
+    rm -rf "$new"
+    if [[ "$status" != 0 && "$crashes" == 0 ]]; then
+        crashes="exit $status"
+    fi
+    echo "$t ${execs:-?} ${runs:-?} ${units:-?} ${cov0:-?} ${cov1:-?} $merged $crashes" >"$logs/$t.row"
+}
+
+echo "running ${#targets[@]} target(s) for ${secs}s each, $jobs at a time (logs: $logs)" >&2
+load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
+running=0
+for t in "${targets[@]}"; do
+    if [[ "$running" -ge "$jobs" ]]; then
+        wait -n || true
+        running=$((running - 1))
+    fi
+    echo "  $t" >&2
+    run_one "$t" &
+    running=$((running + 1))
+done
+wait
+load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
+
+echo
+echo "Sanitizer $san, ${secs}s per target, $jobs at a time on $(nproc) cores;" \
+    "load average before $load_before, after $load_after."
+echo
+echo "| target | exec/s | runs | new units | cov (start -> end) | merged | crashes |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+fail=0
+for t in "${targets[@]}"; do
+    read -r name execs runs units cov0 cov1 merged crashes <"$logs/$t.row"
+    printf '| `%s` | %s | %s | %s | %s -> %s | %s | %s |\n' \
+        "$name" "$execs" "$runs" "$units" "$cov0" "$cov1" "$merged" "$crashes"
+    [[ "$crashes" == 0 ]] || fail=1
+done
+echo
+echo "logs: $logs" >&2
+exit "$fail"
