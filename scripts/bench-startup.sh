@@ -21,10 +21,13 @@
 # ELF that only calls exit (the cheapest process the kernel can start) and /bin/true.
 # Peak RSS is GNU time's %M (KiB), the largest over RSS_RUNS runs of ADD and of DEL.
 #
+# FORMS="label=DIR ..." adds, for each plugin, a variant "<plugin>/<label>" running DIR/<plugin>
+# in the same interleaved run (e.g. the multicall binary hard-linked under the plugin names by
+# scripts/install.sh, or another build's binaries), with its ratios in the summary.
 # Root is needed (a network namespace is created for the run and removed at exit). Upstream
 # binaries come from $UPSTREAM_DIR (Debian's containernetworking-plugins). A missing binary is
 # reported by name; the plugins whose binaries exist are still measured, then the script
-# exits 1. Knobs: LINK, RUNS (default 1000), WARMUP (50), RSS_RUNS (5), UPSTREAM_DIR,
+# exits 1. Knobs: LINK, FORMS, RUNS (default 1000), WARMUP (50), RSS_RUNS (5), UPSTREAM_DIR,
 # CARGO_TARGET_DIR.
 set -euo pipefail
 
@@ -42,7 +45,7 @@ plugins=()
 for a in "$@"; do
   case $a in
     --no-build) build=0 ;;
-    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,34p' "$0"; exit 0 ;;
     -*) echo "bench: unknown option $a" >&2; exit 2 ;;
     *) plugins+=("$a") ;;
   esac
@@ -133,6 +136,8 @@ peak_rss() { # bin conf -> largest %M over the runs of ADD and DEL
 }
 
 missing=()
+forms_measured=()
+forms_rows=()
 variants=()
 declare -A rss
 measured=()
@@ -150,6 +155,16 @@ for p in "${plugins[@]}"; do
     preflight "$p/$impl" "$bin" "$conf"
     variants+=(--variant "$p/$impl" "$bin" "$conf")
     rss[$p/$impl]=$(peak_rss "$bin" "$conf")
+  done
+  for form in ${FORMS:-}; do
+    label=${form%%=*}
+    bin=${form#*=}/$p
+    [[ -x $bin ]] || { missing+=("$bin (form $label)"); continue; }
+    conf=$(conf_for "$p" "$label")
+    preflight "$p/$label" "$bin" "$conf"
+    variants+=(--variant "$p/$label" "$bin" "$conf")
+    rss[$p/$label]=$(peak_rss "$bin" "$conf")
+    forms_measured+=("$p/$label")
   done
   measured+=("$p")
 done
@@ -198,6 +213,22 @@ for p in "${measured[@]}"; do
   ucpu=$(ratio "$(col "$p/upstream" 6)" "$(col nothing-rust 6)")
   verdicts+=("$p: time (<= 1.3x floor) $t; peak RSS (<= half of upstream) $m; less sensitive to load: p10 ours/floor $o10, upstream/floor $u10; CPU time ours/floor $ocpu, upstream/floor $ucpu")
 done
+if ((${#forms_measured[@]})); then
+  echo
+  echo "| plugin/form | median ms | /floor | p10 /floor | CPU /floor | peak RSS KiB |"
+  echo "|---|---|---|---|---|---|"
+  for p in "${measured[@]}"; do
+    for v in "$p/ours" "$p/upstream"; do
+      forms_rows+=("$v")
+    done
+    for v in "${forms_measured[@]}"; do [[ ${v%%/*} == "$p" ]] && forms_rows+=("$v"); done
+  done
+  for v in "${forms_rows[@]}"; do
+    echo "| $v | $(col "$v" 2) | $(ratio "$(col "$v" 2)" "$floor_ms")" \
+      "| $(ratio "$(col "$v" 3)" "$(col nothing-rust 3)")" \
+      "| $(ratio "$(col "$v" 6)" "$(col nothing-rust 6)") | ${rss[$v]} |"
+  done
+fi
 echo
 echo "| variant | median ms | p10 ms | p90 ms | min ms | CPU median ms | peak RSS KiB |"
 echo "|---|---|---|---|---|---|---|"

@@ -9,6 +9,7 @@
 //!   results, load configuration directories), used by the `cnitool` crate's binary.
 
 pub mod args;
+pub mod build_info;
 pub mod config;
 pub mod conventions;
 pub mod env;

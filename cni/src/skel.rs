@@ -9,7 +9,9 @@
 //! A panic in the plugin becomes error code [`INTERNAL_ERROR_CODE`] with exit 1.
 //!
 //! [`plugin_main`] also points file descriptor 1 at stderr while the plugin runs, so a stray
-//! `println!` (or a child process) cannot corrupt the result on stdout.
+//! `println!` (or a child process) cannot corrupt the result on stdout. Run with `--version` as
+//! its only argument, a plugin prints its about text (name, version, build) on stdout and exits
+//! 0 before reading anything else; runtimes never pass arguments, so no invocation changes.
 
 use std::io::{Read, Write};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -97,7 +99,8 @@ impl CmdArgs {
 
 /// A CNI plugin. ADD returns a result in any version; skel converts it to the requested one.
 pub trait Plugin {
-    /// One line naming the plugin, printed to stderr when run without `CNI_COMMAND`.
+    /// One line naming the plugin (name, version, build), printed to stderr when run without
+    /// `CNI_COMMAND` and to stdout for `--version`.
     fn about(&self) -> String;
 
     /// The versions the plugin accepts, oldest first.
@@ -351,6 +354,10 @@ fn refuse_own_netns(netns: &str, getenv: &dyn Fn(&str) -> Option<String>) -> Res
 /// The `main` of a plugin binary: runs one invocation on the real process environment and
 /// exits. Stray writes to fd 1 during the plugin's work are redirected to stderr.
 pub fn plugin_main<P: Plugin>(plugin: P) -> ! {
+    if wants_version(std::env::args_os().skip(1)) {
+        println!("{}", plugin.about());
+        std::process::exit(0)
+    }
     std::panic::set_hook(Box::new(|info| {
         eprintln!("plugin panic: {info}");
     }));
@@ -368,6 +375,14 @@ pub fn plugin_main<P: Plugin>(plugin: P) -> ! {
     );
     let _ = stdout.flush();
     std::process::exit(code)
+}
+
+/// `--version` (or `-V`) as the only argument.
+fn wants_version(mut args: impl Iterator<Item = std::ffi::OsString>) -> bool {
+    match (args.next(), args.next()) {
+        (Some(a), None) => a == "--version" || a == "-V",
+        _ => false,
+    }
 }
 
 /// Duplicates fd 1 for the result and points fd 1 at stderr. `None` if that is not possible.
@@ -393,6 +408,16 @@ mod tests {
 
     fn code(r: Result<CmdArgs, Error>) -> u32 {
         r.expect_err("expected an error").code.code()
+    }
+
+    #[test]
+    fn version_flag_only_as_the_one_argument() {
+        let args = |a: &[&str]| a.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        assert!(wants_version(args(&["--version"]).into_iter()));
+        assert!(wants_version(args(&["-V"]).into_iter()));
+        assert!(!wants_version(args(&[]).into_iter()));
+        assert!(!wants_version(args(&["--version", "x"]).into_iter()));
+        assert!(!wants_version(args(&["daemon"]).into_iter()));
     }
 
     #[test]

@@ -28,7 +28,7 @@ use cni::runtime::{confdir, CniConfig, RuntimeConf, DEFAULT_CACHE_DIR};
 #[command(
     name = "cnitool",
     about = "Add, check, or remove network interfaces from a network namespace",
-    version
+    version = cni::build_info::VERSION_AND_BUILD
 )]
 struct Cli {
     #[command(subcommand)]

@@ -543,3 +543,17 @@ fn plugin_failure_surfaces_err1(#[case] verb: &str, #[case] command: &str) {
     );
     assert!(stderr.contains("100"), "{stderr}");
 }
+
+#[test]
+fn version_flag_names_program_version_and_build() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_cnitool"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(&format!("cnitool {} (build ", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+}

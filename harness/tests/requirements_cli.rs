@@ -33,3 +33,21 @@ fn every_blackbox_requirement_is_covered_or_explained() {
         assert!(!line.contains("not covered"), "{line}");
     }
 }
+
+#[test]
+fn version_flag_names_program_version_and_build() {
+    let out = Command::cargo_bin("cni-conformance")
+        .unwrap()
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with(&format!(
+            "cni-conformance {} (build ",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{text}"
+    );
+}

@@ -1,7 +1,8 @@
 //! The reference plugins: one module per plugin under [`plugins`], each a thin layer over the
 //! shared modules beside it; each binary in `src/bin/` hands its plugin to
 //! [`cni::skel::plugin_main`] (`dhcp daemon …` instead runs the dhcp daemon,
-//! [`plugins::dhcp::daemon`]).
+//! [`plugins::dhcp::daemon`]), and [`multicall`] runs any of them from one binary
+//! (`cni-rs-plugins`), choosing by the name it is started under.
 //!
 //! Shared modules:
 //! - [`conf`]: decoding a plugin's configuration with Go's rules, the keys several plugins
@@ -29,6 +30,7 @@ pub mod delegate;
 pub mod error;
 pub mod firewall;
 pub mod iface;
+pub mod multicall;
 /// The rtnetlink handle lives in its own crate (`netlink/`), shared with netns-sandbox.
 pub use cni_netlink as netlink;
 pub mod netns;
@@ -38,7 +40,12 @@ pub mod sublink;
 #[cfg(test)]
 mod test_args;
 
-/// The text VERSION-adjacent `about` reports: the upstream name and our version.
+/// A plugin's about text (run without `CNI_COMMAND`, or with `--version`): the upstream name,
+/// our version and the build ([`cni::build_info`]).
 pub fn about(plugin: &str) -> String {
-    format!("CNI {plugin} plugin (cni-rs {})", env!("CARGO_PKG_VERSION"))
+    format!(
+        "CNI {plugin} plugin (cni-rs {}, build {})",
+        env!("CARGO_PKG_VERSION"),
+        cni::build_info::BUILD
+    )
 }

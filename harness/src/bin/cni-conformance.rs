@@ -34,7 +34,7 @@ use harness::target::{AttachmentPatch, SetupError, Target};
 #[derive(Parser)]
 #[command(
     name = "cni-conformance",
-    version,
+    version = cni::build_info::VERSION_AND_BUILD,
     about = "Certify a CNI plugin binary against the CNI spec"
 )]
 struct Cli {

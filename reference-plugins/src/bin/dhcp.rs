@@ -5,9 +5,5 @@
 //! The work lives in [`reference_plugins::plugins::dhcp`].
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    if args.first().map(String::as_str) == Some("daemon") {
-        std::process::exit(reference_plugins::plugins::dhcp::daemon::main(&args[1..]));
-    }
-    cni::skel::plugin_main(reference_plugins::plugins::dhcp::PLUGIN)
+    reference_plugins::plugins::dhcp::main()
 }

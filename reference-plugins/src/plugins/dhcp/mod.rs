@@ -216,7 +216,17 @@ fn gc(args: &CmdArgs) -> Result<(), Error> {
     }
 }
 
-/// What `src/bin/dhcp.rs` runs when its first argument is not `daemon`.
+/// The `dhcp` binary (and the multicall binary started as `dhcp`): `dhcp daemon [flags]` runs
+/// the daemon, anything else is the CNI plugin ([`PLUGIN`]).
+pub fn main() -> ! {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("daemon") {
+        std::process::exit(daemon::main(&args[1..]));
+    }
+    cni::skel::plugin_main(PLUGIN)
+}
+
+/// What the `dhcp` binary runs when its first argument is not `daemon`.
 pub const PLUGIN: Verbs = Verbs {
     name: "dhcp",
     add,
