@@ -31,10 +31,22 @@ kernel_has() {
 status=0
 certified=0
 skipped=0
+dhcp_tested=0
 in_vm=()
 for bin in target/release/*; do
   name=$(basename "$bin")
   [ -f "reference-plugins/src/bin/$name.rs" ] || continue
+  if [ "$name" = dhcp ]; then
+    # The harness gives an IPAM plugin no link to a DHCP server and starts no daemon, so dhcp
+    # is checked by its end-to-end tests instead (our daemon, dnsmasq and Kea in namespaces).
+    echo "=== dhcp: not certified by the harness (it needs \`dhcp daemon\` and a DHCP server on the container's link); running its end-to-end tests"
+    if cargo test -q -p reference-plugins --test dhcp; then
+      dhcp_tested=1
+    else
+      status=1
+    fi
+    continue
+  fi
   # <name>-ours.* (our plugin's own certification config, e.g. tuning's, or portmap's after
   # our bridge) before <name>.*.
   config=""
@@ -94,4 +106,5 @@ exit $status'
   fi
 fi
 echo "=== $certified reference plugin(s) certified conformant (--strict; ${#in_vm[@]} of them in the VM), $skipped skipped for missing kernel features; reports in $out/"
+[ "$dhcp_tested" = 1 ] && echo "=== dhcp: end-to-end tests passed (not certified by the harness)"
 exit $status

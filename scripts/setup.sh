@@ -8,6 +8,7 @@ packages=(
   nftables iptables              # firewall backends (ipMasq, portmap) and rule snapshots
   containernetworking-plugins    # the upstream Go plugins, our peers (/usr/lib/cni)
   dnsmasq-base                   # a real DHCP server for the dhcp plugin tests
+  kea-dhcp4-server               # a second DHCP server (ISC Kea) for the dhcp plugin tests
   procps                         # sysctl
   time                           # /usr/bin/time: peak RSS in scripts/bench-startup.sh
   strace                         # processes a verb starts: scripts/bench-chained-plugins.sh

@@ -16,6 +16,7 @@
 mod cni_args;
 mod config;
 mod conflist;
+mod dhcp_reply;
 mod harness_cases;
 mod harness_target;
 mod host_local_config;
@@ -33,6 +34,7 @@ mod versions;
 pub use cni_args::cni_args;
 pub use config::config;
 pub use conflist::conflist;
+pub use dhcp_reply::dhcp_reply;
 pub use harness_cases::harness_cases;
 pub use harness_target::harness_target;
 pub use host_local_config::host_local_config;
@@ -111,6 +113,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "plugin_stdout",
         oracle: plugin_stdout,
+    },
+    Target {
+        name: "dhcp_reply",
+        oracle: dhcp_reply,
     },
 ];
 

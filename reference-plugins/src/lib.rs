@@ -1,6 +1,7 @@
 //! The reference plugins: one module per plugin under [`plugins`], each a thin layer over the
 //! shared modules beside it; each binary in `src/bin/` hands its plugin to
-//! [`cni::skel::plugin_main`], and [`multicall`] runs any of them from one binary
+//! [`cni::skel::plugin_main`] (`dhcp daemon …` instead runs the dhcp daemon,
+//! [`plugins::dhcp::daemon`]), and [`multicall`] runs any of them from one binary
 //! (`cni-rs-plugins`), choosing by the name it is started under.
 //!
 //! Shared modules:

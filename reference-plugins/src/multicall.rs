@@ -33,6 +33,7 @@ const fn entry(name: &'static str, main: fn() -> !) -> Entry {
 /// a plugin with its own command line (a daemon mode) gives its `main` instead of `run`.
 pub const PLUGINS: &[Entry] = &[
     entry("bridge", || run(plugins::bridge::PLUGIN)),
+    entry("dhcp", plugins::dhcp::main),
     entry("host-local", || run(plugins::host_local::PLUGIN)),
     entry("ipvlan", || run(plugins::ipvlan::PLUGIN)),
     entry("loopback", || run(plugins::loopback::PLUGIN)),

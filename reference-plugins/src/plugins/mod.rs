@@ -4,6 +4,7 @@
 //! ipvlan and vlan share theirs: [`crate::sublink::SublinkPlugin`]).
 
 pub mod bridge;
+pub mod dhcp;
 pub mod host_local;
 pub mod ipvlan;
 pub mod loopback;
@@ -33,7 +34,7 @@ pub fn locked<T>(
     args: &CmdArgs,
     verb: impl FnOnce(&CmdArgs) -> Result<T, Error>,
 ) -> Result<T, Error> {
-    if plugin == "host-local" {
+    if plugin == "host-local" || plugin == "dhcp" {
         return verb(args);
     }
     let _lock = crate::attachment_lock::hold(args)?;

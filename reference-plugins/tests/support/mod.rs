@@ -24,6 +24,7 @@ const PLUGIN_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sb
 pub fn plugin_bin(name: &str) -> PathBuf {
     PathBuf::from(match name {
         "bridge" => env!("CARGO_BIN_EXE_bridge"),
+        "dhcp" => env!("CARGO_BIN_EXE_dhcp"),
         "host-local" => env!("CARGO_BIN_EXE_host-local"),
         "ipvlan" => env!("CARGO_BIN_EXE_ipvlan"),
         "loopback" => env!("CARGO_BIN_EXE_loopback"),

@@ -28,7 +28,8 @@
 //!   DEL also after a failed IPAM ADD, spoof check, veth pair) before it is reported; a
 //!   bridge this ADD created goes too unless another attachment's port joined it meanwhile
 //!   (upstream leaves it); an existing bridge and its gateway addresses are shared and stay.
-//! - **DEL**: the container veth goes (with its peer), IPAM DEL runs, spoof-check and
+//! - **DEL**: IPAM DEL runs (first, as upstream, while the container link exists: a DHCP
+//!   release leaves through it), the container veth goes (with its peer), spoof-check and
 //!   masquerade rules of the attachment are removed (found by name and comment, not by
 //!   address, so they go even when the namespace is gone; before the link, so that the
 //!   kernel's clean-up of both overlaps). A missing namespace, link or rule is no error; the
@@ -604,10 +605,12 @@ pub fn del(args: &CmdArgs) -> Result<(), Error> {
     let conf = DelConf::parse(&args.stdin);
     let delete_attachment = || {
         let mut failure = FirstFailure::default();
-        failure.note(netns::delete_container_link(args));
+        // IPAM first, as upstream, while the container link exists: dhcp's release leaves
+        // through it.
         if let Some(ipam) = &conf.ipam_type {
             failure.note(delegate::del(ipam, &args.stdin));
         }
+        failure.note(netns::delete_container_link(args));
         if conf.macspoofchk {
             failure.note(
                 SpoofCheck::new(&args.container_id, &args.ifname)
