@@ -8,7 +8,8 @@
 # its plugins, once, hard-linked under each plugin name `cni-rs-plugins --list` gives. It
 # declares Provides, Replaces and Conflicts on containernetworking-plugins: installing it
 # removes Debian's package, including the plugins cni-rs does not have (bandwidth, firewall,
-# host-device, sbr, static, vrf, and dhcp until it is added here).
+# host-device, sbr, static, vrf). The dhcp daemon's systemd units (deploy/systemd/) go to
+# /lib/systemd/system, not enabled: `systemctl enable --now cni-dhcp.socket` starts it.
 # Without --binary it builds the binary as scripts/install.sh does (static, non-PIE, host
 # triple).
 # DEB_COMPRESSION (default xz) is dpkg-deb's -Z. Prints the path of the package.
@@ -46,7 +47,10 @@ arch=$(dpkg --print-architecture)
 stage=$(mktemp -d)
 trap 'rm -rf "$stage"' EXIT
 pkg=$stage/pkg
-install -d "$pkg/DEBIAN" "$pkg/usr/lib/cni" "$pkg/usr/share/doc/cni-rs-plugins"
+install -d "$pkg/DEBIAN" "$pkg/usr/lib/cni" "$pkg/usr/share/doc/cni-rs-plugins" \
+  "$pkg/lib/systemd/system"
+install -m 0644 "$root"/deploy/systemd/cni-dhcp.socket "$root"/deploy/systemd/cni-dhcp.service \
+  "$pkg/lib/systemd/system/"
 install -m 0755 "$binary" "$pkg/usr/lib/cni/${names[0]}"
 for n in "${names[@]:1}"; do
   ln "$pkg/usr/lib/cni/${names[0]}" "$pkg/usr/lib/cni/$n"
@@ -59,7 +63,7 @@ Files: *
 License: Apache-2.0
  On Debian systems the full text is in /usr/share/common-licenses/Apache-2.0.
 EOF
-size_kib=$(du -sk "$pkg/usr" | cut -f1)
+size_kib=$(du -sk "$pkg/usr" "$pkg/lib" | awk '{s += $1} END {print s}')
 cat >"$pkg/DEBIAN/control" <<EOF
 Package: cni-rs-plugins
 Version: $version

@@ -437,8 +437,24 @@ fn debian_package_installs_every_plugin_into_usr_lib_cni_and_purges_clean() {
         );
     }
 
+    for unit in ["cni-dhcp.socket", "cni-dhcp.service"] {
+        assert!(
+            listed.contains(&format!("/lib/systemd/system/{unit}\n")),
+            "{listed}"
+        );
+        let text = std::fs::read_to_string(root.join("lib/systemd/system").join(unit)).unwrap();
+        assert!(
+            text.contains("/run/cni/dhcp.sock") || text.contains("/usr/lib/cni/dhcp daemon"),
+            "{unit}: {text}"
+        );
+    }
+
     run_ok(dpkg(&root).arg("--purge").arg("cni-rs-plugins"));
     assert!(!root.join("usr").exists(), "purge left files under usr/");
+    assert!(
+        !root.join("lib/systemd/system/cni-dhcp.service").exists(),
+        "purge left the dhcp units"
+    );
     let status = std::fs::read_to_string(root.join("var/lib/dpkg/status")).unwrap();
     assert!(!status.contains("Package: cni-rs-plugins"), "{status}");
 }
