@@ -85,8 +85,8 @@ impl Addresses {
             .flatten()
     }
 
-    fn of(&self, family: Family) -> Option<IpAddr> {
-        self.each().find(|(f, _)| *f == family).map(|(_, a)| a)
+    fn of(&self, family: Family) -> Option<IpNet> {
+        self.nets().find(|(f, _)| *f == family).map(|(_, n)| n)
     }
 }
 
@@ -297,10 +297,10 @@ pub fn check(args: &CmdArgs) -> Result<(), Error> {
     match backend(&conf) {
         Backend::Nftables => {
             let tag = tag(args);
-            for (family, addr) in addrs.each() {
+            for (family, net) in addrs.nets() {
                 let state = nftables::TableState::read(family)
                     .context("portmap: reading the nftables rules")?;
-                let want = nftables::attachment_rules(&conf, family, addr);
+                let want = nftables::attachment_rules(&conf, family, net);
                 nftables::check_family(family, &state, &tag, &want)
                     .map_err(|e| internal(format!("portmap: {e}")))?;
             }

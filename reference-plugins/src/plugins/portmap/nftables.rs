@@ -11,7 +11,7 @@
 //! chain prerouting         { type nat hook prerouting priority dstnat; fib daddr type local jump hostports_all }
 //! chain output             { type nat hook output priority -100;       fib daddr type local jump hostports_all }
 //! chain masquerading       { type nat hook postrouting priority srcnat;
-//!                            ip saddr C ip daddr C masquerade; ip saddr 127.0.0.1 ip daddr C masquerade }
+//!                            ip saddr C/P ip daddr C masquerade; ip saddr 127.0.0.1 ip daddr C masquerade }
 //! ```
 //!
 //! The entry rules only match packets to the node's own addresses (`fib daddr type local`:
@@ -25,6 +25,10 @@
 //!   ADDs (upstream puts both in `hostports`, first come first served);
 //! - the conditions are matched by the attachment's own DNAT rules, not by the shared jump
 //!   that the last ADD of any network rewrites for all;
+//! - with `snat`, mapped connections from the container's whole subnet are masqueraded
+//!   (`ip saddr C/P ip daddr C`), as upstream's iptables layout does, not hairpin alone
+//!   (`ip saddr C`): a neighbour on the same bridge reaching the mapping through a node
+//!   address would otherwise be answered straight over the bridge and fail (UPSTREAM-29);
 //! - `masqAll` masquerades the connections DNATed to the container
 //!   (`ip daddr C ct status dnat masquerade`): upstream v1.9 ignores it in this backend;
 //! - every rule of an attachment carries its [`Tag`] (network, container ID and interface
@@ -333,9 +337,9 @@ fn dnat_rule(
     (chain, exprs)
 }
 
-/// `ip saddr S ip daddr C masquerade`.
-fn masq_from(family: Family, source: IpAddr, container: IpAddr) -> Vec<Expr> {
-    let mut exprs = addr_match(family, AddrField::Saddr, true, source.into());
+/// `ip saddr S ip daddr C masquerade` (S an address or a subnet).
+fn masq_from(family: Family, source: ipnet::IpNet, container: IpAddr) -> Vec<Expr> {
+    let mut exprs = addr_match(family, AddrField::Saddr, true, source);
     exprs.extend(addr_match(family, AddrField::Daddr, true, container.into()));
     exprs.push(Expr::Masq);
     exprs
@@ -358,14 +362,19 @@ fn masq_dnatted(family: Family, container: IpAddr) -> Vec<Expr> {
     exprs
 }
 
-/// The rules (chain, expressions) of one attachment in `family`'s table, for container
-/// address `container`: a DNAT rule per mapping of the family, and with `snat` the
-/// masquerade rules (none when no mapping is of the family).
+/// The rules (chain, expressions) of one attachment in `family`'s table, for the container's
+/// address with its prefix `net`: a DNAT rule per mapping of the family, and with `snat` the
+/// masquerade rules (none when no mapping is of the family). The masquerade covers mapped
+/// connections from the container's whole subnet, as upstream's iptables layout does, not only
+/// hairpin: a neighbour on the same bridge reaching a mapped port through a node address
+/// needs its source rewritten, or the container answers it straight over the bridge (when
+/// bridged packets skip netfilter) and the connection fails.
 pub fn attachment_rules(
     conf: &PortmapConf,
     family: Family,
-    container: IpAddr,
+    net: ipnet::IpNet,
 ) -> Vec<(&'static str, Vec<Expr>)> {
+    let container = net.addr();
     let conditions: &[Match] = match conf.conditions(family.v6) {
         Conditions::Nftables(m) => m,
         _ => &[],
@@ -380,10 +389,10 @@ pub fn attachment_rules(
         if conf.masq_all {
             rules.push((MASQUERADING, masq_dnatted(family, container)));
         } else {
-            rules.push((MASQUERADING, masq_from(family, container, container)));
+            rules.push((MASQUERADING, masq_from(family, net.trunc(), container)));
             if !family.v6 {
                 let localhost = IpAddr::V4(Ipv4Addr::LOCALHOST);
-                rules.push((MASQUERADING, masq_from(family, localhost, container)));
+                rules.push((MASQUERADING, masq_from(family, localhost.into(), container)));
             }
         }
     }
@@ -730,7 +739,7 @@ mod tests {
                 {"hostPort":53,"containerPort":53,"protocol":"udp","hostIP":"192.0.2.1"},
                 {"hostPort":9,"containerPort":9,"hostIP":"::"}]"#,
         );
-        let v4: IpAddr = "10.88.0.5".parse().unwrap();
+        let v4: ipnet::IpNet = "10.88.0.5/16".parse().unwrap();
         let rules = attachment_rules(&c, V4, v4);
         let chains: Vec<&str> = rules.iter().map(|(c, _)| *c).collect();
         assert_eq!(
@@ -739,8 +748,13 @@ mod tests {
         );
         assert_eq!(rules[0].1.len(), 7);
         assert_eq!(rules[1].1.len(), 9, "with ip daddr");
+        assert_eq!(
+            rules[2].1[1],
+            cmp(true, vec![10, 88]),
+            "the container's subnet"
+        );
         assert_eq!(rules[3].1[1], cmp(true, vec![127, 0, 0, 1]));
-        let v6 = attachment_rules(&c, V6, "fd00::5".parse().unwrap());
+        let v6 = attachment_rules(&c, V6, "fd00::5/64".parse().unwrap());
         let chains: Vec<&str> = v6.iter().map(|(c, _)| *c).collect();
         assert_eq!(
             chains,
@@ -770,7 +784,7 @@ mod tests {
             r#","conditionsV4":["ip saddr 10.0.0.0/8 iifname eth0"]"#,
             r#"[{"hostPort":1,"containerPort":2}]"#,
         );
-        let rules = attachment_rules(&c, V4, "10.88.0.5".parse().unwrap());
+        let rules = attachment_rules(&c, V4, "10.88.0.5/16".parse().unwrap());
         assert_eq!(
             rules[0].1[..4],
             [
@@ -787,7 +801,7 @@ mod tests {
             ]
         );
         // IPv4 conditions stay out of the IPv6 table.
-        let v6 = attachment_rules(&c, V6, "fd00::5".parse().unwrap());
+        let v6 = attachment_rules(&c, V6, "fd00::5/64".parse().unwrap());
         assert_eq!(
             v6[0].1[0],
             Expr::Meta {
@@ -836,7 +850,7 @@ mod tests {
     #[test]
     fn add_then_check_then_del_then_gc() {
         let c = with_maps("", r#"[{"hostPort":8080,"containerPort":80}]"#);
-        let addr: IpAddr = "10.88.0.5".parse().unwrap();
+        let addr: ipnet::IpNet = "10.88.0.5/16".parse().unwrap();
         let tag = Tag::new("pm", "ctr", "eth0");
         let comment = tag.comment();
         let rules = attachment_rules(&c, V4, addr);
