@@ -170,7 +170,9 @@ cat >"$work/floor-portmap" <<EOF
 exec $driver --empty-nft-transactions $batch
 EOF
 chmod +x "$work/floor-portmap"
-printf '%s\n' '#!/bin/sh' "exec $driver --nft-rule-add-delete $batch" >"$work/floor-portmap-rule"
+# In our node namespace: it leaves its (empty) table, which goes with the namespace.
+printf '%s\n' '#!/bin/sh' "exec ip netns exec ${node[ours]} $driver --nft-rule-add-delete $batch" \
+  >"$work/floor-portmap-rule"
 chmod +x "$work/floor-portmap-rule"
 
 d=$work/floor-tuning

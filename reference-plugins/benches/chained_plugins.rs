@@ -15,7 +15,8 @@
 //!   socket. Closing a socket after a transaction that deleted something waits for the
 //!   kernel's deferred clean-up (an RCU grace period), which any DEL that removes a rule pays.
 //!   It makes the table `cnirs_bench_floor` (inet) with the chain first when missing and
-//!   leaves it, empty: the bench removes the namespace, and the table with it.
+//!   leaves it, empty: the bench runs it in its node namespace and removes the namespace, and
+//!   the table with it.
 
 mod driver;
 
