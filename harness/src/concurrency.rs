@@ -125,6 +125,30 @@ fn case_run(id: &str, title: String, version: SpecVersion, reqs: &[&str]) -> Cas
     }
 }
 
+/// The RT-3 finding on `verb` run for every attachment at once: all succeeded, or which failed.
+fn all_succeeded(b: &mut Bench, verb: &str, answers: &[Answer], atts: &[String]) {
+    let n = atts.len();
+    let failed: Vec<String> = answers
+        .iter()
+        .zip(atts)
+        .filter(|(a, _)| !a.ok)
+        .map(|(a, att)| format!("{att}: {}", a.describe()))
+        .collect();
+    b.finding(
+        &["RT-3"],
+        failed.is_empty(),
+        if failed.is_empty() {
+            format!("{n} parallel {verb}s all succeeded")
+        } else {
+            format!(
+                "{} of {n} parallel {verb}s failed: {}",
+                failed.len(),
+                failed.join(" | ")
+            )
+        },
+    );
+}
+
 /// Runs `verb` for each attachment at once (all threads start together).
 fn all_at_once(b: &mut Bench, verb: &str, atts: &[String]) -> Vec<Answer> {
     let requests: Vec<_> = atts.iter().map(|a| b.request(verb, a)).collect();
@@ -179,25 +203,7 @@ fn parallel(target: &Target, version: SpecVersion, kind: Kind, n: usize) -> Case
         }
     };
     let adds = all_at_once(&mut b, "ADD", &atts);
-    let failed: Vec<String> = adds
-        .iter()
-        .zip(&atts)
-        .filter(|(a, _)| !a.ok)
-        .map(|(a, att)| format!("{att}: {}", a.describe()))
-        .collect();
-    b.finding(
-        &["RT-3"],
-        failed.is_empty(),
-        if failed.is_empty() {
-            format!("{n} parallel ADDs all succeeded")
-        } else {
-            format!(
-                "{} of {n} parallel ADDs failed: {}",
-                failed.len(),
-                failed.join(" | ")
-            )
-        },
-    );
+    all_succeeded(&mut b, "ADD", &adds, &atts);
     let mut owners: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for (a, att) in adds.iter().zip(&atts) {
         if !a.ok {
@@ -239,25 +245,7 @@ fn parallel(target: &Target, version: SpecVersion, kind: Kind, n: usize) -> Case
         },
     );
     let dels = all_at_once(&mut b, "DEL", &atts);
-    let failed: Vec<String> = dels
-        .iter()
-        .zip(&atts)
-        .filter(|(a, _)| !a.ok)
-        .map(|(a, att)| format!("{att}: {}", a.describe()))
-        .collect();
-    b.finding(
-        &["RT-3"],
-        failed.is_empty(),
-        if failed.is_empty() {
-            format!("{n} parallel DELs all succeeded")
-        } else {
-            format!(
-                "{} of {n} parallel DELs failed: {}",
-                failed.len(),
-                failed.join(" | ")
-            )
-        },
-    );
+    all_succeeded(&mut b, "DEL", &dels, &atts);
     if !b.compare_warm(
         &["RT-3"],
         &format!("{n} parallel ADDs, then {n} parallel DELs"),
