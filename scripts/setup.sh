@@ -11,7 +11,11 @@ packages=(
   kea-dhcp4-server               # a second DHCP server (ISC Kea) for the dhcp plugin tests
   procps                         # sysctl
   time                           # /usr/bin/time: peak RSS in scripts/bench-startup.sh
-  strace                         # processes a verb starts: scripts/bench-chained-plugins.sh
+  strace                         # processes a verb starts: scripts/bench-chained-plugins.sh;
+                                 # host-local's lock under parallel ADDs: scripts/bench-fleet.sh
+  gdb                            # scripts/link-order.sh: which functions each plugin runs
+  binutils                       # readelf: scripts/link-order.sh checks its map is the binary's
+  python3                        # scripts/link-order.sh and scripts/bench-fleet.sh
   # The VM lane (scripts/vm/, tests/vm_lane.rs): Debian's kernel booted under qemu for what
   # this machine's kernel lacks (ipvlan, 802.1q vlan, dummy); the kernel itself is fetched
   # into target/vm/ by scripts/vm/build-image.sh with apt-get download.
