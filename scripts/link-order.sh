@@ -57,10 +57,15 @@ fi
 bin=$target/$triple/release/cni-rs-plugins
 map=$bin.map
 [[ -f $map ]] || die "no linker map next to $bin (run without --no-build)"
-# The map must be this binary's: its _start is the binary's entry point.
-entry=$(readelf -h "$bin" | sed -n 's/^ *Entry point address: *0x//p')
-start=$(awk '$NF == "_start" { print $1; exit }' "$map")
-[[ $((16#$entry)) == $((16#${start:-0})) ]] || die "$map is not $bin's map (run without --no-build)"
+# The map must be this binary's: written by the same link (lld writes the map, then the
+# binary, within seconds), with the same .text address and size.
+(($(stat -c %Y "$bin") - $(stat -c %Y "$map") <= 60)) \
+  || die "$bin was linked after $map was written (run without --no-build)"
+text_bin=$(readelf -SW "$bin" \
+  | sed -n 's/.*\] \.text  *PROGBITS  *0*\([0-9a-f][0-9a-f]*\) [0-9a-f]* 0*\([0-9a-f][0-9a-f]*\) .*/\1 \2/p')
+text_map=$(awk '$5 == ".text" && NF == 5 { print $1, $3; exit }' "$map")
+[[ -n $text_bin && $text_bin == "$text_map" ]] \
+  || die "$map does not describe $bin (.text $text_map against $text_bin; run without --no-build)"
 
 # Every plugin name as a hard link to one copy of the binary (the map's addresses are its).
 mkdir -p "$work/bin" "$work/traces" "$work/store" "$work/tuning"
