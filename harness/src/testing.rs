@@ -203,3 +203,19 @@ pub fn main(certification: Certification) -> ExitCode {
         }
     }
 }
+
+/// The cases of the embedded case tables that check `requirement` (the IDs a case names and
+/// those of the checks its steps run), in table order: the tests (`<case>@<version>`) a plugin
+/// breaking only that requirement fails.
+pub fn cases_citing(requirement: &str) -> Result<Vec<String>, Error> {
+    let data = CaseData::embedded().map_err(Error::Data)?;
+    let covering = crate::coverage::coverage(&data.cases)
+        .remove(requirement)
+        .unwrap_or_default();
+    Ok(data
+        .cases
+        .iter()
+        .filter(|c| covering.contains(&c.id))
+        .map(|c| c.id.clone())
+        .collect())
+}
