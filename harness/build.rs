@@ -9,8 +9,14 @@ fn main() {
     let manifest = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets it"));
     let root = manifest.join("conformance-cases");
     let cases_dir = root.join("cases");
-    println!("cargo:rerun-if-changed={}", root.join("requirements.toml").display());
-    println!("cargo:rerun-if-changed={}", root.join("uncovered.toml").display());
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("requirements.toml").display()
+    );
+    println!(
+        "cargo:rerun-if-changed={}",
+        root.join("uncovered.toml").display()
+    );
     println!("cargo:rerun-if-changed={}", cases_dir.display());
     let mut files: Vec<PathBuf> = std::fs::read_dir(&cases_dir)
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", cases_dir.display()))
@@ -32,10 +38,15 @@ fn main() {
     out.push_str("pub(crate) const CASE_FILES: &[(&str, &str)] = &[\n");
     for f in &files {
         println!("cargo:rerun-if-changed={}", f.display());
-        let name = f.file_name().expect("file name").to_string_lossy().into_owned();
+        let name = f
+            .file_name()
+            .expect("file name")
+            .to_string_lossy()
+            .into_owned();
         out.push_str(&format!("    ({name:?}, include_str!({})),\n", lit(f)));
     }
     out.push_str("];\n");
-    let dest = PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it")).join("embedded.rs");
+    let dest =
+        PathBuf::from(std::env::var_os("OUT_DIR").expect("cargo sets it")).join("embedded.rs");
     std::fs::write(&dest, out).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
 }

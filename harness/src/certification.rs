@@ -365,7 +365,10 @@ pub struct Prepared {
 impl Prepared {
     /// The spec versions the cases run at (from the plugin's VERSION answer), oldest first.
     pub fn versions(&self) -> Vec<String> {
-        self.versions.iter().map(|v| v.as_str().to_string()).collect()
+        self.versions
+            .iter()
+            .map(|v| v.as_str().to_string())
+            .collect()
     }
 
     /// What the probe found: the advertised versions, the plugin's kind, findings on its
@@ -397,14 +400,23 @@ impl Prepared {
 
     /// The fault plan's seed when fault injection runs.
     pub fn faults_seed(&self) -> Option<u64> {
-        self.options
-            .faults_on()
-            .then_some(self.options.faults_seed)
+        self.options.faults_on().then_some(self.options.faults_seed)
     }
 
     /// Runs every applicable (case, version), then the robustness runs switched on, and
     /// builds the report; `progress` is called after each run with (done, total, run).
     pub fn run(self, progress: &(dyn Fn(usize, usize, &CaseRun) + Sync)) -> Report {
+        self.run_with(progress, &|| {})
+    }
+
+    /// [`Prepared::run`], calling `between` after the case tables' runs and before the
+    /// robustness runs (where the CLI prints the fault plan's seed).
+    #[doc(hidden)]
+    pub fn run_with(
+        self,
+        progress: &(dyn Fn(usize, usize, &CaseRun) + Sync),
+        between: &dyn Fn(),
+    ) -> Report {
         let (mut runs, mut skipped) = crate::pool::run_all(
             &self.target,
             &self.cases,
@@ -421,6 +433,7 @@ impl Prepared {
             concurrency: o.concurrency.unwrap_or(if o.strict { 32 } else { 0 }),
             filter: o.filter.clone(),
         };
+        between();
         let (more_runs, more_skipped) =
             robustness.run(&self.target, &self.versions, self.kind, self.jobs, progress);
         runs.extend(more_runs);

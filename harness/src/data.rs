@@ -32,13 +32,9 @@ impl CaseData {
         let mut cases: Vec<Case> = Vec::new();
         for (name, text) in embedded::CASE_FILES {
             let path = PathBuf::from("conformance-cases/cases").join(name);
-            let more = crate::cases::parse_file(
-                text,
-                &path,
-                &|id| catalogue.get(id).is_some(),
-                &cases,
-            )
-            .map_err(|e| e.to_string())?;
+            let more =
+                crate::cases::parse_file(text, &path, &|id| catalogue.get(id).is_some(), &cases)
+                    .map_err(|e| e.to_string())?;
             cases.extend(more);
         }
         let uncovered =

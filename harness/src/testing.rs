@@ -102,9 +102,7 @@ pub fn trials(certification: Certification) -> Result<Vec<Trial>, Error> {
         // The plugin's kind is known only once a probe ran: list the case at the versions it
         // would run at for a kind it applies to.
         let kind = case.applies.first().copied().unwrap_or(Kind::Other);
-        if let Ok(vs) =
-            crate::pool::expand(case, &versions, kind, target.ipam_type().is_some())
-        {
+        if let Ok(vs) = crate::pool::expand(case, &versions, kind, target.ipam_type().is_some()) {
             listed.extend(vs.into_iter().map(|v| (case.clone(), v)));
         }
     }
@@ -128,9 +126,9 @@ pub fn trials(certification: Certification) -> Result<Vec<Trial>, Error> {
         let name = format!("{}@{}", case.id, version.as_str());
         out.push(Trial::ignorable_test(name, move || {
             match s.prepared()?.run_one(&case, version) {
-                CaseOutcome::NotApplicable(reason) => {
-                    Ok(Completion::ignored_with(format!("not applicable: {reason}")))
-                }
+                CaseOutcome::NotApplicable(reason) => Ok(Completion::ignored_with(format!(
+                    "not applicable: {reason}"
+                ))),
                 CaseOutcome::Ran(report) if report.passed => Ok(Completion::Completed),
                 CaseOutcome::Ran(report) => Err(format!(
                     "{} ({}) failed:\n{}",

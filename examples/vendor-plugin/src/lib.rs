@@ -53,10 +53,12 @@ fn subnet(args: &CmdArgs) -> Result<Ipv4Net, Error> {
         .as_ref()
         .and_then(|i| i.extra.get("subnet"))
         .and_then(|s| s.as_str())
-        .ok_or_else(|| Error::invalid_config("vendor-ipam: ipam.subnet (an IPv4 CIDR) is required"))?;
-    let net: Ipv4Net = text
-        .parse()
-        .map_err(|_| Error::invalid_config(format!("vendor-ipam: subnet {text:?} is not an IPv4 CIDR")))?;
+        .ok_or_else(|| {
+            Error::invalid_config("vendor-ipam: ipam.subnet (an IPv4 CIDR) is required")
+        })?;
+    let net: Ipv4Net = text.parse().map_err(|_| {
+        Error::invalid_config(format!("vendor-ipam: subnet {text:?} is not an IPv4 CIDR"))
+    })?;
     if net.prefix_len() > 30 {
         return Err(Error::invalid_config(format!(
             "vendor-ipam: subnet {net} has no room for a gateway and an address"
@@ -77,8 +79,9 @@ impl Store {
     fn open(network: &str, create: bool) -> Result<Option<Store>, Error> {
         let dir = Path::new(STATE_DIR).join(network);
         if create {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| Error::io(format!("vendor-ipam: cannot create {}: {e}", dir.display())))?;
+            std::fs::create_dir_all(&dir).map_err(|e| {
+                Error::io(format!("vendor-ipam: cannot create {}: {e}", dir.display()))
+            })?;
         } else if !dir.is_dir() {
             return Ok(None);
         }
@@ -164,7 +167,12 @@ impl Plugin for VendorIpam {
             .hosts()
             .skip(1)
             .find(|ip| !entries.iter().any(|(taken, _, _)| taken == ip))
-            .ok_or_else(|| Error::plugin(CODE_EXHAUSTED, format!("vendor-ipam: no free address in {net}")))?;
+            .ok_or_else(|| {
+                Error::plugin(
+                    CODE_EXHAUSTED,
+                    format!("vendor-ipam: no free address in {net}"),
+                )
+            })?;
         std::fs::write(
             store.dir.join(ip.to_string()),
             format!("{}\n{}\n", args.container_id, args.ifname),

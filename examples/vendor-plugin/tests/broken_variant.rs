@@ -42,7 +42,10 @@ fn child(args: &[&str]) -> Result<(String, Option<i32>), Failed> {
         .args(args)
         .output()
         .map_err(|e| format!("cannot run the per-case tests: {e}"))?;
-    Ok((String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code()))
+    Ok((
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.code(),
+    ))
 }
 
 fn broken_del_fails_exactly_the_tests_of_del_6() -> Result<(), Failed> {
@@ -87,7 +90,9 @@ fn broken_del_fails_exactly_the_tests_of_del_6() -> Result<(), Failed> {
     // Every failed test belongs to a case checking the requirement, and names it alone.
     for name in &failed {
         if !citing.contains(&case_of(name)) {
-            return Err(format!("{name} failed but does not check {BROKEN_REQUIREMENT}\n{run}").into());
+            return Err(
+                format!("{name} failed but does not check {BROKEN_REQUIREMENT}\n{run}").into(),
+            );
         }
         let named = failed_requirements(&run, name);
         if named != [BROKEN_REQUIREMENT] {

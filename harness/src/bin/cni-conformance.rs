@@ -216,9 +216,6 @@ fn main() -> ExitCode {
                     p.patch, p.source
                 );
             }
-            if let Some(seed) = prepared.faults_seed() {
-                eprintln!("fault injection: faults seed {seed} (replay with --faults-seed {seed})");
-            }
             let progress = |done: usize, total: usize, run: &CaseRun| {
                 let mut err = std::io::stderr().lock();
                 let _ = writeln!(
@@ -236,7 +233,14 @@ fn main() -> ExitCode {
                     run.millis
                 );
             };
-            let report = prepared.run(&progress);
+            let faults_seed = prepared.faults_seed();
+            let report = prepared.run_with(&progress, &|| {
+                if let Some(seed) = faults_seed {
+                    eprintln!(
+                        "fault injection: faults seed {seed} (replay with --faults-seed {seed})"
+                    );
+                }
+            });
             print!("{}", report.terminal());
             for (path, text) in [(json, report.json()), (junit, report.junit())] {
                 if let Some(p) = path {
