@@ -9,7 +9,8 @@
 //! embedded in the library, so a certification needs nothing but the plugin binary and its
 //! config. Certification needs root: each case runs in network namespaces of its own.
 //!
-//! ```no_run
+//! ```ignore
+//! // tests/conformance.rs of a crate whose binary is `my-plugin`
 //! #[test]
 //! fn my_plugin_is_conformant() {
 //!     harness::Certification::new(env!("CARGO_BIN_EXE_my-plugin"))

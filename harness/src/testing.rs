@@ -6,8 +6,8 @@
 //! name = "conformance_cases"
 //! harness = false
 //! ```
-//! ```no_run
-//! // tests/conformance_cases.rs
+//! ```ignore
+//! // tests/conformance_cases.rs of a crate whose binary is `my-plugin`
 //! fn main() -> std::process::ExitCode {
 //!     harness::testing::main(
 //!         harness::Certification::new(env!("CARGO_BIN_EXE_my-plugin"))
