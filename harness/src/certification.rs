@@ -286,9 +286,9 @@ impl Certification {
 
     /// [`Certification::prepare`] with the case data already read.
     pub(crate) fn prepare_with(self, data: Arc<CaseData>) -> Result<Prepared, Error> {
+        let target = self.target()?;
         netns_sandbox::sweep();
         let start = Instant::now();
-        let target = self.target()?;
         // The harness's own parts before any plugin call: a recorder that does not work is a
         // setup error, never a finding against the plugin.
         let recorder = crate::recorder::program()
