@@ -31,8 +31,9 @@
 //!
 //! # Internals
 //!
-//! The other modules are the machinery of `cni-conformance` and its tests, hidden from the
-//! documentation and not a stable API. Flow: `catalogue` and `cases` read the data in
+//! Besides [`testing`] and [`report`] (the report types and formats), the modules are the
+//! machinery of `cni-conformance` and its tests, hidden from the documentation and not a
+//! stable API. Flow: `catalogue` and `cases` read the data in
 //! `conformance-cases/` (embedded by `data`); `target` reads the plugin's base config
 //! (prelude, `x-conformance`, attachment patch); `recorder` (the delegate recorder, a mode of
 //! the same program) is checked once; `runner::probe` asks the plugin for its versions (a
