@@ -29,34 +29,51 @@ pub use crate::target::{AttachmentPatch, SetupError, Target, CONFIG_KEY, PRIMARY
 /// One expectation's outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
+    /// The requirement IDs it stands for (empty: a fixture or setup problem).
     pub requirements: Vec<String>,
+    /// Whether the expectation held.
     pub passed: bool,
+    /// What was expected and what happened.
     pub message: String,
 }
 
 /// One plugin call of a run, for reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct CallLog {
+    /// The case step it belongs to (0-based).
     pub step: usize,
+    /// The verb and attachment.
     pub command: String,
+    /// The exit status, or how the call ended (timeout, spawn failure).
     pub exit: String,
+    /// How long the call took.
     pub millis: u128,
+    /// The plugin's stdout (an excerpt when long).
     pub stdout: String,
+    /// The plugin's stderr (an excerpt when long).
     pub stderr: String,
 }
 
 /// One case at one version.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseRun {
+    /// The case ID.
     pub case: String,
+    /// The case's title.
     pub title: String,
+    /// The spec version it ran at.
     pub version: String,
+    /// The requirement IDs the case names.
     pub requirements: Vec<String>,
+    /// Whether every finding passed.
     pub passed: bool,
     /// Set when the case could not run (world setup failed); counts as failed.
     pub error: Option<String>,
+    /// How long the run took.
     pub millis: u128,
+    /// Every expectation's outcome, in step order.
     pub findings: Vec<Finding>,
+    /// Every plugin call made.
     pub calls: Vec<CallLog>,
     /// Attachments whose requests carried the target's attachment patch (empty: none).
     pub patched_attachments: Vec<String>,
@@ -69,15 +86,20 @@ pub struct CaseRun {
 /// or by a run whose tampering step found nothing to tamper with.
 #[derive(Debug, Clone, Serialize)]
 pub struct Skipped {
+    /// The case ID.
     pub case: String,
+    /// Why it does not apply.
     pub reason: String,
 }
 
 /// What probing found out about the plugin, as reports show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Probe {
+    /// The versions the VERSION answer advertised.
     pub advertised: Vec<String>,
+    /// The versions cases run at.
     pub versions: Vec<String>,
+    /// The plugin's kind from the probe's ADD (`interface`, `ipam`, `chained`, `other`).
     pub kind: String,
     /// Where the versions tested come from when the VERSION answer gave no usable version
     /// list; `None`: from the list the plugin advertised.
@@ -91,8 +113,11 @@ pub struct Probe {
 /// The probe's outcome: the versions cases run at, the plugin's kind, and the report's view.
 #[derive(Debug, Clone)]
 pub struct Probed {
+    /// The versions cases run at, oldest first.
     pub versions: Vec<SpecVersion>,
+    /// The plugin's kind.
     pub kind: Kind,
+    /// The report's view of the probe.
     pub probe: Probe,
 }
 

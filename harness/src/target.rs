@@ -26,6 +26,7 @@ pub const PRIMARY_ATTACHMENT: &str = "a";
 /// the case runs that used it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttachmentPatch {
+    /// The merge patch.
     pub patch: Value,
     /// Where it came from: `--attachment-patch <...>` or the config's `x-conformance` key.
     pub source: String,
@@ -99,9 +100,11 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 /// The plugin under test and how to run it.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// The plugin binary.
     pub plugin: PathBuf,
     /// Directories for delegated plugins (IPAM, the other plugins of a list).
     pub cni_path: Vec<PathBuf>,
+    /// The network name of the base config.
     pub network_name: String,
     /// The base config's own `cniVersion` (a list's top-level one) as written; `None` when it
     /// has none. Requests carry the version of the case run instead; this is the version to
@@ -114,6 +117,7 @@ pub struct Target {
     pub postlude: Vec<Map<String, Value>>,
     /// The tested plugin's object.
     pub plugin_conf: Map<String, Value>,
+    /// How long a plugin call may take.
     pub timeout: Duration,
     /// Applied to the tested plugin's config of every attachment but the main one.
     pub attachment_patch: Option<AttachmentPatch>,
@@ -127,14 +131,24 @@ pub struct Target {
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error("cannot read config {0}: {1}")]
+    /// The config file cannot be read.
     Read(PathBuf, std::io::Error),
     #[error("config {0} is not a JSON object")]
+    /// The config is not a JSON object.
     NotObject(PathBuf),
     #[error("config {path}: {reason}")]
-    Config { path: PathBuf, reason: String },
+    /// The config is not one the harness can use: why.
+    Config {
+        /// The config's path or label.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     #[error("plugin {0} is not an executable file")]
+    /// The plugin is not an executable file.
     Plugin(PathBuf),
     #[error("probing the plugin failed: {0}")]
+    /// The probe could not run (a sandbox could not be made, the VERSION answer is unusable).
     Probe(String),
     /// The plugin's ADD with the base config fails on this machine: no case could show
     /// anything but that.
@@ -143,8 +157,15 @@ pub enum SetupError {
          the harness certifies a plugin with a config whose ADD works here: fix the config or \
          the machine (kernel features, modules, links the config names)"
     )]
-    BaseConfig { version: String, detail: String },
+    /// The base config cannot ADD here.
+    BaseConfig {
+        /// The cniVersion of the refused ADD.
+        version: String,
+        /// The plugin's error.
+        detail: String,
+    },
     #[error("{0}")]
+    /// The attachment patch is unusable.
     AttachmentPatch(String),
 }
 
@@ -257,13 +278,17 @@ fn split_plugins(
 /// What the harness takes from a base config's text (see [`Target::from_config`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BaseConfig {
+    /// The network name.
     pub network_name: String,
     /// The top-level `cniVersion` as written (a non-string as its JSON text).
     pub config_version: Option<String>,
+    /// The plugins before the tested one in a list.
     pub prelude: Vec<Map<String, Value>>,
+    /// The tested plugin's object.
     pub plugin_conf: Map<String, Value>,
     /// The plugins after the tested one in a list.
     pub postlude: Vec<Map<String, Value>>,
+    /// The attachment patch of its `x-conformance` key.
     pub attachment_patch: Option<AttachmentPatch>,
 }
 
@@ -307,10 +332,22 @@ impl Target {
         cni_path: Vec<PathBuf>,
         timeout: Duration,
     ) -> Result<Target, SetupError> {
-        check_executable(plugin)?;
         let text = std::fs::read(config).map_err(|e| SetupError::Read(config.into(), e))?;
+        Target::from_text(plugin, &text, config, cni_path, timeout)
+    }
+
+    /// [`Target::from_config`] for a base config's text; `config` names it in errors and
+    /// reports (a path, or a label such as `<inline config>`).
+    pub fn from_text(
+        plugin: &Path,
+        text: &[u8],
+        config: &Path,
+        cni_path: Vec<PathBuf>,
+        timeout: Duration,
+    ) -> Result<Target, SetupError> {
+        check_executable(plugin)?;
         let file = plugin.file_name().and_then(|f| f.to_str()).unwrap_or("");
-        let base = BaseConfig::parse(&text, file, config)?;
+        let base = BaseConfig::parse(text, file, config)?;
         // Runtimes always pass CNI_PATH; by default it is the plugin's own directory.
         let cni_path = if cni_path.is_empty() {
             vec![crate::world::parent_dir(plugin)]
