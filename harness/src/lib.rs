@@ -10,9 +10,9 @@
 //! namespaces, private state dir), where `step` executes its plugin calls and `action` its
 //! actions on the world (a tampering action that finds nothing makes the case not
 //! applicable), and records findings per requirement using [`checks`]; [`report`] turns them
-//! into verdicts by level and prints them. [`fuzz`] (`cni-conformance fuzz`) reuses the
-//! target, the worlds and the checks to judge generated requests one call at a time, and the
-//! report to print what it found.
+//! into verdicts by level and prints them, and [`html`] renders one as a self-contained page.
+//! [`fuzz`] (`cni-conformance fuzz`) reuses the target, the worlds and the checks to judge
+//! generated requests one call at a time, and the report to print what it found.
 
 mod action;
 pub mod capabilities;
@@ -25,6 +25,7 @@ pub mod differential;
 pub mod faults;
 pub mod fuzz;
 pub mod generated;
+pub mod html;
 pub mod pool;
 pub mod postlude;
 pub mod recorder;

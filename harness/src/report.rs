@@ -38,6 +38,8 @@ pub struct RequirementResult {
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
     pub plugin: String,
+    /// The harness's own version and build (`cni-conformance --version`).
+    pub harness_version: String,
     pub config: String,
     pub strict: bool,
     pub probe: Probe,
@@ -150,6 +152,7 @@ impl Report {
             setup_failures.is_empty() && requirements.iter().all(|r| r.verdict != Verdict::Fail);
         Report {
             plugin,
+            harness_version: cni::build_info::VERSION_AND_BUILD.to_string(),
             config,
             strict,
             probe,
