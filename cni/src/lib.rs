@@ -8,6 +8,8 @@
 //! - The runtime side: [`invoke`] (exec a plugin) and [`runtime`] (run a conflist, cache
 //!   results, load configuration directories), used by the `cnitool` crate's binary.
 
+#![deny(missing_docs)]
+
 pub mod args;
 pub mod build_info;
 pub mod config;
