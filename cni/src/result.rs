@@ -323,7 +323,7 @@ impl CniResult {
     /// to be in `assume` (VER-13), or fails when `assume` is `None`.
     ///
     /// A result that names its version once, as a known version string, is read straight
-    /// into its layout ([`direct::parse`]); anything else goes through a `serde_json::Value`
+    /// into its layout (`direct::parse`); anything else goes through a `serde_json::Value`
     /// ([`CniResult::from_value`]), which decides and words every error. Both give the same
     /// result for any input the direct reading accepts.
     pub fn parse(bytes: &[u8], assume: Option<SpecVersion>) -> Result<CniResult, ResultError> {
