@@ -2,8 +2,10 @@
 //! through `chromedriver` over WebDriver) and judged as rendered: the verdict banner's color,
 //! every matrix cell's computed color against its verdict, a failure's `<details>` closed at
 //! first and showing its evidence (case, step, environment, request, output) once its summary
-//! is clicked, the plugin's identity (SHA-256 as `sha256sum` computes it, the VERSION answer),
-//! that nothing was fetched, and that hostile plugin output stays text.
+//! is clicked, a state comparison's differences line by line, the plugin's identity (SHA-256 as
+//! `sha256sum` computes it, the VERSION answer), that nothing was fetched, and that hostile
+//! plugin output stays text. The plugins are `cni-mutant` wrappers of Debian's host-local and
+//! ptp (`examples/cni-mutant.rs`), and a shell script printing markup.
 //!
 //! Needs root (certification makes namespaces), Debian's containernetworking-plugins in
 //! /usr/lib/cni, and `chromium` with `chromium-driver` (scripts/setup.sh installs them all). A
@@ -43,10 +45,13 @@ fn require_tools() {
              scripts/setup.sh (installs {package})"
         );
     }
-    assert!(
-        Path::new(REAL_DIR).join("host-local").is_file(),
-        "{REAL_DIR}/host-local is missing: run scripts/setup.sh (installs containernetworking-plugins)"
-    );
+    for plugin in ["host-local", "ptp"] {
+        assert!(
+            Path::new(REAL_DIR).join(plugin).is_file(),
+            "{REAL_DIR}/{plugin} is missing: run scripts/setup.sh (installs \
+             containernetworking-plugins)"
+        );
+    }
 }
 
 /// The built `cni-mutant` example (built here when a lone `--test html_report` did not).
@@ -71,9 +76,9 @@ fn mutant_binary() -> &'static Path {
     })
 }
 
-/// Certifies `plugin` with host-local's config on the `del-idempotent` case and returns the
-/// exit status and the HTML page's path.
-fn certify_html(dir: &Path, plugin: &Path) -> (i32, PathBuf) {
+/// Certifies `plugin` with `conformance-cases/configs/<config>` and `args`, requires exit
+/// status `expected`, and returns the HTML page's path.
+fn certify_html(dir: &Path, plugin: &Path, config: &str, args: &[&str], expected: i32) -> PathBuf {
     let html = dir.join("report.html");
     let out = Command::new(env!("CARGO_BIN_EXE_cni-conformance"))
         .arg("certify")
@@ -82,28 +87,29 @@ fn certify_html(dir: &Path, plugin: &Path) -> (i32, PathBuf) {
         .arg("--config")
         .arg(
             Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../conformance-cases/configs/host-local.json"),
+                .join("../conformance-cases/configs")
+                .join(config),
         )
-        .args([
-            "--cni-path",
-            REAL_DIR,
-            "--jobs",
-            "2",
-            "--filter",
-            "del-idempotent",
-        ])
+        .args(["--cni-path", REAL_DIR, "--jobs", "2"])
+        .args(args)
         .arg("--html")
         .arg(&html)
         .output()
         .expect("run cni-conformance");
     let status = out.status.code().unwrap_or(-1);
-    assert!(
-        html.is_file(),
-        "no HTML report (exit {status}):\n{}{}",
+    let printed = format!(
+        "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    (status, html)
+    assert!(html.is_file(), "no HTML report (exit {status}):\n{printed}");
+    assert_eq!(
+        status,
+        expected,
+        "certify of {}:\n{printed}",
+        plugin.display()
+    );
+    html
 }
 
 fn mutant(dir: &Path, spec: &str) -> PathBuf {
@@ -161,8 +167,14 @@ fn failing_certification_shows_the_failed_requirement_and_its_evidence() {
         .tempdir()
         .unwrap();
     let plugin = mutant(dir.path(), "del-not-idempotent@host-local");
-    let (status, html) = certify_html(dir.path(), &plugin);
-    assert_eq!(status, 1, "the mutant must not certify");
+    // A MUST broken: exit status 1.
+    let html = certify_html(
+        dir.path(),
+        &plugin,
+        "host-local.json",
+        &["--filter", "del-idempotent"],
+        1,
+    );
 
     let page = Browser::start();
     page.open(&html);
@@ -226,6 +238,49 @@ fn failing_certification_shows_the_failed_requirement_and_its_evidence() {
     );
 }
 
+/// A DEL that leaks its link, address and route (ptp's, through the mutant): a warning without
+/// `--strict`, and the failed comparison's differences listed one per line, added state green.
+#[test]
+fn state_differences_are_listed_line_by_line() {
+    require_tools();
+    let dir = tempfile::Builder::new()
+        .prefix("cnirs-html-")
+        .tempdir()
+        .unwrap();
+    let plugin = mutant(dir.path(), "leak-on-del@ptp");
+    let html = certify_html(
+        dir.path(),
+        &plugin,
+        "ptp.json",
+        &["--filter", "del-only-own-attachment"],
+        0,
+    );
+
+    let page = Browser::start();
+    page.open(&html);
+    let cells = assert_cells_colored(&page);
+    assert!(
+        cells.iter().any(|c| c.0 == "DEL-1" && c.2 == "warn"),
+        "no warned DEL-1 cell: {cells:?}"
+    );
+    let added = page.find("details#req-DEL-1 ul.diff li.added");
+    assert!(!page.displayed(&added), "the diff is shown before a click");
+    page.click(&page.find("details#req-DEL-1 > summary"));
+    assert!(page.displayed(&added));
+    let lines: Vec<String> = page
+        .find_all("details#req-DEL-1 ul.diff li.added")
+        .iter()
+        .map(|l| page.text(l))
+        .collect();
+    for kind in ["+ link ", "+ address ", "+ route "] {
+        assert!(
+            lines.iter().any(|l| l.contains(kind)),
+            "no {kind:?} line: {lines:?}"
+        );
+    }
+    assert_eq!(page.css(&added, "color"), "rgb(17, 99, 41)");
+}
+
 #[test]
 fn passing_certification_is_green_and_lists_no_failure() {
     require_tools();
@@ -234,8 +289,13 @@ fn passing_certification_is_green_and_lists_no_failure() {
         .tempdir()
         .unwrap();
     let plugin = mutant(dir.path(), "none@host-local");
-    let (status, html) = certify_html(dir.path(), &plugin);
-    assert_eq!(status, 0, "the baseline must certify on this case");
+    let html = certify_html(
+        dir.path(),
+        &plugin,
+        "host-local.json",
+        &["--filter", "del-idempotent"],
+        0,
+    );
 
     let page = Browser::start();
     page.open(&html);
@@ -285,10 +345,13 @@ fn hostile_plugin_output_stays_text() {
     )
     .unwrap();
     std::fs::set_permissions(&plugin, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let (status, html) = certify_html(dir.path(), &plugin);
-    assert_eq!(
-        status, 1,
-        "a plugin whose DEL always fails must not certify"
+    // Every DEL fails: not conformant.
+    let html = certify_html(
+        dir.path(),
+        &plugin,
+        "host-local.json",
+        &["--filter", "del-idempotent"],
+        1,
     );
 
     let page = Browser::start();
