@@ -70,6 +70,7 @@ details.requirement.v-fail { border-left-color: var(--fail); }
 details.requirement.v-warn { border-left-color: var(--warn); }
 details.requirement.v-info { border-left-color: var(--info); }
 details > summary { cursor: pointer; }
+p.rule { font-style: italic; margin: .3em 0; }
 .evidence-item { border-top: 1px dashed #d0d7de; margin-top: .5em; padding-top: .3em; }
 .call { margin: .3em 0 .3em 1em; }
 ul.diff { font-family: ui-monospace, monospace; list-style: none; padding-left: 1em; }
@@ -355,9 +356,10 @@ fn matrix(s: &mut String, r: &Report, cols: &[String]) {
         };
         let _ = write!(
             s,
-            "<tr data-req=\"{}\"><td class=\"id\">{id}</td><td class=\"level\">{}</td>\
-             <td class=\"overall v-{class}\">{class}</td>",
+            "<tr data-req=\"{}\"><td class=\"id\" title=\"{}\">{id}</td>\
+             <td class=\"level\">{}</td><td class=\"overall v-{class}\">{class}</td>",
             escape(&req.id),
+            escape(&rule_line(req)),
             escape(&req.level),
         );
         for c in cols {
@@ -434,12 +436,13 @@ fn evidence(s: &mut String, r: &Report) {
             s,
             "<details class=\"requirement v-{class}\" id=\"{}\" data-req=\"{}\">\n\
              <summary><strong>{}</strong> <span class=\"badge v-{class}\">{} {class}</span> \
-             {}</summary>\n<div class=\"evidence\">",
+             {}</summary>\n<div class=\"evidence\">\n<p class=\"rule\">{}</p>",
             escape(&anchor(&req.id)),
             escape(&req.id),
             escape(&req.id),
             escape(&req.level),
             escape(&first_line(&req.reason)),
+            escape(&rule_line(req)),
         );
         let mut shown = 0;
         let mut more = 0;
@@ -463,6 +466,15 @@ fn evidence(s: &mut String, r: &Report) {
             );
         }
         let _ = writeln!(s, "</div>\n</details>");
+    }
+}
+
+/// The rule a requirement ID stands for, with its source (`section: summary`).
+fn rule_line(req: &RequirementResult) -> String {
+    match (req.section.is_empty(), req.summary.is_empty()) {
+        (_, true) => "(not in the catalogue)".to_string(),
+        (true, false) => req.summary.clone(),
+        (false, false) => format!("{}: {}", req.section, req.summary),
     }
 }
 

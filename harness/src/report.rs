@@ -29,6 +29,10 @@ pub enum Verdict {
 pub struct RequirementResult {
     pub id: String,
     pub level: String,
+    /// The rule in one line, and where it comes from (the catalogue's `summary` and
+    /// `section`; empty for an ID the catalogue lacks).
+    pub summary: String,
+    pub section: String,
     pub verdict: Verdict,
     /// First failure reason, or how many checks passed.
     pub reason: String,
@@ -126,10 +130,8 @@ impl Report {
         }
         let mut requirements = Vec::new();
         for (id, a) in acc {
-            let level = catalogue
-                .get(&id)
-                .map(|r| r.level)
-                .unwrap_or(Level::DeFacto);
+            let rule = catalogue.get(&id);
+            let level = rule.map(|r| r.level).unwrap_or(Level::DeFacto);
             let verdict = match (&a.failure, level) {
                 (None, _) => Verdict::Pass,
                 (Some(_), l) if l.is_mandatory() => Verdict::Fail,
@@ -140,6 +142,8 @@ impl Report {
             requirements.push(RequirementResult {
                 id,
                 level: level.as_str().to_string(),
+                summary: rule.map(|r| r.summary.clone()).unwrap_or_default(),
+                section: rule.map(|r| r.section.clone()).unwrap_or_default(),
                 verdict,
                 reason: a
                     .failure

@@ -216,6 +216,18 @@ fn failing_certification_shows_the_failed_requirement_and_its_evidence() {
     assert!(page.displayed(&evidence), "evidence hidden after a click");
     assert_eq!(page.attribute(&details, "open"), Some("true".into()));
     let text = page.text(&evidence);
+    let catalogue = harness::catalogue::Catalogue::load(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance-cases/requirements.toml"),
+    )
+    .expect("the catalogue loads");
+    let rule = &catalogue
+        .get("DEL-6")
+        .expect("DEL-6 is in the catalogue")
+        .summary;
+    assert!(
+        text.contains(rule.as_str()),
+        "the rule {rule:?} is not shown:\n{text}"
+    );
     for expected in [
         "del-idempotent@",
         "step 2",
