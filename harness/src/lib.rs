@@ -42,7 +42,8 @@
 //! version in its own `world::World` (node and container namespaces, private state dir), where
 //! `step` executes its plugin calls and `action` its actions on the world (a tampering action
 //! that finds nothing makes the case not applicable), and records findings per requirement
-//! using `checks`; `report` turns them into verdicts by level and prints them. `fuzz`
+//! using `checks`; `report` turns them into verdicts by level and prints them, and `html`
+//! renders one as a self-contained page. `fuzz`
 //! (`cni-conformance fuzz`) reuses the target, the worlds and the checks to judge generated
 //! requests one call at a time, and the report to print what it found.
 
@@ -82,6 +83,8 @@ pub mod faults;
 pub mod fuzz;
 #[doc(hidden)]
 pub mod generated;
+#[doc(hidden)]
+pub mod html;
 #[doc(hidden)]
 pub mod pool;
 #[doc(hidden)]

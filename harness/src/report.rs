@@ -33,6 +33,10 @@ pub struct RequirementResult {
     pub id: String,
     /// Its level as the catalogue says it (`MUST`, `SHOULD`, ...).
     pub level: String,
+    /// The rule in one line (the catalogue's `summary`; empty for an ID the catalogue lacks).
+    pub summary: String,
+    /// Where the rule comes from (the catalogue's `section`; empty for an ID it lacks).
+    pub section: String,
     /// The verdict by the failures and the level.
     pub verdict: Verdict,
     /// First failure reason, or how many checks passed.
@@ -47,6 +51,8 @@ pub struct RequirementResult {
 pub struct Report {
     /// The plugin binary certified, as given.
     pub plugin: String,
+    /// The harness's own version and build (`cni-conformance --version`).
+    pub harness_version: String,
     /// Its base config: the file as given, or `<inline config>`.
     pub config: String,
     /// Whether SHOULD-level failures fail the certification.
@@ -149,10 +155,8 @@ impl Report {
         }
         let mut requirements = Vec::new();
         for (id, a) in acc {
-            let level = catalogue
-                .get(&id)
-                .map(|r| r.level)
-                .unwrap_or(Level::DeFacto);
+            let rule = catalogue.get(&id);
+            let level = rule.map(|r| r.level).unwrap_or(Level::DeFacto);
             let verdict = match (&a.failure, level) {
                 (None, _) => Verdict::Pass,
                 (Some(_), l) if l.is_mandatory() => Verdict::Fail,
@@ -163,6 +167,8 @@ impl Report {
             requirements.push(RequirementResult {
                 id,
                 level: level.as_str().to_string(),
+                summary: rule.map(|r| r.summary.clone()).unwrap_or_default(),
+                section: rule.map(|r| r.section.clone()).unwrap_or_default(),
                 verdict,
                 reason: a
                     .failure
@@ -175,6 +181,7 @@ impl Report {
             setup_failures.is_empty() && requirements.iter().all(|r| r.verdict != Verdict::Fail);
         Report {
             plugin,
+            harness_version: cni::build_info::VERSION_AND_BUILD.to_string(),
             config,
             strict,
             probe,

@@ -52,6 +52,35 @@ pub struct CallLog {
     pub stdout: String,
     /// The plugin's stderr (an excerpt when long).
     pub stderr: String,
+    /// The `CNI_*` variables the call had, as `NAME=value`.
+    pub env: Vec<String>,
+    /// The request on stdin (cut after [`REQUEST_EXCERPT`] bytes).
+    pub request: String,
+}
+
+/// How much of a request a [`CallLog`] keeps, in bytes.
+pub const REQUEST_EXCERPT: usize = 4096;
+
+impl CallLog {
+    /// The `env` and `request` fields of a call's log from what was sent.
+    pub fn sent(env: &[(String, String)], stdin: &[u8]) -> (Vec<String>, String) {
+        let env = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("CNI_"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let text = String::from_utf8_lossy(stdin);
+        let request = if text.len() > REQUEST_EXCERPT {
+            let mut end = REQUEST_EXCERPT;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{}…", &text[..end])
+        } else {
+            text.into_owned()
+        };
+        (env, request)
+    }
 }
 
 /// One case at one version.
@@ -108,6 +137,26 @@ pub struct Probe {
     /// document; VERSION-1: its fields; VERSION-2 when it has no cniVersion at all). They
     /// count in the verdicts like a case's findings.
     pub findings: Vec<Finding>,
+    /// The VERSION answer's stdout as the plugin wrote it (cut after [`REQUEST_EXCERPT`]
+    /// bytes); `None` when the call timed out or could not run.
+    pub version_answer: Option<String>,
+    /// SHA-256 of the plugin binary (lowercase hex) when it could be read.
+    pub plugin_sha256: Option<String>,
+}
+
+/// SHA-256 of a file as lowercase hex, `None` when it cannot be read.
+pub fn file_sha256(path: &std::path::Path) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).ok()?;
+    Some(
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 /// The probe's outcome: the versions cases run at, the plugin's kind, and the report's view.
@@ -279,6 +328,10 @@ pub fn probe(target: &Target) -> Result<Probed, SetupError> {
         target.timeout,
     );
     let answer = read_version_answer(&run, target.timeout)?;
+    let version_answer = match (&run.output, run.timed_out) {
+        (Ok(out), false) => Some(CallLog::sent(&[], &out.stdout).1),
+        _ => None,
+    };
     let (versions, versions_from) = if answer.versions.is_empty() {
         let (v, why) = fallback_version(target)?;
         (vec![v], Some(why))
@@ -323,6 +376,8 @@ pub fn probe(target: &Target) -> Result<Probed, SetupError> {
             kind: format!("{kind:?}").to_lowercase(),
             versions_from,
             findings: answer.findings,
+            version_answer,
+            plugin_sha256: file_sha256(&target.plugin),
         },
         versions,
         kind,

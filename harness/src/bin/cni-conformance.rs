@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cni-conformance certify --plugin <PATH> --config <FILE> [--cni-path <DIR>]...
-//!                         [--strict] [--json <FILE>] [--junit <FILE>] [--timeout <SECS>] [--jobs <N>]
+//!                         [--strict] [--json <FILE>] [--junit <FILE>] [--html <FILE>]
+//!                         [--timeout <SECS>] [--jobs <N>]
 //!                         [--attachment-patch <FILE|JSON>] [--faults | --no-faults]
 //!                         [--faults-seed <N>] [--faults-points <N>] [--concurrency <N>]
 //! cni-conformance requirements
@@ -27,7 +28,7 @@ use clap::{Parser, Subcommand};
 
 use harness::data::CaseData;
 use harness::recorder;
-use harness::{CaseRun, Certification};
+use harness::{CaseRun, Certification, Report};
 
 #[derive(Parser)]
 #[command(
@@ -68,6 +69,9 @@ enum Cmd {
         /// Write JUnit XML here.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Write the report as one self-contained HTML page here.
+        #[arg(long)]
+        html: Option<PathBuf>,
         /// Seconds a plugin call may take before it is killed and the case fails.
         #[arg(long, default_value_t = 30.0)]
         timeout: f64,
@@ -155,6 +159,7 @@ fn main() -> ExitCode {
             strict,
             json,
             junit,
+            html,
             timeout,
             jobs,
             filter,
@@ -242,9 +247,13 @@ fn main() -> ExitCode {
                 }
             });
             print!("{}", report.terminal());
-            for (path, text) in [(json, report.json()), (junit, report.junit())] {
+            for (path, render) in [
+                (json, Report::json as fn(&Report) -> String),
+                (junit, Report::junit),
+                (html, Report::html),
+            ] {
                 if let Some(p) = path {
-                    if let Err(e) = std::fs::write(&p, text) {
+                    if let Err(e) = std::fs::write(&p, render(&report)) {
                         eprintln!("cni-conformance: cannot write {}: {e}", p.display());
                         return ExitCode::from(2);
                     }
