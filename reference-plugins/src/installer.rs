@@ -144,9 +144,9 @@ fn create_temp(dir: &Path, prefix: &str, mode: u32) -> Result<(File, PathBuf), I
             Err(e) => return Err(io("creating", &p)(e)),
         }
     }
-    Err(io("creating a temporary file in", dir)(std::io::Error::from(
-        std::io::ErrorKind::AlreadyExists,
-    )))
+    Err(io("creating a temporary file in", dir)(
+        std::io::Error::from(std::io::ErrorKind::AlreadyExists),
+    ))
 }
 
 /// Installs `source` into `dir` under each of `names` (the rules are in the module doc).
@@ -339,7 +339,8 @@ pub fn wait_for_termination() -> i32 {
     }
 }
 
-const USAGE: &str = "usage: cni-rs-plugins install [--dir DIR] [--force] [--from PATH] [--wait]\n       \
+const USAGE: &str =
+    "usage: cni-rs-plugins install [--dir DIR] [--force] [--from PATH] [--wait]\n       \
                      cni-rs-plugins wait";
 
 fn run_install(args: &[&OsStr]) -> i32 {

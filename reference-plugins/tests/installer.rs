@@ -146,7 +146,12 @@ fn installs_itself_under_every_plugin_name_once_and_a_second_run_writes_nothing(
     assert_eq!(entries, expected, "only the plugin names and the manifest");
     let manifest = std::fs::read_to_string(dir.join(".cni-rs-installed")).unwrap();
     let mut lines: Vec<String> = names.iter().map(|n| format!("{want}  {n}")).collect();
-    lines.sort_by(|a, b| a.split_once("  ").unwrap().1.cmp(b.split_once("  ").unwrap().1));
+    lines.sort_by(|a, b| {
+        a.split_once("  ")
+            .unwrap()
+            .1
+            .cmp(b.split_once("  ").unwrap().1)
+    });
     assert_eq!(manifest, lines.join("\n") + "\n");
 
     let before = state(&dir);
@@ -208,7 +213,10 @@ fn refuses_files_it_did_not_install_unless_forced_and_a_refusal_changes_nothing(
     let out = install(&dir, &[]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let err = text(&out.stderr);
-    assert!(err.contains("ptp") && err.contains("bridge (a symbolic link)"), "{err}");
+    assert!(
+        err.contains("ptp") && err.contains("bridge (a symbolic link)"),
+        "{err}"
+    );
     assert_eq!(state(&dir), before, "a refused run changed the directory");
 
     ok(&install(&dir, &["--force"]));
@@ -230,7 +238,10 @@ fn refuses_files_it_did_not_install_unless_forced_and_a_refusal_changes_nothing(
     let out = install(&dir, &["--from", newer.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("tuning") && err.contains("vlan (a directory)"), "{err}");
+    assert!(
+        err.contains("tuning") && err.contains("vlan (a directory)"),
+        "{err}"
+    );
     assert_eq!(state(&dir), before);
     let out = install(&dir, &["--force", "--from", newer.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1), "a directory is never replaced");
@@ -273,7 +284,10 @@ fn replaces_atomically_under_a_reader_and_leaves_no_temporary_names() {
     stop.store(true, Ordering::Relaxed);
     let (olds, news, torn) = reader.join().unwrap();
     ok(&out);
-    assert!(torn.is_empty(), "reads saw partial or missing files: {torn:?}");
+    assert!(
+        torn.is_empty(),
+        "reads saw partial or missing files: {torn:?}"
+    );
     assert!(olds > 0 && news > 0, "reads: {olds} old, {news} new");
     for name in names() {
         assert_eq!(std::fs::read(dir.join(&name)).unwrap(), new, "{name}");
@@ -332,7 +346,10 @@ fn wait_blocks_after_installing_until_sigterm_and_exits_zero() {
     }
     assert!(dir.join(".cni-rs-installed").exists(), "not installed");
     std::thread::sleep(Duration::from_millis(300));
-    assert!(child.0.try_wait().unwrap().is_none(), "--wait returned early");
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "--wait returned early"
+    );
     child.signal(libc::SIGTERM);
     let status = child.exit_within().expect("SIGTERM did not end --wait");
     assert_eq!(status.code(), Some(0));
