@@ -96,8 +96,9 @@ for tool in ip nft; do
   p=$(PATH=/usr/sbin:/usr/bin:/sbin:/bin command -v "$tool") || die "$tool not found (packages iproute2, nftables)"
   p=$(readlink -f "$p")
   install -D -m 0755 "$p" "$r/usr/sbin/$tool"
+  # With their own modes: the loader must stay executable.
   ldd "$p" | grep -o '/[^ ]*' | while read -r lib; do
-    [[ -e $r$lib ]] || install -D -m 0644 "$(readlink -f "$lib")" "$r$lib"
+    [[ -e $r$lib ]] || { mkdir -p "$r$(dirname "$lib")" && cp -L --preserve=mode "$lib" "$r$lib"; }
   done
 done
 image_c=localhost/cni-rs-conformance:$version
