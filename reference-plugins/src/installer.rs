@@ -404,7 +404,7 @@ mod tests {
     use super::*;
 
     fn os(v: &[&'static str]) -> Vec<&'static OsStr> {
-        v.iter().map(OsStr::new).collect()
+        v.iter().map(|s| OsStr::new(*s)).collect()
     }
 
     #[test]
