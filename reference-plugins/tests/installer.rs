@@ -261,8 +261,9 @@ fn replaces_atomically_under_a_reader_and_leaves_no_temporary_names() {
     // A reader in a loop, as a runtime executing the plugin opens it: every read must see the
     // old file or the new one, whole.
     let stop = Arc::new(AtomicBool::new(false));
+    let saw_new = Arc::new(AtomicBool::new(false));
     let reader = {
-        let stop = stop.clone();
+        let (stop, saw_new) = (stop.clone(), saw_new.clone());
         let path = dir.join("bridge");
         let (old, new) = (old.clone(), new.clone());
         std::thread::spawn(move || {
@@ -270,7 +271,10 @@ fn replaces_atomically_under_a_reader_and_leaves_no_temporary_names() {
             while !stop.load(Ordering::Relaxed) {
                 match std::fs::read(&path) {
                     Ok(b) if b == old => olds += 1,
-                    Ok(b) if b == new => news += 1,
+                    Ok(b) if b == new => {
+                        news += 1;
+                        saw_new.store(true, Ordering::Relaxed);
+                    }
                     Ok(b) => torn.push(b.len() as i64),
                     Err(e) => torn.push(-(e.raw_os_error().unwrap_or(0) as i64)),
                 }
@@ -280,7 +284,12 @@ fn replaces_atomically_under_a_reader_and_leaves_no_temporary_names() {
     };
     std::thread::sleep(Duration::from_millis(50));
     let out = install(&dir, &["--from", newer.to_str().unwrap()]);
-    std::thread::sleep(Duration::from_millis(50));
+    // Until the reader has read the new file whole once (a read of 90 MB takes a while under
+    // load), at most 30 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !saw_new.load(Ordering::Relaxed) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
     stop.store(true, Ordering::Relaxed);
     let (olds, news, torn) = reader.join().unwrap();
     ok(&out);
