@@ -21,6 +21,7 @@ packages=(
   cpio                           # packs the initramfs
   kmod                           # depmod/modprobe: resolves the kernel modules to load
   xz-utils                       # unpacks the kernel ELF for a direct (PVH) boot
+  buildah                        # scripts/build-image.sh: OCI images from scratch, no daemon
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -29,5 +30,14 @@ done
 if ((${#missing[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# kubernetes-validate (PyPI; it bundles the Kubernetes schemas and PyYAML): the manifests in
+# deploy/kubernetes/ are validated offline by reference-plugins/tests/deploy.rs.
+if ! command -v kubernetes-validate >/dev/null; then
+  command -v python3 >/dev/null || apt-get install -y -qq --no-install-recommends python3
+  python3 -m pip --version >/dev/null 2>&1 ||
+    apt-get install -y -qq --no-install-recommends python3-pip
+  python3 -m pip install -q 'kubernetes-validate==1.37.0' 2>/dev/null ||
+    python3 -m pip install -q --break-system-packages 'kubernetes-validate==1.37.0'
 fi
 command -v cargo >/dev/null || { echo "setup: cargo not found (install Rust with rustup)" >&2; exit 2; }
