@@ -21,6 +21,7 @@ pub mod catalogue;
 pub mod checks;
 pub mod concurrency;
 pub mod coverage;
+pub mod dhcp_fixture;
 pub mod differential;
 pub mod faults;
 pub mod fuzz;
