@@ -12,6 +12,7 @@ packages=(
   procps                         # sysctl
   time                           # /usr/bin/time: peak RSS in scripts/bench-startup.sh
   strace                         # processes a verb starts: scripts/bench-chained-plugins.sh
+  tcpdump                        # DHCP packet timestamps: scripts/bench-dhcp.sh
   # The VM lane (scripts/vm/, tests/vm_lane.rs): Debian's kernel booted under qemu for what
   # this machine's kernel lacks (ipvlan, 802.1q vlan, dummy); the kernel itself is fetched
   # into target/vm/ by scripts/vm/build-image.sh with apt-get download.
