@@ -254,8 +254,8 @@ fn detach(cmd: &mut std::process::Command) {
 }
 
 fn log_file(dir: &Path, name: &str) -> Result<(Stdio, Stdio), String> {
-    let f = std::fs::File::create(dir.join(name))
-        .map_err(|e| format!("cannot create {name}: {e}"))?;
+    let f =
+        std::fs::File::create(dir.join(name)).map_err(|e| format!("cannot create {name}: {e}"))?;
     let g = f.try_clone().map_err(|e| e.to_string())?;
     Ok((f.into(), g.into()))
 }
@@ -321,7 +321,10 @@ mod tests {
         assert_eq!(s.link, "br9");
         assert_eq!(
             s.pool(),
-            ("10.95.0.10".parse().unwrap(), "10.95.3.250".parse().unwrap())
+            (
+                "10.95.0.10".parse().unwrap(),
+                "10.95.3.250".parse().unwrap()
+            )
         );
     }
 

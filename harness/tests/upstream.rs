@@ -534,7 +534,14 @@ fn bridge_with_dhcp() {
         "bridge",
         "bridge-dhcp.json",
         &[
-            "VERSION-2", "ERR-3", "ADD-8", "IPAM-9", "RT-21", "DEL-5", "DEL-8", "DEL-9",
+            "VERSION-2",
+            "ERR-3",
+            "ADD-8",
+            "IPAM-9",
+            "RT-21",
+            "DEL-5",
+            "DEL-8",
+            "DEL-9",
         ],
         &["RT-22"],
     );
