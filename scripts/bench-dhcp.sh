@@ -20,9 +20,10 @@
 # - the daemon's resident set (VmRSS, KiB) after it acquired LEASES leases at once (one
 #   container namespace each), and its peak (VmHWM).
 # Containers' links are up with no address, as an interface plugin leaves them before IPAM.
-# Builds ours with the release profile (unless --no-build; binary in $CARGO_TARGET_DIR/release).
+# Builds ours (dhcp, bridge) with the release profile (unless --no-build; in $CARGO_TARGET_DIR/release).
 # Root is needed; every namespace, process and file is removed at exit. Knobs: ROUNDS (20),
-# LEASES (100), UPSTREAM (/usr/lib/cni/dhcp). Report `uptime` beside any figure.
+# LEASES (100), UPSTREAM (/usr/lib/cni/dhcp), KEEP (a new directory to copy the captures, logs
+# and the daemons' files into before cleanup). Report `uptime` beside any figure.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -45,7 +46,7 @@ die() { echo "bench: $*" >&2; exit 2; }
 command -v tcpdump >/dev/null || die "tcpdump missing (run scripts/setup.sh)"
 ((leases <= 200)) || die "LEASES must be at most 200 (the dnsmasq range)"
 if ((build)); then
-  (cd "$root" && cargo build --release -q -p reference-plugins --bin dhcp)
+  (cd "$root" && cargo build --release -q -p reference-plugins --bin dhcp --bin bridge)
 fi
 ours=$target/release/dhcp
 [[ -x $ours ]] || die "$ours missing (build it or drop --no-build)"
@@ -58,7 +59,7 @@ cleanup() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
   for n in "${nss[@]}"; do ip netns del "$n" 2>/dev/null || true; done
-  [[ -n ${BENCH_DEBUG:-} ]] && cp -r "$tmp" /tmp/x/benchdbg; rm -rf "$tmp"
+  [[ -n ${KEEP:-} ]] && cp -r "$tmp" "$KEEP"; rm -rf "$tmp"
 }
 trap cleanup EXIT
 
