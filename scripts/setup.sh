@@ -9,6 +9,7 @@ packages=(
   containernetworking-plugins    # the upstream Go plugins, our peers (/usr/lib/cni)
   dnsmasq-base                   # a real DHCP server for the dhcp plugin tests
   kea-dhcp4-server               # a second DHCP server (ISC Kea) for the dhcp plugin tests
+  kea-dhcp6-server               # its DHCPv6 server, for the dhcp plugin's DHCPv6 tests
   procps                         # sysctl
   time                           # /usr/bin/time: peak RSS in scripts/bench-startup.sh
   strace                         # processes a verb starts: scripts/bench-chained-plugins.sh
