@@ -9,10 +9,12 @@ packages=(
   containernetworking-plugins    # the upstream Go plugins, our peers (/usr/lib/cni)
   dnsmasq-base                   # a real DHCP server for the dhcp plugin tests
   kea-dhcp4-server               # a second DHCP server (ISC Kea) for the dhcp plugin tests
+  kea-dhcp6-server               # its DHCPv6 server, for the dhcp plugin's DHCPv6 tests
   procps                         # sysctl
   time                           # /usr/bin/time: peak RSS in scripts/bench-startup.sh
   strace                         # processes a verb starts: scripts/bench-chained-plugins.sh
   chromium chromium-driver       # headless rendering of `certify --html` (harness/tests/html_report.rs)
+  tcpdump                        # DHCP packet timestamps: scripts/bench-dhcp.sh
   # The VM lane (scripts/vm/, tests/vm_lane.rs): Debian's kernel booted under qemu for what
   # this machine's kernel lacks (ipvlan, 802.1q vlan, dummy); the kernel itself is fetched
   # into target/vm/ by scripts/vm/build-image.sh with apt-get download.

@@ -76,6 +76,8 @@ pub mod coverage;
 #[doc(hidden)]
 pub mod data;
 #[doc(hidden)]
+pub mod dhcp_fixture;
+#[doc(hidden)]
 pub mod differential;
 #[doc(hidden)]
 pub mod faults;

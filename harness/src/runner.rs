@@ -302,16 +302,6 @@ fn fallback_version(target: &Target) -> Result<(SpecVersion, String), SetupError
     }
 }
 
-/// Creates the master link the tested plugin's config names (`master`), if any.
-fn ensure_master(target: &Target, world: &World) -> Result<(), SetupError> {
-    match target.plugin_conf.get("master").and_then(Value::as_str) {
-        Some(master) => world
-            .ensure_master(master)
-            .map_err(|e| SetupError::Probe(format!("cannot create master link {master}: {e}"))),
-        None => Ok(()),
-    }
-}
-
 /// Asks VERSION (in a world, as every call) and classifies the plugin with one ADD/DEL. A
 /// VERSION answer that cannot be read is the plugin's failure: its findings go into the
 /// report, and without a usable version list the cases run at the config's cniVersion only.
@@ -320,7 +310,7 @@ fn ensure_master(target: &Target, world: &World) -> Result<(), SetupError> {
 /// setup error ([`SetupError::BaseConfig`]) with the plugin's error, not a verdict. An ADD that
 /// hangs or answers unreadably is the plugin's failure, left to the cases.
 pub fn probe(target: &Target) -> Result<Probed, SetupError> {
-    let world = World::new("probe").map_err(|e| SetupError::Probe(e.to_string()))?;
+    let world = World::for_target("probe", target).map_err(SetupError::Probe)?;
     let run = world.run_plugin(
         &target.plugin,
         &[("CNI_COMMAND".into(), "VERSION".into())],
@@ -338,7 +328,6 @@ pub fn probe(target: &Target) -> Result<Probed, SetupError> {
     } else {
         (answer.versions.clone(), None)
     };
-    ensure_master(target, &world)?;
     let latest = *versions.last().expect("non-empty");
     let kind = match classify(&mut Session::new(target, world, latest, Kind::Other)) {
         ProbeAdd::Kind(k) => k,
@@ -356,8 +345,7 @@ pub fn probe(target: &Target) -> Result<Probed, SetupError> {
                     detail: why,
                 });
             };
-            let world = World::new("probe2").map_err(|e| SetupError::Probe(e.to_string()))?;
-            ensure_master(target, &world)?;
+            let world = World::for_target("probe2", target).map_err(SetupError::Probe)?;
             match classify(&mut Session::new(target, world, own, Kind::Other)) {
                 ProbeAdd::Kind(k) => k,
                 ProbeAdd::Refused(why) => {
@@ -524,19 +512,13 @@ pub fn run_case(
         patched_attachments: Vec::new(),
         not_applicable: None,
     };
-    let world = match World::new(label) {
+    let world = match World::for_target(label, target) {
         Ok(w) => w,
         Err(e) => {
-            out.error = Some(format!("cannot create the sandbox: {e}"));
+            out.error = Some(e);
             return out;
         }
     };
-    if let Some(master) = target.plugin_conf.get("master").and_then(Value::as_str) {
-        if let Err(e) = world.ensure_master(master) {
-            out.error = Some(format!("cannot create master link {master}: {e}"));
-            return out;
-        }
-    }
     let mut s = Session::new(target, world, version, kind);
     for (i, step) in case.steps.iter().enumerate() {
         let flow = match (&step.verb, &step.action) {

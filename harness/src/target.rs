@@ -10,8 +10,11 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::dhcp_fixture::DhcpSpec;
+
 /// The harness-only key of a base config: removed before any request is built, so the plugin
-/// never sees it. Its only member is `attachmentPatch` (see [`AttachmentPatch`]).
+/// never sees it. Its members: `attachmentPatch` (see [`AttachmentPatch`]) and `dhcp` (a DHCP
+/// server and daemon per world, see [`crate::dhcp_fixture`]).
 pub const CONFIG_KEY: &str = "x-conformance";
 
 /// The attachment every case uses first; an [`AttachmentPatch`] applies to all the others.
@@ -125,6 +128,8 @@ pub struct Target {
     /// [`crate::recorder`]); `None` until the caller sets it up: cases that record delegate
     /// calls then fail as setup trouble.
     pub recorder: Option<PathBuf>,
+    /// The DHCP server and daemon every world starts (`x-conformance.dhcp`).
+    pub dhcp: Option<DhcpSpec>,
 }
 
 /// Why a target could not be set up (exit status 2).
@@ -187,23 +192,26 @@ fn check_executable(plugin: &Path) -> Result<(), SetupError> {
     Ok(())
 }
 
+/// What the harness-only [`CONFIG_KEY`] of a base config carries.
+type HarnessKey = (Option<AttachmentPatch>, Option<DhcpSpec>);
+
 /// Removes the harness-only [`CONFIG_KEY`] from a base config and returns the attachment patch
-/// it carries, if any.
-fn take_harness_key(
-    obj: &mut Map<String, Value>,
-    config: &Path,
-) -> Result<Option<AttachmentPatch>, SetupError> {
+/// and the DHCP fixture it carries, if any.
+fn take_harness_key(obj: &mut Map<String, Value>, config: &Path) -> Result<HarnessKey, SetupError> {
     match obj.remove(CONFIG_KEY) {
-        None => Ok(None),
+        None => Ok((None, None)),
         Some(Value::Object(mut ext)) => {
             let patch = ext.remove("attachmentPatch");
+            let dhcp = ext.remove("dhcp");
             if let Some(k) = ext.keys().next() {
                 return Err(config_error(
                     config,
-                    format!("unknown key {k:?} in {CONFIG_KEY:?} (known: \"attachmentPatch\")"),
+                    format!(
+                        "unknown key {k:?} in {CONFIG_KEY:?} (known: \"attachmentPatch\", \"dhcp\")"
+                    ),
                 ));
             }
-            patch
+            let patch = patch
                 .map(|p| {
                     AttachmentPatch::new(
                         p,
@@ -211,7 +219,11 @@ fn take_harness_key(
                     )
                     .map_err(|e| config_error(config, e))
                 })
-                .transpose()
+                .transpose()?;
+            let dhcp = dhcp
+                .map(|d| DhcpSpec::parse(&d).map_err(|e| config_error(config, e)))
+                .transpose()?;
+            Ok((patch, dhcp))
         }
         Some(_) => Err(config_error(
             config,
@@ -290,6 +302,8 @@ pub struct BaseConfig {
     pub postlude: Vec<Map<String, Value>>,
     /// The attachment patch of its `x-conformance` key.
     pub attachment_patch: Option<AttachmentPatch>,
+    /// `x-conformance.dhcp`: a DHCP server and daemon in every world.
+    pub dhcp: Option<DhcpSpec>,
 }
 
 impl BaseConfig {
@@ -299,7 +313,7 @@ impl BaseConfig {
     pub fn parse(text: &[u8], plugin_file: &str, config: &Path) -> Result<BaseConfig, SetupError> {
         let mut obj: Map<String, Value> =
             serde_json::from_slice(text).map_err(|_| SetupError::NotObject(config.into()))?;
-        let attachment_patch = take_harness_key(&mut obj, config)?;
+        let (attachment_patch, dhcp) = take_harness_key(&mut obj, config)?;
         let network_name = obj
             .get("name")
             .and_then(Value::as_str)
@@ -317,6 +331,7 @@ impl BaseConfig {
             plugin_conf,
             postlude,
             attachment_patch,
+            dhcp,
         })
     }
 }
@@ -365,6 +380,7 @@ impl Target {
             timeout,
             attachment_patch: base.attachment_patch,
             recorder: None,
+            dhcp: base.dhcp,
         })
     }
 

@@ -91,12 +91,7 @@ impl<'t> Bench<'t> {
         label: &str,
         attachments: &[String],
     ) -> Result<Bench<'t>, String> {
-        let world = World::new(label).map_err(|e| format!("cannot create the sandbox: {e}"))?;
-        if let Some(master) = target.plugin_conf.get("master").and_then(Value::as_str) {
-            world
-                .ensure_master(master)
-                .map_err(|e| format!("cannot create master link {master}: {e}"))?;
-        }
+        let world = World::for_target(label, target)?;
         let mut s = Session::new(target, world, version, kind);
         for att in std::iter::once(PRIMARY_ATTACHMENT.to_string()).chain(attachments.to_vec()) {
             s.world
