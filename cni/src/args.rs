@@ -10,10 +10,13 @@ use std::fmt;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArgsError {
     #[error("CNI_ARGS: invalid pair {0:?}: expected KEY=VALUE")]
+    /// A segment without `=`, or with a second `=`.
     InvalidPair(String),
     #[error("CNI_ARGS: empty key in pair {0:?}")]
+    /// A segment whose key is empty (`=value`).
     EmptyKey(String),
     #[error("CNI_ARGS: unknown key {0:?} (set IgnoreUnknown=1 to allow it)")]
+    /// A key the plugin does not know, without `IgnoreUnknown`.
     UnknownKey(String),
 }
 
@@ -24,6 +27,7 @@ pub struct CniArgs {
 }
 
 impl CniArgs {
+    /// Parses `K=V;K2=V2`, skipping empty segments.
     pub fn parse(s: &str) -> Result<CniArgs, ArgsError> {
         let mut pairs = Vec::new();
         for segment in s.split(';').filter(|p| !p.is_empty()) {
@@ -39,6 +43,7 @@ impl CniArgs {
         Ok(CniArgs { pairs })
     }
 
+    /// Arguments from key/value pairs, in the order given.
     pub fn from_pairs<K: Into<String>, V: Into<String>>(
         pairs: impl IntoIterator<Item = (K, V)>,
     ) -> CniArgs {
@@ -59,10 +64,12 @@ impl CniArgs {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every pair, in input order (a key may appear more than once).
     pub fn pairs(&self) -> &[(String, String)] {
         &self.pairs
     }
 
+    /// Whether no pair was given.
     pub fn is_empty(&self) -> bool {
         self.pairs.is_empty()
     }

@@ -28,7 +28,9 @@ pub struct IpamConf {
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Attachment {
     #[serde(rename = "containerID")]
+    /// `containerID` of the attachment.
     pub container_id: String,
+    /// `ifname` of the attachment.
     pub ifname: String,
 }
 
@@ -42,16 +44,22 @@ pub const LEGACY_ATTACHMENTS_KEY: &str = "cni.dev/attachments";
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NetConf {
     #[serde(rename = "cniVersion", default)]
+    /// `cniVersion`: the spec version of the request.
     pub cni_version: String,
     #[serde(default)]
+    /// `name`: the network's name.
     pub name: String,
     #[serde(rename = "type", default)]
+    /// `type`: the plugin's executable name.
     pub plugin_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `capabilities`: the capability arguments the plugin object accepts.
     pub capabilities: Option<BTreeMap<String, bool>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `ipam`: the IPAM plugin to delegate addresses to.
     pub ipam: Option<IpamConf>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `dns`: DNS settings for the container.
     pub dns: Option<Dns>,
     /// Free-form metadata; see [`crate::conventions::ArgsCni`] for the `args.cni` convention.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -75,6 +83,7 @@ pub struct NetConf {
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    /// `cni.dev/valid-attachments` of a GC request: the attachments still in use.
     pub valid_attachments: Option<Vec<Attachment>>,
     /// Every key not named above, in input order.
     #[serde(flatten)]
@@ -85,31 +94,54 @@ pub struct NetConf {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("invalid JSON: {0}")]
+    /// The text is not JSON of the expected shape.
     Json(String),
     #[error("missing network name")]
+    /// No `name`.
     MissingName,
     #[error("invalid network name {0:?}: must start with a letter or digit and contain only letters, digits, '_', '.' and '-'")]
+    /// A `name` that breaks the identifier rule.
     InvalidName(String),
     #[error("missing plugin type")]
+    /// No `type`.
     MissingType,
     #[error("invalid plugin type {0:?}: must not contain a path separator")]
+    /// A `type` holding a path separator.
     TypeHasPathSeparator(String),
     #[error("missing ipam type")]
+    /// An `ipam` object without `type`.
     MissingIpamType,
     #[error("missing cniVersion")]
+    /// No `cniVersion`.
     MissingVersion,
     #[error("unsupported cniVersion {0:?}")]
+    /// A `cniVersion` that names no spec version.
     UnknownVersion(String),
     #[error("invalid cniVersions entry {0:?}")]
+    /// A `cniVersions` entry that is no version.
     InvalidVersionsEntry(String),
     #[error("network configuration list has no plugins")]
+    /// A list with an empty `plugins` array.
     NoPlugins,
     #[error("loadOnlyInlinedPlugins is true but the list has no plugins key")]
+    /// `loadOnlyInlinedPlugins` without a `plugins` key.
     OnlyInlinedWithoutPlugins,
     #[error("plugin {index}: {reason}")]
-    BadPlugin { index: usize, reason: String },
+    /// A plugin object of the list is invalid.
+    BadPlugin {
+        /// The plugin's index in `plugins`.
+        index: usize,
+        /// What is wrong with it.
+        reason: String,
+    },
     #[error("invalid value for {key}: {reason}")]
-    BadKey { key: &'static str, reason: String },
+    /// A key has a value of the wrong shape.
+    BadKey {
+        /// The key.
+        key: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
 }
 
 /// The identifier rule shared by network names and container IDs: a letter or digit, then
@@ -215,14 +247,17 @@ fn is_false(b: &bool) -> bool {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NetConfList {
     #[serde(rename = "cniVersion", default)]
+    /// `cniVersion`: the list's spec version.
     pub cni_version: String,
     #[serde(
         rename = "cniVersions",
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    /// `cniVersions`: versions the list supports (1.1.0); the highest one supported is used.
     pub cni_versions: Option<Vec<String>>,
     #[serde(default)]
+    /// `name`: the network's name.
     pub name: String,
     #[serde(
         rename = "disableCheck",
@@ -230,6 +265,7 @@ pub struct NetConfList {
         deserialize_with = "flexible_bool",
         skip_serializing_if = "is_false"
     )]
+    /// `disableCheck`: the runtime must not run CHECK for this list.
     pub disable_check: bool,
     #[serde(
         rename = "disableGC",
@@ -237,6 +273,7 @@ pub struct NetConfList {
         deserialize_with = "flexible_bool",
         skip_serializing_if = "is_false"
     )]
+    /// `disableGC`: the runtime must not run GC for this list (1.1.0).
     pub disable_gc: bool,
     #[serde(
         rename = "loadOnlyInlinedPlugins",
@@ -244,11 +281,13 @@ pub struct NetConfList {
         deserialize_with = "flexible_bool",
         skip_serializing_if = "is_false"
     )]
+    /// `loadOnlyInlinedPlugins`: plugins come only from `plugins`, not from a directory (1.1.0).
     pub load_only_inlined_plugins: bool,
     /// Plugin objects, kept as raw JSON objects so unknown keys are forwarded untouched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plugins: Option<Vec<Map<String, Value>>>,
     #[serde(flatten)]
+    /// Every key not named above, in input order.
     pub extra: Map<String, Value>,
 }
 
@@ -317,6 +356,7 @@ impl NetConfList {
         })
     }
 
+    /// The plugin objects (empty when there are none).
     pub fn plugins(&self) -> &[Map<String, Value>] {
         self.plugins.as_deref().unwrap_or_default()
     }

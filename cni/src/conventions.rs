@@ -24,12 +24,16 @@ use crate::config::NetConf;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PortMapping {
     #[serde(rename = "hostPort")]
+    /// `hostPort`: the port on the node.
     pub host_port: u16,
     #[serde(rename = "containerPort")]
+    /// `containerPort`: the port in the container it forwards to.
     pub container_port: u16,
     #[serde(default = "default_protocol")]
+    /// `protocol`: `tcp` (the default), `udp` or `sctp`.
     pub protocol: String,
     #[serde(rename = "hostIP", default, skip_serializing_if = "Option::is_none")]
+    /// `hostIP`: the node address to listen on; absent for every address.
     pub host_ip: Option<String>,
 }
 
@@ -40,16 +44,20 @@ fn default_protocol() -> String {
 /// One pool of an IP range set (`ipRanges`, host-local `ranges`) (CAP-6).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IpRange {
+    /// `subnet`: the pool's network.
     pub subnet: IpNet,
     #[serde(
         rename = "rangeStart",
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    /// `rangeStart`: the first address to hand out (default: the subnet's second).
     pub range_start: Option<IpAddr>,
     #[serde(rename = "rangeEnd", default, skip_serializing_if = "Option::is_none")]
+    /// `rangeEnd`: the last address to hand out (default: the subnet's last but one).
     pub range_end: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `gateway`: the gateway for addresses of this pool.
     pub gateway: Option<IpAddr>,
 }
 
@@ -60,12 +68,16 @@ pub type RangeSet = Vec<IpRange>;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bandwidth {
     #[serde(rename = "ingressRate", default)]
+    /// `ingressRate`: bit/s into the container.
     pub ingress_rate: u64,
     #[serde(rename = "ingressBurst", default)]
+    /// `ingressBurst`: bits of burst into the container.
     pub ingress_burst: u64,
     #[serde(rename = "egressRate", default)]
+    /// `egressRate`: bit/s out of the container.
     pub egress_rate: u64,
     #[serde(rename = "egressBurst", default)]
+    /// `egressBurst`: bits of burst out of the container.
     pub egress_burst: u64,
 }
 
@@ -73,10 +85,13 @@ pub struct Bandwidth {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DnsCapability {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `servers`: name server addresses.
     pub servers: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `searches`: search domains.
     pub searches: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `options`: resolver options.
     pub options: Vec<String>,
 }
 
@@ -88,34 +103,45 @@ pub struct RuntimeConfig {
         default,
         skip_serializing_if = "Vec::is_empty"
     )]
+    /// `portMappings` (CAP-5).
     pub port_mappings: Vec<PortMapping>,
     #[serde(rename = "ipRanges", default, skip_serializing_if = "Vec::is_empty")]
+    /// `ipRanges` (CAP-6): range sets, one address from each.
     pub ip_ranges: Vec<RangeSet>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `bandwidth` (CAP-7).
     pub bandwidth: Option<Bandwidth>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `dns` (CAP-8).
     pub dns: Option<DnsCapability>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `ips` (CAP-9): addresses the runtime asks for, with prefix length.
     pub ips: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `mac` (CAP-10): the MAC address the runtime asks for.
     pub mac: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `aliases`: names of the container on the network.
     pub aliases: Vec<String>,
     #[serde(
         rename = "infinibandGUID",
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    /// `infinibandGUID`: the GUID for an InfiniBand interface.
     pub infiniband_guid: Option<String>,
     #[serde(rename = "deviceID", default, skip_serializing_if = "Option::is_none")]
+    /// `deviceID`: the device (a PCI address, say) to move into the container.
     pub device_id: Option<String>,
     #[serde(
         rename = "cgroupPath",
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    /// `cgroupPath`: the container's cgroup.
     pub cgroup_path: Option<String>,
     #[serde(flatten)]
+    /// Every other capability, in input order.
     pub extra: Map<String, Value>,
 }
 
@@ -135,7 +161,9 @@ impl RuntimeConfig {
 /// A `{key, value}` label of `args.cni.labels`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Label {
+    /// The label's name.
     pub key: String,
+    /// The label's value.
     pub value: String,
 }
 
@@ -143,10 +171,13 @@ pub struct Label {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ArgsCni {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `ips`: addresses the runtime asks for.
     pub ips: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `labels`: key/value labels of the container.
     pub labels: Vec<Label>,
     #[serde(flatten)]
+    /// Every other key, in input order.
     pub extra: Map<String, Value>,
 }
 

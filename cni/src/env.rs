@@ -8,25 +8,38 @@ use std::str::FromStr;
 use crate::config::is_valid_identifier;
 use crate::error::{Error, ErrorCode};
 
+/// The verb to run (`ADD`, `CHECK`, `DEL`, `STATUS`, `GC`, `VERSION`).
 pub const CNI_COMMAND: &str = "CNI_COMMAND";
+/// The container's unique ID.
 pub const CNI_CONTAINERID: &str = "CNI_CONTAINERID";
+/// Path of the container's network namespace.
 pub const CNI_NETNS: &str = "CNI_NETNS";
+/// The interface name to create inside the container.
 pub const CNI_IFNAME: &str = "CNI_IFNAME";
+/// Extra `K=V;K2=V2` arguments from the runtime (deprecated).
 pub const CNI_ARGS: &str = "CNI_ARGS";
+/// The directories to search for plugin executables, `:`-separated.
 pub const CNI_PATH: &str = "CNI_PATH";
 
 /// A CNI verb.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Command {
+    /// `ADD`: attach the container to the network.
     Add,
+    /// `CHECK`: verify an attachment (0.4.0 and later).
     Check,
+    /// `DEL`: remove an attachment.
     Del,
+    /// `STATUS`: may the plugin serve ADD now (1.1.0 and later)?
     Status,
+    /// `GC`: remove what no valid attachment uses (1.1.0 and later).
     Gc,
+    /// `VERSION`: report the supported spec versions.
     Version,
 }
 
 impl Command {
+    /// Every verb, in the spec's order.
     pub const ALL: [Command; 6] = [
         Command::Add,
         Command::Check,
@@ -36,6 +49,7 @@ impl Command {
         Command::Version,
     ];
 
+    /// The verb as `CNI_COMMAND` spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             Command::Add => "ADD",

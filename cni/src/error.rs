@@ -42,6 +42,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
+    /// The numeric code on the wire.
     pub fn code(self) -> u32 {
         match self {
             ErrorCode::IncompatibleVersion => 1,
@@ -58,6 +59,7 @@ impl ErrorCode {
         }
     }
 
+    /// The code for a number; unknown numbers become [`ErrorCode::Other`].
     pub fn from_code(code: u32) -> ErrorCode {
         match code {
             1 => ErrorCode::IncompatibleVersion,
@@ -119,15 +121,20 @@ pub struct Error {
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    /// `cniVersion`: the version of the request (absent when none could be read).
     pub cni_version: Option<String>,
+    /// `code`: what kind of failure.
     pub code: ErrorCode,
     #[serde(default)]
+    /// `msg`: a short message for a person.
     pub msg: String,
     #[serde(default, skip_serializing_if = "String::is_empty")]
+    /// `details`: a longer description (omitted when empty).
     pub details: String,
 }
 
 impl Error {
+    /// An error with this code and message, no version and no details.
     pub fn new(code: ErrorCode, msg: impl Into<String>) -> Error {
         Error {
             cni_version: None,
@@ -137,11 +144,13 @@ impl Error {
         }
     }
 
+    /// The same error with `details` set.
     pub fn with_details(mut self, details: impl fmt::Display) -> Error {
         self.details = details.to_string();
         self
     }
 
+    /// The same error with `cniVersion` set.
     pub fn with_version(mut self, version: impl Into<String>) -> Error {
         self.cni_version = Some(version.into());
         self
@@ -166,24 +175,31 @@ impl Error {
         Error::plugin(INTERNAL_ERROR_CODE, msg)
     }
 
+    /// Code 1: the request's version is not supported.
     pub fn incompatible_version(msg: impl Into<String>) -> Error {
         Error::new(ErrorCode::IncompatibleVersion, msg)
     }
+    /// Code 4: an environment variable is missing or invalid.
     pub fn invalid_env(msg: impl Into<String>) -> Error {
         Error::new(ErrorCode::InvalidEnvironmentVariables, msg)
     }
+    /// Code 5: an I/O failure (reading stdin, for one).
     pub fn io(msg: impl Into<String>) -> Error {
         Error::new(ErrorCode::IoFailure, msg)
     }
+    /// Code 6: the configuration could not be decoded.
     pub fn decode(msg: impl Into<String>) -> Error {
         Error::new(ErrorCode::DecodingFailure, msg)
     }
+    /// Code 7: the configuration is invalid.
     pub fn invalid_config(msg: impl Into<String>) -> Error {
         Error::new(ErrorCode::InvalidNetworkConfig, msg)
     }
+    /// Code 11: a transient failure; the runtime may retry.
     pub fn try_again(msg: impl Into<String>) -> Error {
         Error::new(ErrorCode::TryAgainLater, msg)
     }
+    /// Code 3: the container is unknown or does not exist.
     pub fn unknown_container(msg: impl Into<String>) -> Error {
         Error::new(ErrorCode::UnknownContainer, msg)
     }

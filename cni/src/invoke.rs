@@ -17,29 +17,59 @@ use crate::version::{SpecVersion, VersionInfo};
 /// Why running a plugin did not give a usable answer.
 #[derive(Debug, thiserror::Error)]
 pub enum InvokeError {
+    /// The plugin type is empty or holds a path separator.
     #[error("plugin type {0:?} contains a path separator")]
     BadType(String),
+    /// No executable of that name in any directory of the path.
     #[error("failed to find plugin {name:?} in path {path:?}")]
-    NotFound { name: String, path: Vec<PathBuf> },
+    NotFound {
+        /// The plugin type looked for.
+        name: String,
+        /// The directories searched.
+        path: Vec<PathBuf>,
+    },
+    /// The executable could not be started.
     #[error("failed to run plugin {path}: {source}")]
     Spawn {
+        /// The executable.
         path: PathBuf,
+        /// Why it could not be started.
         source: std::io::Error,
     },
+    /// The plugin ran longer than allowed and was killed.
     #[error("plugin {path} did not finish within {timeout:?} and was killed")]
-    Timeout { path: PathBuf, timeout: Duration },
+    Timeout {
+        /// The executable.
+        path: PathBuf,
+        /// The time it was given.
+        timeout: Duration,
+    },
     /// The plugin failed and said why (the error object from stdout).
     #[error("plugin {path} failed: {error}")]
-    Plugin { path: PathBuf, error: Error },
+    Plugin {
+        /// The executable.
+        path: PathBuf,
+        /// Its error object.
+        error: Error,
+    },
     /// The plugin failed without a readable error object.
     #[error("plugin {path} failed with {status}: {text}")]
     Failed {
+        /// The executable.
         path: PathBuf,
+        /// How it ended.
         status: String,
+        /// What it printed.
         text: String,
     },
+    /// The plugin succeeded but its stdout is no result of the expected version.
     #[error("plugin {path} printed an unreadable result: {reason}")]
-    BadOutput { path: PathBuf, reason: String },
+    BadOutput {
+        /// The executable.
+        path: PathBuf,
+        /// What is wrong with the output.
+        reason: String,
+    },
 }
 
 impl InvokeError {
@@ -73,14 +103,20 @@ pub fn find_in_path(name: &str, dirs: &[PathBuf]) -> Result<PathBuf, InvokeError
 /// libcni does (RT-14).
 #[derive(Debug, Clone, Default)]
 pub struct Invocation {
+    /// `CNI_CONTAINERID`.
     pub container_id: String,
+    /// `CNI_NETNS`: the namespace path.
     pub netns: String,
+    /// `CNI_IFNAME`.
     pub ifname: String,
+    /// `CNI_ARGS`, as the raw string.
     pub args: String,
+    /// `CNI_PATH`: the plugin directories.
     pub path: Vec<PathBuf>,
 }
 
 impl Invocation {
+    /// The `CNI_*` variables for `command`, in a fixed order.
     pub fn env(&self, command: Command) -> Vec<(String, String)> {
         let path = std::env::join_paths(&self.path)
             .map(|p| p.to_string_lossy().into_owned())
@@ -99,9 +135,13 @@ impl Invocation {
 /// What a finished plugin process gave back.
 #[derive(Debug, Clone)]
 pub struct RawOutput {
+    /// Whether it exited with status 0.
     pub success: bool,
+    /// How it ended, for messages (`exit status: 1`, a signal).
     pub status: String,
+    /// Everything it wrote to stdout.
     pub stdout: Vec<u8>,
+    /// What it wrote to stderr, when captured.
     pub stderr: Vec<u8>,
 }
 
@@ -313,18 +353,22 @@ pub mod delegate {
         })
     }
 
+    /// CHECK of the IPAM plugin named `plugin_type`, with the same request.
     pub fn check(plugin_type: &str, stdin: &[u8]) -> Result<(), Error> {
         run(plugin_type, Command::Check, stdin).map(drop)
     }
 
+    /// DEL of the IPAM plugin named `plugin_type`, with the same request.
     pub fn del(plugin_type: &str, stdin: &[u8]) -> Result<(), Error> {
         run(plugin_type, Command::Del, stdin).map(drop)
     }
 
+    /// STATUS of the IPAM plugin named `plugin_type`, with the same request.
     pub fn status(plugin_type: &str, stdin: &[u8]) -> Result<(), Error> {
         run(plugin_type, Command::Status, stdin).map(drop)
     }
 
+    /// GC of the IPAM plugin named `plugin_type`, with the same request.
     pub fn gc(plugin_type: &str, stdin: &[u8]) -> Result<(), Error> {
         run(plugin_type, Command::Gc, stdin).map(drop)
     }

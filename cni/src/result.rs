@@ -18,16 +18,21 @@ use crate::version::{ResultFamily, SpecVersion};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Dns {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `nameservers`: name server addresses, in order of preference.
     pub nameservers: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `domain`: the local domain for short names.
     pub domain: Option<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `search`: the search domains, in order.
     pub search: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `options`: resolver options (as in resolv.conf).
     pub options: Vec<String>,
 }
 
 impl Dns {
+    /// Whether no field is set (the `dns` key is then left out).
     pub fn is_empty(&self) -> bool {
         self.nameservers.is_empty()
             && self.domain.is_none()
@@ -39,22 +44,30 @@ impl Dns {
 /// A route. `mtu`, `advmss`, `priority`, `table` and `scope` exist from 1.1.0 on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
+    /// `dst`: the destination network.
     pub dst: IpNet,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `gw`: the next hop; absent for the interface's default gateway or a direct route.
     pub gw: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `mtu`: the route's MTU (1.1.0).
     pub mtu: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `advmss`: the TCP MSS to advertise (1.1.0).
     pub advmss: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `priority`: the route's metric (1.1.0).
     pub priority: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `table`: the routing table (1.1.0).
     pub table: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `scope`: the route's scope (1.1.0).
     pub scope: Option<u8>,
 }
 
 impl Route {
+    /// A route to `dst` through `gw`, with no 1.1.0 field.
     pub fn new(dst: IpNet, gw: Option<IpAddr>) -> Route {
         Route {
             dst,
@@ -80,10 +93,13 @@ impl Route {
 /// An interface of a result. `mtu`, `socketPath` and `pciID` exist from 1.1.0 on.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Interface {
+    /// `name`: the interface name.
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `mac`: its hardware address.
     pub mac: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `mtu`: its MTU (1.1.0).
     pub mtu: Option<u32>,
     /// The `CNI_NETNS` path for container interfaces; absent for host interfaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -93,8 +109,10 @@ pub struct Interface {
         default,
         skip_serializing_if = "Option::is_none"
     )]
+    /// `socketPath`: the socket of a userspace interface (1.1.0).
     pub socket_path: Option<String>,
     #[serde(rename = "pciID", default, skip_serializing_if = "Option::is_none")]
+    /// `pciID`: the PCI address of a device interface (1.1.0).
     pub pci_id: Option<String>,
 }
 
@@ -114,12 +132,15 @@ impl Interface {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum IpVersion {
     #[serde(rename = "4")]
+    /// IPv4 (`"4"`).
     V4,
     #[serde(rename = "6")]
+    /// IPv6 (`"6"`).
     V6,
 }
 
 impl IpVersion {
+    /// The family label of `addr`.
     pub fn of(addr: &IpNet) -> IpVersion {
         match addr {
             IpNet::V4(_) => IpVersion::V4,
@@ -137,17 +158,22 @@ pub struct IpConfig {
     /// Address with prefix length, e.g. `10.1.0.5/24`.
     pub address: IpNet,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `gateway`: the default gateway for this address, if any.
     pub gateway: Option<IpAddr>,
 }
 
 /// An `ips` entry of a 0.3.x/0.4.0 result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IpConfig040 {
+    /// `version`: the address family label.
     pub version: IpVersion,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `interface`: index into `interfaces`.
     pub interface: Option<usize>,
+    /// `address`: the address with its prefix length.
     pub address: IpNet,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `gateway`: the default gateway for this address, if any.
     pub gateway: Option<IpAddr>,
 }
 
@@ -155,14 +181,19 @@ pub struct IpConfig040 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Result100 {
     #[serde(rename = "cniVersion")]
+    /// `cniVersion`.
     pub cni_version: SpecVersion,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `interfaces`: the interfaces the plugin created or used.
     pub interfaces: Vec<Interface>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `ips`: the addresses assigned.
     pub ips: Vec<IpConfig>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `routes`: the routes added.
     pub routes: Vec<Route>,
     #[serde(default, skip_serializing_if = "Dns::is_empty")]
+    /// `dns`: DNS settings for the container.
     pub dns: Dns,
 }
 
@@ -184,24 +215,32 @@ impl Result100 {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Result040 {
     #[serde(rename = "cniVersion")]
+    /// `cniVersion`.
     pub cni_version: SpecVersion,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `interfaces`: the interfaces the plugin created or used.
     pub interfaces: Vec<Interface>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `ips`: the addresses assigned, each labelled with its family.
     pub ips: Vec<IpConfig040>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `routes`: the routes added.
     pub routes: Vec<Route>,
     #[serde(default, skip_serializing_if = "Dns::is_empty")]
+    /// `dns`: DNS settings for the container.
     pub dns: Dns,
 }
 
 /// One address family of a 0.1.0/0.2.0 result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LegacyIpConfig {
+    /// `ip`: the address with its prefix length.
     pub ip: IpNet,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `gateway`: the default gateway, if any.
     pub gateway: Option<IpAddr>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// `routes`: the routes of this family.
     pub routes: Vec<Route>,
 }
 
@@ -209,20 +248,27 @@ pub struct LegacyIpConfig {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Result020 {
     #[serde(rename = "cniVersion")]
+    /// `cniVersion`.
     pub cni_version: SpecVersion,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `ip4`: the IPv4 address.
     pub ip4: Option<LegacyIpConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `ip6`: the IPv6 address.
     pub ip6: Option<LegacyIpConfig>,
     #[serde(default, skip_serializing_if = "Dns::is_empty")]
+    /// `dns`: DNS settings for the container.
     pub dns: Dns,
 }
 
 /// A result of any version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CniResult {
+    /// A 0.1.0 or 0.2.0 result.
     Legacy(Result020),
+    /// A 0.3.0, 0.3.1 or 0.4.0 result.
     V04(Result040),
+    /// A 1.0.0 or 1.1.0 result.
     V1(Result100),
 }
 
@@ -230,28 +276,46 @@ pub enum CniResult {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResultError {
     #[error("result is not valid JSON for its version: {0}")]
+    /// The text is not JSON of the layout its version uses.
     Decode(String),
     #[error("result has no cniVersion and no version to assume")]
+    /// No `cniVersion`, and the caller gave none to assume.
     MissingVersion,
     #[error("unknown result version {0:?}")]
+    /// `cniVersion` names no spec version.
     UnknownVersion(String),
     #[error("result labelled {label} does not use the {family:?} layout")]
+    /// The layout does not match the version label.
     WrongFamily {
+        /// The version the result names.
         label: SpecVersion,
+        /// The layout that version uses.
         family: ResultFamily,
     },
     #[error("cannot convert to {0}: the result has no IP address")]
+    /// A 0.1.0/0.2.0 result needs an address, and there is none.
     NoAddressForLegacy(SpecVersion),
     #[error("ips[{ip}] names interface {index} but there are {count} interfaces")]
+    /// An `ips` entry points past the end of `interfaces`.
     BadInterfaceIndex {
+        /// Which `ips` entry.
         ip: usize,
+        /// The index it names.
         index: usize,
+        /// How many interfaces there are.
         count: usize,
     },
     #[error("ips[{0}] is labelled with the wrong address family")]
+    /// An `ips` entry's `version` label does not match its address.
     FamilyMismatch(usize),
     #[error("gateway {gateway} of ips[{ip}] is not of the address's family")]
-    GatewayFamily { ip: usize, gateway: IpAddr },
+    /// A gateway of the other family than its address.
+    GatewayFamily {
+        /// Which `ips` entry.
+        ip: usize,
+        /// The gateway.
+        gateway: IpAddr,
+    },
 }
 
 impl CniResult {
@@ -259,7 +323,7 @@ impl CniResult {
     /// to be in `assume` (VER-13), or fails when `assume` is `None`.
     ///
     /// A result that names its version once, as a known version string, is read straight
-    /// into its layout ([`direct::parse`]); anything else goes through a `serde_json::Value`
+    /// into its layout (`direct::parse`); anything else goes through a `serde_json::Value`
     /// ([`CniResult::from_value`]), which decides and words every error. Both give the same
     /// result for any input the direct reading accepts.
     pub fn parse(bytes: &[u8], assume: Option<SpecVersion>) -> Result<CniResult, ResultError> {
@@ -302,6 +366,7 @@ impl CniResult {
         Ok(result)
     }
 
+    /// The version the result is labelled with.
     pub fn version(&self) -> SpecVersion {
         match self {
             CniResult::Legacy(r) => r.cni_version,

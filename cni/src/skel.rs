@@ -29,19 +29,25 @@ pub use crate::error::INTERNAL_ERROR_CODE;
 /// Everything a plugin gets for one invocation.
 #[derive(Debug, Clone)]
 pub struct CmdArgs {
+    /// The verb (`CNI_COMMAND`).
     pub command: Command,
     /// Empty for verbs that do not need it.
     pub container_id: String,
     /// `None` when `CNI_NETNS` is absent or empty.
     pub netns: Option<String>,
+    /// The interface name in the container (`CNI_IFNAME`).
     pub ifname: String,
+    /// The parsed `CNI_ARGS`.
     pub args: CniArgs,
     /// The raw `CNI_ARGS` value, for delegation.
     pub raw_args: String,
+    /// The plugin search path (`CNI_PATH`), split on `:`.
     pub path: Vec<PathBuf>,
     /// stdin as received, for delegating the complete configuration (IPAM-5).
     pub stdin: Vec<u8>,
+    /// The decoded network configuration from stdin.
     pub conf: NetConf,
+    /// The spec version of the request (its `cniVersion`).
     pub version: SpecVersion,
 }
 
@@ -108,8 +114,11 @@ pub trait Plugin {
         &SpecVersion::ALL
     }
 
+    /// ADD: creates the attachment and returns its result, in any version (skel converts it to the requested one).
     fn add(&self, args: &CmdArgs) -> Result<CniResult, Error>;
+    /// CHECK: succeeds when the attachment is as `prevResult` describes.
     fn check(&self, args: &CmdArgs) -> Result<(), Error>;
+    /// DEL: removes the attachment; succeeds when there is nothing left to remove.
     fn del(&self, args: &CmdArgs) -> Result<(), Error>;
 
     /// STATUS: may ADD be served now? Default: yes.

@@ -14,12 +14,19 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 /// One released version of the CNI specification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum SpecVersion {
+    /// 0.1.0
     V0_1_0,
+    /// 0.2.0
     V0_2_0,
+    /// 0.3.0
     V0_3_0,
+    /// 0.3.1
     V0_3_1,
+    /// 0.4.0
     V0_4_0,
+    /// 1.0.0
     V1_0_0,
+    /// 1.1.0
     V1_1_0,
 }
 
@@ -50,6 +57,7 @@ impl SpecVersion {
     /// The newest version this library implements.
     pub const LATEST: SpecVersion = SpecVersion::V1_1_0;
 
+    /// The version as `cniVersion` spells it.
     pub fn as_str(self) -> &'static str {
         match self {
             SpecVersion::V0_1_0 => "0.1.0",
@@ -67,6 +75,7 @@ impl SpecVersion {
         SpecVersion::ALL.into_iter().find(|v| v.as_str() == s)
     }
 
+    /// The result layout of this version.
     pub fn family(self) -> ResultFamily {
         match self {
             SpecVersion::V0_1_0 | SpecVersion::V0_2_0 => ResultFamily::Legacy,
@@ -85,6 +94,7 @@ impl SpecVersion {
         self >= SpecVersion::V1_1_0
     }
 
+    /// The version as a comparable triple.
     pub fn semver(self) -> Semver {
         Semver::parse(self.as_str()).expect("spec versions are valid semver")
     }
@@ -125,8 +135,11 @@ impl<'de> Deserialize<'de> for SpecVersion {
 /// (`"1"` is 1.0.0, as the Go library reads it); anything else is an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Semver {
+    /// The major version.
     pub major: u64,
+    /// The minor version.
     pub minor: u64,
+    /// The patch version.
     pub patch: u64,
 }
 
@@ -136,6 +149,7 @@ pub struct Semver {
 pub struct InvalidSemver(pub String);
 
 impl Semver {
+    /// Reads `major[.minor[.patch]]`; missing parts are zero.
     pub fn parse(s: &str) -> Result<Semver, InvalidSemver> {
         let bad = || InvalidSemver(s.to_string());
         let mut parts = [0u64; 3];
@@ -168,12 +182,15 @@ impl fmt::Display for Semver {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VersionInfo {
     #[serde(rename = "cniVersion")]
+    /// `cniVersion`: the version of the request being answered.
     pub cni_version: String,
     #[serde(rename = "supportedVersions")]
+    /// `supportedVersions`: every spec version the plugin accepts.
     pub supported_versions: Vec<String>,
 }
 
 impl VersionInfo {
+    /// An answer naming `cni_version` and the given supported versions.
     pub fn new(cni_version: &str, supported: &[SpecVersion]) -> VersionInfo {
         VersionInfo {
             cni_version: cni_version.to_string(),
@@ -181,6 +198,7 @@ impl VersionInfo {
         }
     }
 
+    /// Whether `version` is among the supported versions (exact string).
     pub fn supports(&self, version: &str) -> bool {
         self.supported_versions.iter().any(|v| v == version)
     }

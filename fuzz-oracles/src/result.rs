@@ -1,14 +1,18 @@
 //! Results of any version from untrusted bytes: parsing (with and without an assumed version)
 //! never panics, a parsed result re-parses from its own JSON to the same value, and every
 //! successful conversion yields a valid result labelled with the target version that re-parses
-//! to itself (see [`crate::results::convert_to_all`]).
+//! to itself (see [`crate::results::convert_to_all`]). A fuzz run samples the costly checks
+//! ([`crate::full_checks_for`]); the seed replay runs them all.
 
 use cni::result::{CniResult, ResultError};
 use cni::SpecVersion;
 
+use crate::full_checks_for;
 use crate::results::{convert_to_all, json_round_trip};
 
-fn check(original: &CniResult) {
+/// Every check of a parsed result: it validates, reads back from its own JSON, and converts to
+/// every version (see [`convert_to_all`]).
+fn check_fully(original: &CniResult) {
     original
         .validate()
         .expect("parse only returns valid results");
@@ -22,20 +26,47 @@ fn check(original: &CniResult) {
     convert_to_all(original);
 }
 
+/// The cheap subset: the result validates and its conversion to `target`, when it succeeds,
+/// validates and carries `target`'s label.
+fn check_cheaply(original: &CniResult, target: SpecVersion) {
+    original
+        .validate()
+        .expect("parse only returns valid results");
+    if let Ok(c) = original.convert_to(target) {
+        let start = original.version();
+        if let Err(e) = c.validate() {
+            panic!("{start} -> {target} gave an invalid result ({e}): {c:?}");
+        }
+        assert_eq!(c.version(), target, "{start} -> {target}: wrong label");
+    }
+}
+
 /// The oracle of the `result` target.
-///
-/// For one input in four (by length), parsing must also give exactly what reading the text
-/// into a `serde_json::Value` first gives ([`CniResult::from_value`]): `parse` reads most
-/// results straight into their layout and must never differ from that.
 ///
 /// An assumed version only matters to a result without `cniVersion`: for those, the input is
 /// read with each of the seven versions assumed and each result is checked. Any other input
-/// parses the same with or without one, which is checked for one assumed version (picked by
-/// the input's length) rather than all seven, and its result is checked once.
+/// parses the same with or without one.
+///
+/// The costly checks run on the inputs [`full_checks_for`] picks (every seed in the replay,
+/// one input in eight in a fuzz run): parsing gives exactly what reading the text into a
+/// `serde_json::Value` first gives ([`CniResult::from_value`]: `parse` reads most results
+/// straight into their layout and must never differ from that), parsing with an assumed
+/// version (picked by the input's length) gives the same outcome as without, and every parsed
+/// result passes [`check_fully`]. The others get [`check_cheaply`] with one target version
+/// picked by the input's length.
 pub fn result(data: &[u8]) {
-    if data.len().is_multiple_of(4) {
+    let full = full_checks_for(data);
+    if full {
         same_as_through_value(data);
     }
+    let pick = SpecVersion::ALL[data.len() % SpecVersion::ALL.len()];
+    let check = |r: &CniResult| {
+        if full {
+            check_fully(r)
+        } else {
+            check_cheaply(r, pick)
+        }
+    };
     match CniResult::parse(data, None) {
         Err(ResultError::MissingVersion) => {
             for assume in SpecVersion::ALL {
@@ -49,12 +80,13 @@ pub fn result(data: &[u8]) {
             }
         }
         parsed => {
-            let assume = SpecVersion::ALL[data.len() % SpecVersion::ALL.len()];
-            assert_eq!(
-                CniResult::parse(data, Some(assume)),
-                parsed,
-                "assuming {assume} changed the outcome for an input that names its version"
-            );
+            if full {
+                assert_eq!(
+                    CniResult::parse(data, Some(pick)),
+                    parsed,
+                    "assuming {pick} changed the outcome for an input that names its version"
+                );
+            }
             if let Ok(r) = parsed {
                 check(&r);
             }

@@ -49,6 +49,8 @@ struct Failure {
 
 /// Runs `oracle` on each file; returns the files whose run panicked, with the message.
 fn replay(oracle: fn(&[u8]), files: &[PathBuf]) -> Vec<Failure> {
+    // Every check on every seed, not the sample a fuzz run takes.
+    fuzz_oracles::check_every_input_fully();
     let mut failures = Vec::new();
     for file in files {
         let data = std::fs::read(file).unwrap_or_else(|e| panic!("{}: {e}", file.display()));

@@ -539,6 +539,7 @@ mod tests {
             plugin_conf: conf.as_object().unwrap().clone(),
             timeout: Duration::from_secs(1),
             attachment_patch: None,
+            dhcp: None,
             recorder: None,
         }
     }

@@ -175,9 +175,10 @@ fn all_at_once(b: &mut Bench, verb: &str, atts: &[String]) -> Vec<Answer> {
     });
     runs.into_iter()
         .zip(atts)
-        .map(|((run, elapsed), att)| {
+        .zip(&requests)
+        .map(|(((run, elapsed), att), (env, stdin))| {
             let answer = Answer::from_output(&run.output);
-            b.log(verb, &answer, elapsed);
+            b.log(verb, (env, stdin), &answer, elapsed);
             b.track(verb, att, &answer);
             answer
         })
@@ -402,9 +403,10 @@ fn pair(b: &mut Bench, x: &str, y: &str, a: &str) -> Vec<Answer> {
     });
     runs.into_iter()
         .zip([x, y])
-        .map(|((run, elapsed), verb)| {
+        .zip(&reqs)
+        .map(|(((run, elapsed), verb), (env, stdin))| {
             let ans = Answer::from_output(&run.output);
-            b.log(verb, &ans, elapsed);
+            b.log(verb, (env, stdin), &ans, elapsed);
             b.track(verb, a, &ans);
             ans
         })

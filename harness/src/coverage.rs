@@ -28,7 +28,12 @@ pub fn reasons(root: &Path) -> Result<BTreeMap<String, String>, String> {
     let Ok(text) = std::fs::read_to_string(&path) else {
         return Ok(BTreeMap::new());
     };
-    let u: Uncovered = toml::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    reasons_from_text(&text, &path.display().to_string())
+}
+
+/// The reasons of an `uncovered.toml` text; `origin` names it in errors.
+pub fn reasons_from_text(text: &str, origin: &str) -> Result<BTreeMap<String, String>, String> {
+    let u: Uncovered = toml::from_str(text).map_err(|e| format!("{origin}: {e}"))?;
     Ok(u.uncovered.into_iter().map(|g| (g.id, g.reason)).collect())
 }
 
@@ -75,7 +80,6 @@ pub fn coverage(cases: &[Case]) -> BTreeMap<String, Vec<String>> {
 /// Prints every black-box requirement with its cases or the stated reason; returns how many
 /// have neither.
 pub fn print(catalogue: &Catalogue, cases: &[Case], root: &Path) -> usize {
-    let cov = coverage(cases);
     let why = match reasons(root) {
         Ok(w) => w,
         Err(e) => {
@@ -83,6 +87,16 @@ pub fn print(catalogue: &Catalogue, cases: &[Case], root: &Path) -> usize {
             BTreeMap::new()
         }
     };
+    print_with_reasons(catalogue, cases, &why)
+}
+
+/// [`print`] with the reasons already read.
+pub fn print_with_reasons(
+    catalogue: &Catalogue,
+    cases: &[Case],
+    why: &BTreeMap<String, String>,
+) -> usize {
+    let cov = coverage(cases);
     let mut missing = 0;
     for r in catalogue.iter().filter(|r| r.blackbox) {
         match (cov.get(&r.id), why.get(&r.id)) {

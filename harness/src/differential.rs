@@ -115,10 +115,7 @@ fn normalize_result(v: &Value, netns: &str) -> Value {
 }
 
 fn run_side(target: &Target, version: &str, label: &str) -> Result<Side, String> {
-    let mut world = World::new(label).map_err(|e| e.to_string())?;
-    if let Some(master) = target.plugin_conf.get("master").and_then(Value::as_str) {
-        world.ensure_master(master).map_err(|e| e.to_string())?;
-    }
+    let mut world = World::for_target(label, target)?;
     let a = world.attachment("a").map_err(|e| e.to_string())?;
     let netns = a.netns_path.clone();
     let path = target
@@ -137,6 +134,9 @@ fn run_side(target: &Target, version: &str, label: &str) -> Result<Side, String>
         ]
     };
     let mut conf = target.plugin_conf.clone();
+    if let Some(dhcp) = world.dhcp() {
+        dhcp.patch(&mut conf);
+    }
     conf.insert("cniVersion".into(), version.into());
     conf.insert("name".into(), target.network_name.clone().into());
     let stdin = Value::Object(conf.clone()).to_string();

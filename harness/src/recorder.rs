@@ -44,7 +44,7 @@ pub fn invoked_as_recorder() -> bool {
         .is_some_and(|a| is_recorder_path(Path::new(&a)))
 }
 
-fn is_recorder_path(p: &Path) -> bool {
+pub(crate) fn is_recorder_path(p: &Path) -> bool {
     p.file_name().is_some_and(|f| f == RECORDER_NAME)
         || p.parent()
             .and_then(Path::file_name)

@@ -16,6 +16,7 @@ use crate::target::{AttachmentPatch, PRIMARY_ATTACHMENT};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
+    /// Every finding citing it passed.
     Pass,
     /// Failed and fails the certification.
     Fail,
@@ -26,44 +27,74 @@ pub enum Verdict {
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// The verdict on one requirement, with what decided it.
 pub struct RequirementResult {
+    /// The requirement ID (`ADD-3`, `RT-17`, ...).
     pub id: String,
+    /// Its level as the catalogue says it (`MUST`, `SHOULD`, ...).
     pub level: String,
+    /// The rule in one line (the catalogue's `summary`; empty for an ID the catalogue lacks).
+    pub summary: String,
+    /// Where the rule comes from (the catalogue's `section`; empty for an ID it lacks).
+    pub section: String,
+    /// The verdict by the failures and the level.
     pub verdict: Verdict,
     /// First failure reason, or how many checks passed.
     pub reason: String,
+    /// The runs that checked it (`case@version`, or `probe`).
     pub cases: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
+/// A certification's outcome: the verdict per requirement, the runs behind it, and the
+/// formats it prints as ([`Report::terminal`], [`Report::json`], [`Report::junit`]).
 pub struct Report {
+    /// The plugin binary certified, as given.
     pub plugin: String,
+    /// The harness's own version and build (`cni-conformance --version`).
+    pub harness_version: String,
+    /// Its base config: the file as given, or `<inline config>`.
     pub config: String,
+    /// Whether SHOULD-level failures fail the certification.
     pub strict: bool,
+    /// What the probe found (versions, kind, findings on the VERSION answer).
     pub probe: Probe,
     /// The merge patch given to attachments other than a case's main one, if any; the case
     /// runs that used it list `patched_attachments`.
     pub attachment_patch: Option<AttachmentPatch>,
+    /// One verdict per requirement a finding cited, in ID order.
     pub requirements: Vec<RequirementResult>,
+    /// Every (case, version) run, robustness runs included.
     pub cases: Vec<CaseRun>,
+    /// The cases that did not apply, with the reason.
     pub skipped: Vec<Skipped>,
     /// Findings not tied to a requirement (fixture or setup trouble): they fail the run.
     pub setup_failures: Vec<String>,
+    /// The verdict: no requirement failed and no setup failure.
     pub passed: bool,
+    /// How long the certification took.
     pub millis: u128,
 }
 
 /// What was certified, and how.
+#[doc(hidden)]
 #[derive(Debug, Clone)]
 pub struct Subject {
+    /// The plugin binary, as given.
     pub plugin: String,
+    /// The base config, as given.
     pub config: String,
+    /// Whether SHOULD-level failures fail.
     pub strict: bool,
+    /// What the probe found.
     pub probe: Probe,
+    /// The attachment patch in force, if any.
     pub attachment_patch: Option<AttachmentPatch>,
 }
 
 impl Report {
+    #[doc(hidden)]
+    /// Judges the findings of the probe and of every run by the catalogue's levels.
     pub fn build(
         catalogue: &Catalogue,
         subject: Subject,
@@ -124,10 +155,8 @@ impl Report {
         }
         let mut requirements = Vec::new();
         for (id, a) in acc {
-            let level = catalogue
-                .get(&id)
-                .map(|r| r.level)
-                .unwrap_or(Level::DeFacto);
+            let rule = catalogue.get(&id);
+            let level = rule.map(|r| r.level).unwrap_or(Level::DeFacto);
             let verdict = match (&a.failure, level) {
                 (None, _) => Verdict::Pass,
                 (Some(_), l) if l.is_mandatory() => Verdict::Fail,
@@ -138,6 +167,8 @@ impl Report {
             requirements.push(RequirementResult {
                 id,
                 level: level.as_str().to_string(),
+                summary: rule.map(|r| r.summary.clone()).unwrap_or_default(),
+                section: rule.map(|r| r.section.clone()).unwrap_or_default(),
                 verdict,
                 reason: a
                     .failure
@@ -150,6 +181,7 @@ impl Report {
             setup_failures.is_empty() && requirements.iter().all(|r| r.verdict != Verdict::Fail);
         Report {
             plugin,
+            harness_version: cni::build_info::VERSION_AND_BUILD.to_string(),
             config,
             strict,
             probe,
@@ -163,6 +195,7 @@ impl Report {
         }
     }
 
+    /// How many requirements have this verdict.
     pub fn count(&self, v: Verdict) -> usize {
         self.requirements.iter().filter(|r| r.verdict == v).count()
     }
@@ -193,6 +226,8 @@ impl Report {
         ))
     }
 
+    /// The table printed on the terminal: every requirement with its verdict and reason, then
+    /// the totals and the verdict.
     pub fn terminal(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "plugin:   {}", self.plugin);
@@ -282,6 +317,7 @@ impl Report {
         s
     }
 
+    /// The JSON report: this structure serialized.
     pub fn json(&self) -> String {
         serde_json::to_string_pretty(self).expect("report serializes")
     }

@@ -29,34 +29,80 @@ pub use crate::target::{AttachmentPatch, SetupError, Target, CONFIG_KEY, PRIMARY
 /// One expectation's outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct Finding {
+    /// The requirement IDs it stands for (empty: a fixture or setup problem).
     pub requirements: Vec<String>,
+    /// Whether the expectation held.
     pub passed: bool,
+    /// What was expected and what happened.
     pub message: String,
 }
 
 /// One plugin call of a run, for reports.
 #[derive(Debug, Clone, Serialize)]
 pub struct CallLog {
+    /// The case step it belongs to (0-based).
     pub step: usize,
+    /// The verb and attachment.
     pub command: String,
+    /// The exit status, or how the call ended (timeout, spawn failure).
     pub exit: String,
+    /// How long the call took.
     pub millis: u128,
+    /// The plugin's stdout (an excerpt when long).
     pub stdout: String,
+    /// The plugin's stderr (an excerpt when long).
     pub stderr: String,
+    /// The `CNI_*` variables the call had, as `NAME=value`.
+    pub env: Vec<String>,
+    /// The request on stdin (cut after [`REQUEST_EXCERPT`] bytes).
+    pub request: String,
+}
+
+/// How much of a request a [`CallLog`] keeps, in bytes.
+pub const REQUEST_EXCERPT: usize = 4096;
+
+impl CallLog {
+    /// The `env` and `request` fields of a call's log from what was sent.
+    pub fn sent(env: &[(String, String)], stdin: &[u8]) -> (Vec<String>, String) {
+        let env = env
+            .iter()
+            .filter(|(k, _)| k.starts_with("CNI_"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let text = String::from_utf8_lossy(stdin);
+        let request = if text.len() > REQUEST_EXCERPT {
+            let mut end = REQUEST_EXCERPT;
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            format!("{}…", &text[..end])
+        } else {
+            text.into_owned()
+        };
+        (env, request)
+    }
 }
 
 /// One case at one version.
 #[derive(Debug, Clone, Serialize)]
 pub struct CaseRun {
+    /// The case ID.
     pub case: String,
+    /// The case's title.
     pub title: String,
+    /// The spec version it ran at.
     pub version: String,
+    /// The requirement IDs the case names.
     pub requirements: Vec<String>,
+    /// Whether every finding passed.
     pub passed: bool,
     /// Set when the case could not run (world setup failed); counts as failed.
     pub error: Option<String>,
+    /// How long the run took.
     pub millis: u128,
+    /// Every expectation's outcome, in step order.
     pub findings: Vec<Finding>,
+    /// Every plugin call made.
     pub calls: Vec<CallLog>,
     /// Attachments whose requests carried the target's attachment patch (empty: none).
     pub patched_attachments: Vec<String>,
@@ -69,15 +115,20 @@ pub struct CaseRun {
 /// or by a run whose tampering step found nothing to tamper with.
 #[derive(Debug, Clone, Serialize)]
 pub struct Skipped {
+    /// The case ID.
     pub case: String,
+    /// Why it does not apply.
     pub reason: String,
 }
 
 /// What probing found out about the plugin, as reports show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Probe {
+    /// The versions the VERSION answer advertised.
     pub advertised: Vec<String>,
+    /// The versions cases run at.
     pub versions: Vec<String>,
+    /// The plugin's kind from the probe's ADD (`interface`, `ipam`, `chained`, `other`).
     pub kind: String,
     /// Where the versions tested come from when the VERSION answer gave no usable version
     /// list; `None`: from the list the plugin advertised.
@@ -86,13 +137,36 @@ pub struct Probe {
     /// document; VERSION-1: its fields; VERSION-2 when it has no cniVersion at all). They
     /// count in the verdicts like a case's findings.
     pub findings: Vec<Finding>,
+    /// The VERSION answer's stdout as the plugin wrote it (cut after [`REQUEST_EXCERPT`]
+    /// bytes); `None` when the call timed out or could not run.
+    pub version_answer: Option<String>,
+    /// SHA-256 of the plugin binary (lowercase hex) when it could be read.
+    pub plugin_sha256: Option<String>,
+}
+
+/// SHA-256 of a file as lowercase hex, `None` when it cannot be read.
+pub fn file_sha256(path: &std::path::Path) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let mut file = std::fs::File::open(path).ok()?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).ok()?;
+    Some(
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 /// The probe's outcome: the versions cases run at, the plugin's kind, and the report's view.
 #[derive(Debug, Clone)]
 pub struct Probed {
+    /// The versions cases run at, oldest first.
     pub versions: Vec<SpecVersion>,
+    /// The plugin's kind.
     pub kind: Kind,
+    /// The report's view of the probe.
     pub probe: Probe,
 }
 
@@ -228,16 +302,6 @@ fn fallback_version(target: &Target) -> Result<(SpecVersion, String), SetupError
     }
 }
 
-/// Creates the master link the tested plugin's config names (`master`), if any.
-fn ensure_master(target: &Target, world: &World) -> Result<(), SetupError> {
-    match target.plugin_conf.get("master").and_then(Value::as_str) {
-        Some(master) => world
-            .ensure_master(master)
-            .map_err(|e| SetupError::Probe(format!("cannot create master link {master}: {e}"))),
-        None => Ok(()),
-    }
-}
-
 /// Asks VERSION (in a world, as every call) and classifies the plugin with one ADD/DEL. A
 /// VERSION answer that cannot be read is the plugin's failure: its findings go into the
 /// report, and without a usable version list the cases run at the config's cniVersion only.
@@ -246,7 +310,7 @@ fn ensure_master(target: &Target, world: &World) -> Result<(), SetupError> {
 /// setup error ([`SetupError::BaseConfig`]) with the plugin's error, not a verdict. An ADD that
 /// hangs or answers unreadably is the plugin's failure, left to the cases.
 pub fn probe(target: &Target) -> Result<Probed, SetupError> {
-    let world = World::new("probe").map_err(|e| SetupError::Probe(e.to_string()))?;
+    let world = World::for_target("probe", target).map_err(SetupError::Probe)?;
     let run = world.run_plugin(
         &target.plugin,
         &[("CNI_COMMAND".into(), "VERSION".into())],
@@ -254,13 +318,16 @@ pub fn probe(target: &Target) -> Result<Probed, SetupError> {
         target.timeout,
     );
     let answer = read_version_answer(&run, target.timeout)?;
+    let version_answer = match (&run.output, run.timed_out) {
+        (Ok(out), false) => Some(CallLog::sent(&[], &out.stdout).1),
+        _ => None,
+    };
     let (versions, versions_from) = if answer.versions.is_empty() {
         let (v, why) = fallback_version(target)?;
         (vec![v], Some(why))
     } else {
         (answer.versions.clone(), None)
     };
-    ensure_master(target, &world)?;
     let latest = *versions.last().expect("non-empty");
     let kind = match classify(&mut Session::new(target, world, latest, Kind::Other)) {
         ProbeAdd::Kind(k) => k,
@@ -278,8 +345,7 @@ pub fn probe(target: &Target) -> Result<Probed, SetupError> {
                     detail: why,
                 });
             };
-            let world = World::new("probe2").map_err(|e| SetupError::Probe(e.to_string()))?;
-            ensure_master(target, &world)?;
+            let world = World::for_target("probe2", target).map_err(SetupError::Probe)?;
             match classify(&mut Session::new(target, world, own, Kind::Other)) {
                 ProbeAdd::Kind(k) => k,
                 ProbeAdd::Refused(why) => {
@@ -298,6 +364,8 @@ pub fn probe(target: &Target) -> Result<Probed, SetupError> {
             kind: format!("{kind:?}").to_lowercase(),
             versions_from,
             findings: answer.findings,
+            version_answer,
+            plugin_sha256: file_sha256(&target.plugin),
         },
         versions,
         kind,
@@ -444,19 +512,13 @@ pub fn run_case(
         patched_attachments: Vec::new(),
         not_applicable: None,
     };
-    let world = match World::new(label) {
+    let world = match World::for_target(label, target) {
         Ok(w) => w,
         Err(e) => {
-            out.error = Some(format!("cannot create the sandbox: {e}"));
+            out.error = Some(e);
             return out;
         }
     };
-    if let Some(master) = target.plugin_conf.get("master").and_then(Value::as_str) {
-        if let Err(e) = world.ensure_master(master) {
-            out.error = Some(format!("cannot create master link {master}: {e}"));
-            return out;
-        }
-    }
     let mut s = Session::new(target, world, version, kind);
     for (i, step) in case.steps.iter().enumerate() {
         let flow = match (&step.verb, &step.action) {

@@ -111,6 +111,9 @@ impl<'t> Session<'t> {
         prev: Option<&CniResult>,
     ) -> Value {
         let mut o = obj.clone();
+        if let Some(dhcp) = self.world.dhcp() {
+            dhcp.patch(&mut o);
+        }
         o.insert("cniVersion".into(), version.into());
         o.insert("name".into(), self.target.network_name.clone().into());
         if let Some(p) = prev {

@@ -221,6 +221,8 @@ impl Session<'_> {
             millis: run.elapsed.as_millis(),
             stdout: excerpt(&String::from_utf8_lossy(&stdout)),
             stderr: excerpt(&String::from_utf8_lossy(&stderr)),
+            env: CallLog::sent(&call.env, &call.stdin).0,
+            request: CallLog::sent(&call.env, &call.stdin).1,
         });
         if run.timed_out {
             let mut reqs = step.req.clone();

@@ -10,8 +10,11 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::dhcp_fixture::DhcpSpec;
+
 /// The harness-only key of a base config: removed before any request is built, so the plugin
-/// never sees it. Its only member is `attachmentPatch` (see [`AttachmentPatch`]).
+/// never sees it. Its members: `attachmentPatch` (see [`AttachmentPatch`]) and `dhcp` (a DHCP
+/// server and daemon per world, see [`crate::dhcp_fixture`]).
 pub const CONFIG_KEY: &str = "x-conformance";
 
 /// The attachment every case uses first; an [`AttachmentPatch`] applies to all the others.
@@ -26,6 +29,7 @@ pub const PRIMARY_ATTACHMENT: &str = "a";
 /// the case runs that used it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AttachmentPatch {
+    /// The merge patch.
     pub patch: Value,
     /// Where it came from: `--attachment-patch <...>` or the config's `x-conformance` key.
     pub source: String,
@@ -99,9 +103,11 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
 /// The plugin under test and how to run it.
 #[derive(Debug, Clone)]
 pub struct Target {
+    /// The plugin binary.
     pub plugin: PathBuf,
     /// Directories for delegated plugins (IPAM, the other plugins of a list).
     pub cni_path: Vec<PathBuf>,
+    /// The network name of the base config.
     pub network_name: String,
     /// The base config's own `cniVersion` (a list's top-level one) as written; `None` when it
     /// has none. Requests carry the version of the case run instead; this is the version to
@@ -114,6 +120,7 @@ pub struct Target {
     pub postlude: Vec<Map<String, Value>>,
     /// The tested plugin's object.
     pub plugin_conf: Map<String, Value>,
+    /// How long a plugin call may take.
     pub timeout: Duration,
     /// Applied to the tested plugin's config of every attachment but the main one.
     pub attachment_patch: Option<AttachmentPatch>,
@@ -121,20 +128,32 @@ pub struct Target {
     /// [`crate::recorder`]); `None` until the caller sets it up: cases that record delegate
     /// calls then fail as setup trouble.
     pub recorder: Option<PathBuf>,
+    /// The DHCP server and daemon every world starts (`x-conformance.dhcp`).
+    pub dhcp: Option<DhcpSpec>,
 }
 
 /// Why a target could not be set up (exit status 2).
 #[derive(Debug, thiserror::Error)]
 pub enum SetupError {
     #[error("cannot read config {0}: {1}")]
+    /// The config file cannot be read.
     Read(PathBuf, std::io::Error),
     #[error("config {0} is not a JSON object")]
+    /// The config is not a JSON object.
     NotObject(PathBuf),
     #[error("config {path}: {reason}")]
-    Config { path: PathBuf, reason: String },
+    /// The config is not one the harness can use: why.
+    Config {
+        /// The config's path or label.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
     #[error("plugin {0} is not an executable file")]
+    /// The plugin is not an executable file.
     Plugin(PathBuf),
     #[error("probing the plugin failed: {0}")]
+    /// The probe could not run (a sandbox could not be made, the VERSION answer is unusable).
     Probe(String),
     /// The plugin's ADD with the base config fails on this machine: no case could show
     /// anything but that.
@@ -143,8 +162,15 @@ pub enum SetupError {
          the harness certifies a plugin with a config whose ADD works here: fix the config or \
          the machine (kernel features, modules, links the config names)"
     )]
-    BaseConfig { version: String, detail: String },
+    /// The base config cannot ADD here.
+    BaseConfig {
+        /// The cniVersion of the refused ADD.
+        version: String,
+        /// The plugin's error.
+        detail: String,
+    },
     #[error("{0}")]
+    /// The attachment patch is unusable.
     AttachmentPatch(String),
 }
 
@@ -166,23 +192,26 @@ fn check_executable(plugin: &Path) -> Result<(), SetupError> {
     Ok(())
 }
 
+/// What the harness-only [`CONFIG_KEY`] of a base config carries.
+type HarnessKey = (Option<AttachmentPatch>, Option<DhcpSpec>);
+
 /// Removes the harness-only [`CONFIG_KEY`] from a base config and returns the attachment patch
-/// it carries, if any.
-fn take_harness_key(
-    obj: &mut Map<String, Value>,
-    config: &Path,
-) -> Result<Option<AttachmentPatch>, SetupError> {
+/// and the DHCP fixture it carries, if any.
+fn take_harness_key(obj: &mut Map<String, Value>, config: &Path) -> Result<HarnessKey, SetupError> {
     match obj.remove(CONFIG_KEY) {
-        None => Ok(None),
+        None => Ok((None, None)),
         Some(Value::Object(mut ext)) => {
             let patch = ext.remove("attachmentPatch");
+            let dhcp = ext.remove("dhcp");
             if let Some(k) = ext.keys().next() {
                 return Err(config_error(
                     config,
-                    format!("unknown key {k:?} in {CONFIG_KEY:?} (known: \"attachmentPatch\")"),
+                    format!(
+                        "unknown key {k:?} in {CONFIG_KEY:?} (known: \"attachmentPatch\", \"dhcp\")"
+                    ),
                 ));
             }
-            patch
+            let patch = patch
                 .map(|p| {
                     AttachmentPatch::new(
                         p,
@@ -190,7 +219,11 @@ fn take_harness_key(
                     )
                     .map_err(|e| config_error(config, e))
                 })
-                .transpose()
+                .transpose()?;
+            let dhcp = dhcp
+                .map(|d| DhcpSpec::parse(&d).map_err(|e| config_error(config, e)))
+                .transpose()?;
+            Ok((patch, dhcp))
         }
         Some(_) => Err(config_error(
             config,
@@ -257,14 +290,20 @@ fn split_plugins(
 /// What the harness takes from a base config's text (see [`Target::from_config`]).
 #[derive(Debug, Clone, PartialEq)]
 pub struct BaseConfig {
+    /// The network name.
     pub network_name: String,
     /// The top-level `cniVersion` as written (a non-string as its JSON text).
     pub config_version: Option<String>,
+    /// The plugins before the tested one in a list.
     pub prelude: Vec<Map<String, Value>>,
+    /// The tested plugin's object.
     pub plugin_conf: Map<String, Value>,
     /// The plugins after the tested one in a list.
     pub postlude: Vec<Map<String, Value>>,
+    /// The attachment patch of its `x-conformance` key.
     pub attachment_patch: Option<AttachmentPatch>,
+    /// `x-conformance.dhcp`: a DHCP server and daemon in every world.
+    pub dhcp: Option<DhcpSpec>,
 }
 
 impl BaseConfig {
@@ -274,7 +313,7 @@ impl BaseConfig {
     pub fn parse(text: &[u8], plugin_file: &str, config: &Path) -> Result<BaseConfig, SetupError> {
         let mut obj: Map<String, Value> =
             serde_json::from_slice(text).map_err(|_| SetupError::NotObject(config.into()))?;
-        let attachment_patch = take_harness_key(&mut obj, config)?;
+        let (attachment_patch, dhcp) = take_harness_key(&mut obj, config)?;
         let network_name = obj
             .get("name")
             .and_then(Value::as_str)
@@ -292,6 +331,7 @@ impl BaseConfig {
             plugin_conf,
             postlude,
             attachment_patch,
+            dhcp,
         })
     }
 }
@@ -307,10 +347,22 @@ impl Target {
         cni_path: Vec<PathBuf>,
         timeout: Duration,
     ) -> Result<Target, SetupError> {
-        check_executable(plugin)?;
         let text = std::fs::read(config).map_err(|e| SetupError::Read(config.into(), e))?;
+        Target::from_text(plugin, &text, config, cni_path, timeout)
+    }
+
+    /// [`Target::from_config`] for a base config's text; `config` names it in errors and
+    /// reports (a path, or a label such as `<inline config>`).
+    pub fn from_text(
+        plugin: &Path,
+        text: &[u8],
+        config: &Path,
+        cni_path: Vec<PathBuf>,
+        timeout: Duration,
+    ) -> Result<Target, SetupError> {
+        check_executable(plugin)?;
         let file = plugin.file_name().and_then(|f| f.to_str()).unwrap_or("");
-        let base = BaseConfig::parse(&text, file, config)?;
+        let base = BaseConfig::parse(text, file, config)?;
         // Runtimes always pass CNI_PATH; by default it is the plugin's own directory.
         let cni_path = if cni_path.is_empty() {
             vec![crate::world::parent_dir(plugin)]
@@ -328,6 +380,7 @@ impl Target {
             timeout,
             attachment_patch: base.attachment_patch,
             recorder: None,
+            dhcp: base.dhcp,
         })
     }
 

@@ -14,6 +14,10 @@ use netns_sandbox::snapshot::{Snapshot, Watch};
 use netns_sandbox::Netns;
 
 use cni::invoke::{exec_command, InvokeError, RawOutput, Stderr};
+use serde_json::Value;
+
+use crate::dhcp_fixture::{self, DhcpFixture};
+use crate::target::Target;
 
 /// Where plugins keep state by default; each world mounts its own directory here.
 pub const STATE_MOUNT: &str = "/var/lib/cni";
@@ -47,6 +51,9 @@ pub struct Run {
 
 /// A scenario's namespaces and state directory.
 pub struct World {
+    /// The DHCP server and daemon of a target with `x-conformance.dhcp`; first, so that they
+    /// stop before the namespaces and the state directory go.
+    dhcp: Option<DhcpFixture>,
     pub node: Netns,
     attachments: BTreeMap<String, Attachment>,
     state: tempfile::TempDir,
@@ -92,11 +99,37 @@ impl World {
             .args(["link", "set", "lo", "up"])
             .status();
         Ok(World {
+            dhcp: None,
             node,
             attachments: BTreeMap::new(),
             state: tempfile::Builder::new().prefix("cnirs-state-").tempdir()?,
             label: label.to_string(),
         })
+    }
+
+    /// A world for `target`: [`World::new`], the master link its config names (`master`),
+    /// and the DHCP server and daemon of `x-conformance.dhcp`.
+    pub fn for_target(label: &str, target: &Target) -> Result<World, String> {
+        let mut world = World::new(label).map_err(|e| format!("cannot create the sandbox: {e}"))?;
+        if let Some(master) = target.plugin_conf.get("master").and_then(Value::as_str) {
+            world
+                .ensure_master(master)
+                .map_err(|e| format!("cannot create master link {master}: {e}"))?;
+        }
+        if let Some(spec) = &target.dhcp {
+            let ipam = target.ipam_type().ok_or(
+                "x-conformance.dhcp: the tested plugin's config names no IPAM type to run the \
+                 daemon of",
+            )?;
+            let daemon = dhcp_fixture::daemon_binary(&ipam, &target.cni_path)?;
+            world.dhcp = Some(DhcpFixture::start(&world, spec, &daemon)?);
+        }
+        Ok(world)
+    }
+
+    /// The world's DHCP fixture, if its target has one.
+    pub fn dhcp(&self) -> Option<&DhcpFixture> {
+        self.dhcp.as_ref()
     }
 
     pub fn state_dir(&self) -> &Path {
@@ -193,6 +226,26 @@ impl World {
         program: &Path,
         env: &[(String, String)],
     ) -> std::io::Result<Command> {
+        self.command_with(program, env, libc::MS_PRIVATE)
+    }
+
+    /// [`Self::command`] for a long-running process of the world (the DHCP fixture's daemon):
+    /// its mount namespace is a slave of the host's, so namespaces bound under `/run/netns`
+    /// after it started are visible to it.
+    pub(crate) fn service_command(
+        &self,
+        program: &Path,
+        env: &[(String, String)],
+    ) -> std::io::Result<Command> {
+        self.command_with(program, env, libc::MS_SLAVE)
+    }
+
+    fn command_with(
+        &self,
+        program: &Path,
+        env: &[(String, String)],
+        propagation: libc::c_ulong,
+    ) -> std::io::Result<Command> {
         use std::os::unix::process::CommandExt;
         let node: OwnedFd = std::fs::File::open(self.node.path())?.into();
         let source = CString::new(self.state.path().as_os_str().as_encoded_bytes())?;
@@ -220,7 +273,7 @@ impl World {
                     std::ptr::null(),
                     c"/".as_ptr(),
                     std::ptr::null(),
-                    libc::MS_REC | libc::MS_PRIVATE,
+                    libc::MS_REC | propagation,
                     std::ptr::null(),
                 ))?;
                 fail(libc::mount(

@@ -190,6 +190,8 @@ fn report(patch: Option<AttachmentPatch>) -> Report {
                 kind: "interface".into(),
                 versions_from: None,
                 findings: vec![],
+                version_answer: None,
+                plugin_sha256: None,
             },
             attachment_patch: patch,
         },

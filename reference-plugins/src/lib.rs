@@ -2,7 +2,8 @@
 //! shared modules beside it; each binary in `src/bin/` hands its plugin to
 //! [`cni::skel::plugin_main`] (`dhcp daemon …` instead runs the dhcp daemon,
 //! [`plugins::dhcp::daemon`]), and [`multicall`] runs any of them from one binary
-//! (`cni-rs-plugins`), choosing by the name it is started under.
+//! (`cni-rs-plugins`), choosing by the name it is started under; [`installer`] is its
+//! `install` (the plugin set into a directory, for images without a shell) and `wait`.
 //!
 //! Shared modules:
 //! - [`conf`]: decoding a plugin's configuration with Go's rules, the keys several plugins
@@ -30,6 +31,7 @@ pub mod delegate;
 pub mod error;
 pub mod firewall;
 pub mod iface;
+pub mod installer;
 pub mod multicall;
 /// The rtnetlink handle lives in its own crate (`netlink/`), shared with netns-sandbox.
 pub use cni_netlink as netlink;

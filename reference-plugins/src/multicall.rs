@@ -4,7 +4,8 @@
 //! of one binary (see `BENCH.md`, "Size and start-up of the installed set").
 //!
 //! Started under its own name, the binary answers `--version`, `--list` (the plugin names, one
-//! a line, for installers) and `--help`; anything else is a usage error (exit 2). Started under
+//! a line, for installers) and `--help`, and runs [`crate::installer`]'s `install` and `wait`;
+//! anything else is a usage error (exit 2). Started under
 //! a name it does not know with `CNI_COMMAND` set, it answers a CNI error object (code 999)
 //! like any plugin, so a runtime sees a readable failure.
 
@@ -101,7 +102,8 @@ fn usage() -> String {
     format!(
         "{NAME}: every cni-rs plugin in one binary; it runs the plugin named by the name it is \
          started under (hard-link or symlink it as bridge, host-local, ...).\n\
-         usage: {NAME} --version | --list | --help\nplugins: {}",
+         usage: {NAME} --version | --list | --help | install [--dir DIR] [--force] \
+         [--from PATH] [--wait] | wait\nplugins: {}",
         names()
     )
 }
@@ -112,6 +114,9 @@ pub fn main() -> ! {
     let argv0 = argv.next().unwrap_or_default();
     let rest: Vec<_> = argv.collect();
     let rest: Vec<&OsStr> = rest.iter().map(|a| a.as_os_str()).collect();
+    if let Some(code) = crate::installer::subcommand(&argv0, &rest) {
+        std::process::exit(code)
+    }
     let cni_command_set = std::env::var_os("CNI_COMMAND").is_some();
     match dispatch(&argv0, &rest, cni_command_set) {
         Dispatch::Plugin(name) => {

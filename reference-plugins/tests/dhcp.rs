@@ -30,11 +30,14 @@ const DNS_IP6: &str = "2001:db8:77::53";
 const DNSMASQ: &str = "/usr/sbin/dnsmasq";
 
 const KEA: &str = "/usr/sbin/kea-dhcp4";
+const KEA6: &str = "/usr/sbin/kea-dhcp6";
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 enum Kind {
     Dnsmasq,
     Kea,
+    /// Kea's DHCPv6 server (IPv6 only).
+    Kea6,
 }
 
 /// A DHCP server (dnsmasq or Kea) serving 10.77.0.0/24 on bridge `br0` of its own namespace.
@@ -60,6 +63,10 @@ impl Server {
             Kind::Kea => assert!(
                 Path::new(KEA).exists(),
                 "{KEA} is missing: run scripts/setup.sh (installs kea-dhcp4-server)"
+            ),
+            Kind::Kea6 => assert!(
+                Path::new(KEA6).exists(),
+                "{KEA6} is missing: run scripts/setup.sh (installs kea-dhcp6-server)"
             ),
         }
         let ns = Netns::new("dhcp-srv").unwrap();
@@ -137,6 +144,43 @@ impl Server {
                     .env("KEA_LOCKFILE_DIR", d);
                 cmd
             }
+            Kind::Kea6 => {
+                let d = dir.path();
+                // br0 has no link-local address until a port gives it carrier: Kea binds
+                // its socket when the first container joins (retrying), without waiting for
+                // duplicate address detection.
+                let dad = ns
+                    .command("sysctl")
+                    .args(["-qw", "net.ipv6.conf.br0.accept_dad=0"])
+                    .status()
+                    .unwrap();
+                assert!(dad.success());
+                let conf = json!({"Dhcp6": {
+                    "interfaces-config": {"interfaces": ["br0"],
+                                          "service-sockets-max-retries": 200,
+                                          "service-sockets-retry-wait-time": 50},
+                    "lease-database": {"type": "memfile", "persist": true,
+                                       "name": d.join("leases.csv"), "lfc-interval": 0},
+                    // The server DUID, not saved (Kea would write it under /var/lib/kea).
+                    "server-id": {"type": "EN", "enterprise-id": 2495,
+                                  "identifier": "0123456789", "persist": false},
+                    "valid-lifetime": 120, "preferred-lifetime": 90,
+                    "renew-timer": 60, "rebind-timer": 100,
+                    "subnet6": [{"id": 1, "subnet": "2001:db8:77::/64", "interface": "br0",
+                                 "pools": [{"pool": "2001:db8:77::100 - 2001:db8:77::1ff"}],
+                                 "option-data": [
+                                     {"name": "dns-servers", "data": DNS_IP6}]}],
+                    "loggers": [{"name": "kea-dhcp6", "severity": "INFO",
+                                 "output_options": [{"output": d.join("server.log")}]}]
+                }});
+                std::fs::write(d.join("kea6.json"), conf.to_string()).unwrap();
+                let mut cmd = ns.command(KEA6);
+                cmd.arg("-c")
+                    .arg(d.join("kea6.json"))
+                    .env("KEA_PIDFILE_DIR", d)
+                    .env("KEA_LOCKFILE_DIR", d);
+                cmd
+            }
         };
         cmd.stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
@@ -152,6 +196,7 @@ impl Server {
         let ready = match kind {
             Kind::Dnsmasq => "sockets bound exclusively",
             Kind::Kea => "DHCP4_STARTED",
+            Kind::Kea6 => "DHCP6_STARTED",
         };
         server.wait_for("the server to listen", || server.log().contains(ready));
         server
@@ -188,16 +233,18 @@ impl Server {
                 .lines()
                 .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string))
                 .collect(),
-            Kind::Kea => {
+            Kind::Kea | Kind::Kea6 => {
                 let csv =
                     std::fs::read_to_string(self.dir.path().join("leases.csv")).unwrap_or_default();
+                // The valid lifetime: after hwaddr and client_id in v4, after the DUID in v6.
+                let lifetime = if self.kind == Kind::Kea { 3 } else { 2 };
                 let mut last: Vec<(String, bool)> = Vec::new();
                 for row in csv.lines().skip(1) {
                     let f: Vec<&str> = row.split(',').collect();
                     if f.len() < 4 {
                         continue;
                     }
-                    let live = f[3] != "0";
+                    let live = f[lifetime] != "0";
                     last.retain(|(a, _)| a != f[0]);
                     last.push((f[0].to_string(), live));
                 }
@@ -213,7 +260,7 @@ impl Server {
     fn released_line(&self, ip: Ipv4Addr) -> String {
         match self.kind {
             Kind::Dnsmasq => format!("DHCPRELEASE(br0) {ip}"),
-            Kind::Kea => format!("address {ip} was released properly"),
+            Kind::Kea | Kind::Kea6 => format!("address {ip} was released properly"),
         }
     }
 
@@ -436,7 +483,7 @@ fn add_returns_the_lease_and_del_releases_it_at_the_server(kind: Kind) {
     // The client identifier is 0x00 + containerID/network/ifname.
     let db_file = match kind {
         Kind::Dnsmasq => "leases",
-        Kind::Kea => "leases.csv",
+        Kind::Kea | Kind::Kea6 => "leases.csv",
     };
     let leases = std::fs::read_to_string(server.dir.path().join(db_file)).unwrap();
     let want_id = server.client_id_text("ctr-a/dhcpnet/eth0");
@@ -998,5 +1045,41 @@ fn dhcpv6_alongside_and_instead_of_dhcpv4() {
         .starts_with("2001:db8:77::"));
     assert_eq!(result["dns"]["nameservers"], json!([DNS_IP6]));
     ok(&run(&server, "DEL", "ctr-6only", Some(&ct2), &only));
+    server.wait_for("the release", || server.leased().is_empty());
+}
+
+/// DHCPv6 against Kea's DHCPv6 server, so that the v6 exchanges are not tuned to dnsmasq: an
+/// IA_NA address from the pool with Kea's DNS server, CHECK, and a release Kea records.
+#[test]
+fn dhcpv6_only_against_kea() {
+    let server = Server::start_kind(Kind::Kea6, &[]);
+    let tmp = tempfile::tempdir().unwrap();
+    let daemon = Daemon::start(tmp.path());
+    let ct = server.container();
+    let only = conf(&daemon.socket(), json!({"dhcpv4": false, "dhcpv6": true}));
+    let add = run(&server, "ADD", "ctr-kea6", Some(&ct), &only);
+    if !add.status.success() {
+        eprintln!("Kea's log:\n{}", server.log());
+    }
+    let result = ok(&add);
+    let ips = result["ips"].as_array().unwrap();
+    assert_eq!(ips.len(), 1, "{result}");
+    let v6: std::net::Ipv6Addr = ips[0]["address"]
+        .as_str()
+        .unwrap()
+        .strip_suffix("/128")
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(v6.segments()[..4], [0x2001, 0xdb8, 0x77, 0], "{v6}");
+    assert!((0x100..=0x1ff).contains(&v6.segments()[7]), "{v6}");
+    assert_eq!(result["dns"]["nameservers"], json!([DNS_IP6]));
+    server.wait_for("the lease in Kea's database", || {
+        server.leased() == vec![v6.to_string()]
+    });
+    let mut with_prev = only.clone();
+    with_prev["prevResult"] = result.clone();
+    ok(&run(&server, "CHECK", "ctr-kea6", Some(&ct), &with_prev));
+    ok(&run(&server, "DEL", "ctr-kea6", Some(&ct), &only));
     server.wait_for("the release", || server.leased().is_empty());
 }

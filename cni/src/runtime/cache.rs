@@ -16,27 +16,35 @@ const KIND: &str = "cniCacheV1";
 /// One cached attachment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CachedAttachment {
+    /// `kind`: always `cniCacheV1`.
     pub kind: String,
     #[serde(rename = "containerId")]
+    /// `containerId`.
     pub container_id: String,
     /// The network configuration list, base64 as Go encodes `[]byte`.
     #[serde(with = "b64")]
     pub config: Vec<u8>,
     #[serde(rename = "ifName")]
+    /// `ifName`.
     pub if_name: String,
     #[serde(rename = "networkName")]
+    /// `networkName`.
     pub network_name: String,
     #[serde(rename = "netns", default)]
+    /// `netns`: the namespace path of the ADD.
     pub netns: String,
     #[serde(rename = "cniArgs", default, skip_serializing_if = "Vec::is_empty")]
+    /// `cniArgs`: the `CNI_ARGS` pairs of the ADD.
     pub cni_args: Vec<[String; 2]>,
     #[serde(
         rename = "capabilityArgs",
         default,
         skip_serializing_if = "Map::is_empty"
     )]
+    /// `capabilityArgs`: the capability arguments of the ADD.
     pub capability_args: Map<String, Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// `result`: the list's ADD result, for CHECK and DEL's `prevResult`.
     pub result: Option<Value>,
 }
 
@@ -54,6 +62,7 @@ mod b64 {
 }
 
 impl CachedAttachment {
+    /// An entry for one attachment, with no config, arguments or result yet.
     pub fn new(network: &str, container_id: &str, ifname: &str) -> CachedAttachment {
         CachedAttachment {
             kind: KIND.to_string(),
@@ -76,6 +85,7 @@ pub struct ResultCache {
 }
 
 impl ResultCache {
+    /// A cache under `cache_dir` (entries in its `results/`).
     pub fn new(cache_dir: impl Into<PathBuf>) -> ResultCache {
         ResultCache {
             dir: cache_dir.into(),
@@ -93,6 +103,7 @@ impl ResultCache {
             .join(format!("{network}-{container_id}-{ifname}"))
     }
 
+    /// Writes the entry atomically (a temporary file renamed over the old one).
     pub fn write(&self, entry: &CachedAttachment) -> std::io::Result<()> {
         let dir = self.results_dir();
         fs::DirBuilder::new()
@@ -130,6 +141,7 @@ impl ResultCache {
         read_entry(&self.path(network, container_id, ifname))
     }
 
+    /// Removes an attachment's entry; a missing one is no error.
     pub fn remove(&self, network: &str, container_id: &str, ifname: &str) -> std::io::Result<()> {
         match fs::remove_file(self.path(network, container_id, ifname)) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),

@@ -12,15 +12,30 @@ use crate::config::{validate_plugin_object, ConfigError, NetConfList};
 /// Why a configuration could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// A file or the directory could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
+        /// The file or directory.
         path: PathBuf,
+        /// Why it could not be read.
         source: std::io::Error,
     },
+    /// A file holds no valid configuration.
     #[error("{path}: {source}")]
-    Invalid { path: PathBuf, source: ConfigError },
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with it.
+        source: ConfigError,
+    },
+    /// No file of the directory configures a network of that name.
     #[error("no network configuration named {name:?} in {dir}")]
-    NotFound { name: String, dir: PathBuf },
+    NotFound {
+        /// The network asked for.
+        name: String,
+        /// The directory searched.
+        dir: PathBuf,
+    },
 }
 
 /// Configuration files of `dir` with one of `extensions`, sorted by file name.
@@ -115,10 +130,10 @@ pub fn load_by_name(dir: &Path, name: &str) -> Result<NetConfList, LoadError> {
     })
 }
 
-/// Every loadable network of `dir`, in lexical file order, with the files that failed.
 /// One file of a directory and what loading it gave.
 pub type LoadedFile = (PathBuf, Result<NetConfList, LoadError>);
 
+/// Every loadable network of `dir`, in lexical file order, with the files that failed.
 pub fn load_all(dir: &Path) -> Result<Vec<LoadedFile>, LoadError> {
     Ok(conf_files(dir, &["conf", "conflist", "json"])?
         .into_iter()

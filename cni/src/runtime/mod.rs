@@ -28,37 +28,55 @@ pub const DEFAULT_CACHE_DIR: &str = "/var/lib/cni";
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error("invalid network configuration: {0}")]
+    /// The list or a plugin object is invalid.
     Config(#[from] crate::config::ConfigError),
     #[error("invalid attachment: {0}")]
+    /// The container ID or interface name is invalid.
     Attachment(crate::error::Error),
     #[error("plugin {plugin} ({command}): {source}")]
+    /// A plugin of the list failed.
     Plugin {
+        /// The plugin's type.
         plugin: String,
+        /// The verb it failed.
         command: Command,
+        /// How it failed.
         source: Box<InvokeError>,
     },
     #[error("no cached result for {network}/{container_id}/{ifname}: CHECK needs a prior ADD")]
+    /// CHECK without a cached ADD result.
     NotCached {
+        /// The network.
         network: String,
+        /// The container.
         container_id: String,
+        /// The interface.
         ifname: String,
     },
     #[error("configuration version {version} does not support {command}")]
+    /// The list's version lacks this verb (CHECK before 0.4.0, STATUS and GC before 1.1.0).
     VerbUnsupported {
+        /// The list's version.
         version: SpecVersion,
+        /// The verb.
         command: Command,
     },
     #[error("cannot write result cache: {0}")]
+    /// The result cache could not be written.
     Cache(std::io::Error),
     #[error("cannot convert cached result: {0}")]
+    /// The cached result could not be converted.
     Result(#[from] crate::result::ResultError),
 }
 
 /// One attachment: the container and interface a runtime is wiring.
 #[derive(Debug, Clone, Default)]
 pub struct RuntimeConf {
+    /// `CNI_CONTAINERID`.
     pub container_id: String,
+    /// `CNI_NETNS`: the namespace path.
     pub netns: String,
+    /// `CNI_IFNAME`.
     pub ifname: String,
     /// `CNI_ARGS` pairs.
     pub args: Vec<(String, String)>,
@@ -79,12 +97,16 @@ impl RuntimeConf {
 /// A runtime: where plugins are found, where results are cached, how long a plugin may run.
 #[derive(Debug, Clone)]
 pub struct CniConfig {
+    /// Where plugin executables are looked for, in order.
     pub plugin_dirs: Vec<PathBuf>,
+    /// Where ADD results are cached for CHECK and DEL.
     pub cache: ResultCache,
+    /// How long one plugin run may take; `None`: no limit.
     pub timeout: Option<Duration>,
 }
 
 impl CniConfig {
+    /// A runtime over these directories and cache, without a timeout.
     pub fn new(plugin_dirs: Vec<PathBuf>, cache_dir: impl Into<PathBuf>) -> CniConfig {
         CniConfig {
             plugin_dirs,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// The example plugin's executable, in `examples/` of the profile directory this test runs
-/// from (`target/<profile>/deps/<test>`). `cargo test -p cni` builds examples but
+/// from (`target/<profile>/deps/<test>`). `cargo test -p cni-rs` builds examples but
 /// `cargo test --test NAME` does not, and would leave a stale one in place, and other crates'
 /// tests never build cni's examples: build it (a no-op when fresh) once per test process.
 pub fn test_plugin() -> &'static Path {

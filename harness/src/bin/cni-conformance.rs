@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! cni-conformance certify --plugin <PATH> --config <FILE> [--cni-path <DIR>]...
-//!                         [--strict] [--json <FILE>] [--junit <FILE>] [--timeout <SECS>] [--jobs <N>]
+//!                         [--strict] [--json <FILE>] [--junit <FILE>] [--html <FILE>]
+//!                         [--timeout <SECS>] [--jobs <N>]
 //!                         [--attachment-patch <FILE|JSON>] [--faults | --no-faults]
 //!                         [--faults-seed <N>] [--faults-points <N>] [--concurrency <N>]
 //! cni-conformance requirements
@@ -21,15 +22,13 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
-use harness::catalogue::Catalogue;
+use harness::data::CaseData;
 use harness::recorder;
-use harness::report::{Report, Subject};
-use harness::runner::{self, Probed};
-use harness::target::{AttachmentPatch, SetupError, Target};
+use harness::{CaseRun, Certification, Report};
 
 #[derive(Parser)]
 #[command(
@@ -38,7 +37,8 @@ use harness::target::{AttachmentPatch, SetupError, Target};
     about = "Certify a CNI plugin binary against the CNI spec"
 )]
 struct Cli {
-    /// Directory holding requirements.toml and cases/ (default: this checkout's conformance-cases).
+    /// Directory holding requirements.toml and cases/ (default: the copy built into the program
+    /// from this checkout's conformance-cases).
     #[arg(long, global = true, env = "CNI_CONFORMANCE_CASES")]
     cases: Option<PathBuf>,
     #[command(subcommand)]
@@ -69,6 +69,9 @@ enum Cmd {
         /// Write JUnit XML here.
         #[arg(long)]
         junit: Option<PathBuf>,
+        /// Write the report as one self-contained HTML page here.
+        #[arg(long)]
+        html: Option<PathBuf>,
         /// Seconds a plugin call may take before it is killed and the case fails.
         #[arg(long, default_value_t = 30.0)]
         timeout: f64,
@@ -118,18 +121,6 @@ enum Cmd {
     Fuzz(harness::fuzz::cli::FuzzArgs),
 }
 
-fn cases_root(cli: &Option<PathBuf>) -> PathBuf {
-    cli.clone()
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../conformance-cases"))
-}
-
-fn load(root: &std::path::Path) -> Result<(Catalogue, Vec<harness::cases::Case>), String> {
-    let catalogue = Catalogue::load(root.join("requirements.toml")).map_err(|e| e.to_string())?;
-    let cases = harness::cases::load_dir(&root.join("cases"), &|id| catalogue.get(id).is_some())
-        .map_err(|e| e.to_string())?;
-    Ok((catalogue, cases))
-}
-
 fn main() -> ExitCode {
     // Started under a delegate's name in the recorder's directory (or as `cni-recorder`), this
     // program is the delegate recorder (harness::recorder).
@@ -137,8 +128,7 @@ fn main() -> ExitCode {
         return recorder::main();
     }
     let cli = Cli::parse();
-    let root = cases_root(&cli.cases);
-    let (catalogue, cases) = match load(&root) {
+    let data = match CaseData::from_dir_or_embedded(cli.cases.as_deref()) {
         Ok(x) => x,
         Err(e) => {
             eprintln!("cni-conformance: {e}");
@@ -147,14 +137,21 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Cmd::Requirements => {
-            let uncovered = harness::coverage::print(&catalogue, &cases, &root);
+            let uncovered = match &cli.cases {
+                Some(root) => harness::coverage::print(&data.catalogue, &data.cases, root),
+                None => harness::coverage::print_with_reasons(
+                    &data.catalogue,
+                    &data.cases,
+                    &data.uncovered,
+                ),
+            };
             if uncovered > 0 {
                 eprintln!("{uncovered} black-box requirement(s) neither covered nor explained");
                 return ExitCode::from(1);
             }
             ExitCode::SUCCESS
         }
-        Cmd::Fuzz(args) => harness::fuzz::cli::main(args, &catalogue),
+        Cmd::Fuzz(args) => harness::fuzz::cli::main(args, &data.catalogue),
         Cmd::Certify {
             plugin,
             config,
@@ -162,6 +159,7 @@ fn main() -> ExitCode {
             strict,
             json,
             junit,
+            html,
             timeout,
             jobs,
             filter,
@@ -174,105 +172,56 @@ fn main() -> ExitCode {
             faults_points,
             concurrency,
         } => {
-            netns_sandbox::sweep();
-            let start = Instant::now();
-            let target = match Target::from_config(
-                &plugin,
-                &config,
-                cni_path,
-                Duration::from_secs_f64(timeout.max(0.1)),
-            ) {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("cni-conformance: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let target = match attachment_patch {
-                None => target,
-                Some(arg) => match AttachmentPatch::from_arg(&arg)
-                    .map_err(SetupError::AttachmentPatch)
-                    .and_then(|p| target.with_attachment_patch(p))
-                {
-                    Ok(t) => t,
-                    Err(e) => {
-                        eprintln!("cni-conformance: {e}");
-                        return ExitCode::from(2);
-                    }
-                },
-            };
-            // The harness's own parts before any plugin call: a recorder that does not work is
-            // a setup error, never a finding against the plugin.
-            let target = match recorder::program()
-                .map_err(|e| format!("cannot find the harness's own executable: {e}"))
-                .and_then(|p| recorder::self_test(&p, target.timeout).map(|()| p))
-            {
-                Ok(p) => Target {
-                    recorder: Some(p),
-                    ..target
-                },
-                Err(e) => {
-                    eprintln!("cni-conformance: {e}");
-                    return ExitCode::from(2);
-                }
-            };
-            let faults_on = (faults || strict) && !no_faults;
-            if faults_on
-                && filter
-                    .as_deref()
-                    .is_none_or(|f| f.starts_with("fault") || "fault-".starts_with(f))
-            {
-                if let Err(e) = harness::faults::self_test() {
-                    eprintln!(
-                        "cni-conformance: fault injection cannot run here: {e} (--no-faults \
-                         certifies without it)"
-                    );
-                    return ExitCode::from(2);
-                }
+            let mut certification = Certification::new(&plugin)
+                .config_file(&config)
+                .strict(strict)
+                .timeout(Duration::from_secs_f64(timeout.max(0.1)))
+                .generated(generated, seed)
+                .faults((faults || strict) && !no_faults)
+                .faults_plan(faults_seed, faults_points);
+            if let Some(root) = &cli.cases {
+                certification = certification.cases_dir(root);
             }
-            let Probed {
-                versions,
-                kind,
-                probe,
-            } = match runner::probe(&target) {
-                Ok(x) => x,
+            for dir in cni_path {
+                certification = certification.cni_path(dir);
+            }
+            if let Some(j) = jobs {
+                certification = certification.jobs(j);
+            }
+            if let Some(f) = filter {
+                certification = certification.filter(f);
+            }
+            if let Some(arg) = attachment_patch {
+                certification = certification.attachment_patch_arg(arg);
+            }
+            if let Some(n) = concurrency {
+                certification = certification.concurrency(n);
+            }
+            let prepared = match certification.prepare() {
+                Ok(p) => p,
                 Err(e) => {
                     eprintln!("cni-conformance: {e}");
                     return ExitCode::from(2);
                 }
             };
-            let cases: Vec<_> = cases
-                .into_iter()
-                .chain(harness::generated::cases(
-                    generated, seed, &versions, &target,
-                ))
-                .filter(|c| filter.as_deref().is_none_or(|f| c.id.contains(f)))
-                .collect();
-            let jobs = jobs.unwrap_or_else(|| {
-                std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(2)
-            });
             eprintln!(
-                "certifying {} ({kind:?}; versions {}) with {} cases on {jobs} jobs",
+                "certifying {} ({}; versions {}) with {} cases on {} jobs",
                 plugin.display(),
-                versions
-                    .iter()
-                    .map(|v| v.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                cases.len()
+                prepared.kind_name(),
+                prepared.versions().join(", "),
+                prepared.case_count(),
+                prepared.jobs()
             );
-            if let Some(from) = &probe.versions_from {
+            if let Some(from) = &prepared.probe().versions_from {
                 eprintln!("versions: {from}");
             }
-            if let Some(p) = &target.attachment_patch {
+            if let Some(p) = prepared.attachment_patch() {
                 eprintln!(
                     "attachment patch {} (from {}) for attachments other than \"a\"",
                     p.patch, p.source
                 );
             }
-            let progress = |done: usize, total: usize, run: &runner::CaseRun| {
+            let progress = |done: usize, total: usize, run: &CaseRun| {
                 let mut err = std::io::stderr().lock();
                 let _ = writeln!(
                     err,
@@ -289,40 +238,22 @@ fn main() -> ExitCode {
                     run.millis
                 );
             };
-            let (mut runs, mut skipped) =
-                runner::run_all(&target, &cases, &versions, kind, jobs, &progress);
-            let robustness = harness::robustness::Robustness {
-                faults: faults_on,
-                faults_seed,
-                faults_max_points: faults_points,
-                concurrency: concurrency.unwrap_or(if strict { 32 } else { 0 }),
-                filter: filter.clone(),
-            };
-            if robustness.faults {
-                eprintln!("fault injection: faults seed {faults_seed} (replay with --faults-seed {faults_seed})");
-            }
-            let (more_runs, more_skipped) =
-                robustness.run(&target, &versions, kind, jobs, &progress);
-            runs.extend(more_runs);
-            skipped.extend(more_skipped);
-            let subject = Subject {
-                plugin: plugin.display().to_string(),
-                config: config.display().to_string(),
-                strict,
-                probe,
-                attachment_patch: target.attachment_patch.clone(),
-            };
-            let report = Report::build(
-                &catalogue,
-                subject,
-                runs,
-                skipped,
-                start.elapsed().as_millis(),
-            );
+            let faults_seed = prepared.faults_seed();
+            let report = prepared.run_with(&progress, &|| {
+                if let Some(seed) = faults_seed {
+                    eprintln!(
+                        "fault injection: faults seed {seed} (replay with --faults-seed {seed})"
+                    );
+                }
+            });
             print!("{}", report.terminal());
-            for (path, text) in [(json, report.json()), (junit, report.junit())] {
+            for (path, render) in [
+                (json, Report::json as fn(&Report) -> String),
+                (junit, Report::junit),
+                (html, Report::html),
+            ] {
                 if let Some(p) = path {
-                    if let Err(e) = std::fs::write(&p, text) {
+                    if let Err(e) = std::fs::write(&p, render(&report)) {
                         eprintln!("cni-conformance: cannot write {}: {e}", p.display());
                         return ExitCode::from(2);
                     }

@@ -91,12 +91,7 @@ impl<'t> Bench<'t> {
         label: &str,
         attachments: &[String],
     ) -> Result<Bench<'t>, String> {
-        let world = World::new(label).map_err(|e| format!("cannot create the sandbox: {e}"))?;
-        if let Some(master) = target.plugin_conf.get("master").and_then(Value::as_str) {
-            world
-                .ensure_master(master)
-                .map_err(|e| format!("cannot create master link {master}: {e}"))?;
-        }
+        let world = World::for_target(label, target)?;
         let mut s = Session::new(target, world, version, kind);
         for att in std::iter::once(PRIMARY_ATTACHMENT.to_string()).chain(attachments.to_vec()) {
             s.world
@@ -183,7 +178,7 @@ impl<'t> Bench<'t> {
             .world
             .run_plugin(&self.s.target.plugin, env, stdin, self.s.target.timeout);
         let answer = Answer::from_output(&run.output);
-        self.log(verb, &answer, run.elapsed);
+        self.log(verb, (env, stdin), &answer, run.elapsed);
         self.track(verb, att, &answer);
         answer
     }
@@ -202,8 +197,15 @@ impl<'t> Bench<'t> {
         }
     }
 
-    pub(crate) fn log(&mut self, verb: &str, answer: &Answer, elapsed: Duration) {
+    pub(crate) fn log(
+        &mut self,
+        verb: &str,
+        (env, stdin): (&[(String, String)], &[u8]),
+        answer: &Answer,
+        elapsed: Duration,
+    ) {
         let step = self.s.calls.len();
+        let (env, request) = CallLog::sent(env, stdin);
         self.s.calls.push(CallLog {
             step,
             command: verb.to_string(),
@@ -211,6 +213,8 @@ impl<'t> Bench<'t> {
             millis: elapsed.as_millis(),
             stdout: excerpt(&String::from_utf8_lossy(&answer.stdout)),
             stderr: excerpt(&String::from_utf8_lossy(&answer.stderr)),
+            env,
+            request,
         });
     }
 
@@ -239,7 +243,12 @@ impl<'t> Bench<'t> {
             stdout: t.stdout.clone(),
             stderr: t.stderr.clone(),
         };
-        self.log(&format!("{verb} (fault injection)"), &answer, t.elapsed);
+        self.log(
+            &format!("{verb} (fault injection)"),
+            (&env, &stdin),
+            &answer,
+            t.elapsed,
+        );
         self.track(verb, att, &answer);
         Ok(t)
     }

@@ -119,6 +119,8 @@ pub fn report(catalogue: &Catalogue, summary: &Summary, config: &str, strict: bo
                 summary.version, summary.seed
             )),
             findings: Vec::new(),
+            version_answer: None,
+            plugin_sha256: crate::runner::file_sha256(std::path::Path::new(&summary.plugin)),
         },
         attachment_patch: None,
     };

@@ -92,12 +92,8 @@ impl<'t> Rig<'t> {
     /// another container (so per-network state the plugin keeps is there before the rest
     /// state is taken).
     pub fn new(target: &'t Target, version: SpecVersion, label: &str) -> Result<Rig<'t>, String> {
-        let world = World::new(label).map_err(|e| format!("cannot create a world: {e}"))?;
-        if let Some(master) = target.plugin_conf.get("master").and_then(Value::as_str) {
-            world
-                .ensure_master(master)
-                .map_err(|e| format!("cannot create master link {master}: {e}"))?;
-        }
+        let world =
+            World::for_target(label, target).map_err(|e| format!("cannot create a world: {e}"))?;
         let mut session = Session::new(target, world, version, Kind::Other);
         session.ensure_prelude(PRIMARY_ATTACHMENT);
         if let Some(f) = session.findings.iter().find(|f| !f.passed) {

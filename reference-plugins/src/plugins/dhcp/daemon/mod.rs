@@ -9,7 +9,8 @@
 //!
 //! Layers: [`flags`] (the command line), [`sock`] (sockets in a container's namespace),
 //! [`packet`] (the DHCPv4 messages, pure), [`exchange`] (client exchanges with
-//! retransmission), [`store`], [`leases`], and the listener below.
+//! retransmission), [`store`], [`leases`], [`quiet_panic`] (the decoder panics it catches stay
+//! off stderr), and the listener below.
 
 pub mod exchange;
 pub mod exchange6;
@@ -17,6 +18,7 @@ pub mod flags;
 pub mod leases;
 pub mod packet;
 pub mod packet6;
+pub mod quiet_panic;
 pub mod sock;
 pub mod store;
 
@@ -131,6 +133,7 @@ pub fn main(args: &[String]) -> i32 {
             return 2;
         }
     };
+    quiet_panic::install();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

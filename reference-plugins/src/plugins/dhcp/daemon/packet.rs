@@ -9,7 +9,6 @@
 //! that has no address yet.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use cni::result::{Dns, IpConfig, Result100, Route};
 use cni::SpecVersion;
@@ -179,11 +178,9 @@ pub enum ReplyError {
 /// Reads a received datagram as an answer to transaction `xid` of the client with hardware
 /// address `mac`. Pure and total: any input gives an event or an error.
 pub fn decode_reply(bytes: &[u8], xid: u32, mac: &[u8; 6]) -> Result<LeaseEvent, ReplyError> {
-    let msg = catch_unwind(AssertUnwindSafe(|| {
-        Message::decode(&mut Decoder::new(bytes))
-    }))
-    .map_err(|_| ReplyError::Malformed("the decoder failed".into()))?
-    .map_err(|e| ReplyError::Malformed(e.to_string()))?;
+    let msg = super::quiet_panic::quietly(|| Message::decode(&mut Decoder::new(bytes)))
+        .map_err(|_| ReplyError::Malformed("the decoder failed".into()))?
+        .map_err(|e| ReplyError::Malformed(e.to_string()))?;
     if msg.opcode() != Opcode::BootReply {
         return Err(ReplyError::NotReply);
     }

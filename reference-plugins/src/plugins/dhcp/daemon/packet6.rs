@@ -8,7 +8,6 @@
 //! an attachment across daemon restarts, distinct between attachments.
 
 use std::net::{IpAddr, Ipv6Addr};
-use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use cni::result::{IpConfig, Result100};
 use cni::SpecVersion;
@@ -154,11 +153,9 @@ fn status_of(opts: &DhcpOptions) -> Option<String> {
 
 /// Reads a datagram as an answer to transaction `xid` of `client`. Pure and total.
 pub fn decode_reply6(bytes: &[u8], xid: u32, client: &Client6) -> Result<Lease6Event, Reply6Error> {
-    let msg = catch_unwind(AssertUnwindSafe(|| {
-        Message::decode(&mut Decoder::new(bytes))
-    }))
-    .map_err(|_| Reply6Error::Malformed("the decoder failed".into()))?
-    .map_err(|e| Reply6Error::Malformed(e.to_string()))?;
+    let msg = super::quiet_panic::quietly(|| Message::decode(&mut Decoder::new(bytes)))
+        .map_err(|_| Reply6Error::Malformed("the decoder failed".into()))?
+        .map_err(|e| Reply6Error::Malformed(e.to_string()))?;
     if msg.xid() != xid_bytes(xid) {
         return Err(Reply6Error::NotOurs);
     }

@@ -1,0 +1,377 @@
+//! `cni-rs-plugins install` (the installer inside the binary, for images with no shell): every
+//! plugin name in place as one hard-linked binary, idempotence, refusal of files it did not
+//! install (also symbolic links and directories) unless `--force`, atomic replacement under a
+//! reader, one manifest shared with `scripts/install.sh` in both directions, and `--wait`/`wait`
+//! ending on SIGTERM.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+const MULTICALL: &str = env!("CARGO_BIN_EXE_cni-rs-plugins");
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn names() -> Vec<String> {
+    let out = Command::new(MULTICALL).arg("--list").output().unwrap();
+    assert!(out.status.success());
+    text(&out.stdout).lines().map(str::to_string).collect()
+}
+
+/// `cni-rs-plugins install --dir DIR …`, started under the binary's own name.
+fn install(dir: &Path, extra: &[&str]) -> Output {
+    Command::new(MULTICALL)
+        .arg("install")
+        .arg("--dir")
+        .arg(dir)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+fn install_sh(dir: &Path, binary: &Path) -> Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/install.sh");
+    Command::new("bash")
+        .arg(script)
+        .arg("--dir")
+        .arg(dir)
+        .arg("--binary")
+        .arg(binary)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{:?}: {}{}",
+        out.status,
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+type EntryState = (u64, u64, i64, i64, u32, String);
+
+/// Every entry of a directory with what a write would change: inode, size, mtime, mode, hash.
+fn state(dir: &Path) -> BTreeMap<String, EntryState> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            let m = std::fs::symlink_metadata(e.path()).unwrap();
+            let hash = if m.is_file() {
+                sha256_hex(&std::fs::read(e.path()).unwrap())
+            } else {
+                String::new()
+            };
+            (
+                e.file_name().into_string().unwrap(),
+                (m.ino(), m.size(), m.mtime(), m.mtime_nsec(), m.mode(), hash),
+            )
+        })
+        .collect()
+}
+
+fn leftovers(dir: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with(".cni-rs-") && n != ".cni-rs-installed")
+        .collect()
+}
+
+/// A copy of the multicall binary with `pad` zero bytes appended: the same program with other
+/// bytes (a "new build").
+fn variant(dir: &Path, name: &str, pad: usize) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let mut bytes = std::fs::read(MULTICALL).unwrap();
+    bytes.resize(bytes.len() + pad, 0);
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
+#[test]
+fn installs_itself_under_every_plugin_name_once_and_a_second_run_writes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("opt/cni/bin");
+    let out = install(&dir, &[]);
+    ok(&out);
+    assert!(
+        text(&out.stdout).contains(&format!("{0} of {0} plugins written", names().len())),
+        "{}",
+        text(&out.stdout)
+    );
+
+    let want = sha256_hex(&std::fs::read(MULTICALL).unwrap());
+    let names = names();
+    let inode = std::fs::metadata(dir.join(&names[0])).unwrap().ino();
+    for name in &names {
+        let m = std::fs::metadata(dir.join(name)).unwrap();
+        assert_eq!(m.ino(), inode, "{name} is a hard link of the one binary");
+        assert_eq!(m.mode() & 0o777, 0o755, "{name}");
+        let out = Command::new(dir.join(name))
+            .arg("--version")
+            .output()
+            .unwrap();
+        ok(&out);
+        assert!(
+            text(&out.stdout).starts_with(&format!("CNI {name} plugin")),
+            "{}",
+            text(&out.stdout)
+        );
+    }
+    let mut entries: Vec<String> = state(&dir).into_keys().collect();
+    entries.sort();
+    let mut expected = names.clone();
+    expected.push(".cni-rs-installed".into());
+    expected.sort();
+    assert_eq!(entries, expected, "only the plugin names and the manifest");
+    let manifest = std::fs::read_to_string(dir.join(".cni-rs-installed")).unwrap();
+    let mut lines: Vec<String> = names.iter().map(|n| format!("{want}  {n}")).collect();
+    lines.sort_by(|a, b| {
+        a.split_once("  ")
+            .unwrap()
+            .1
+            .cmp(b.split_once("  ").unwrap().1)
+    });
+    assert_eq!(manifest, lines.join("\n") + "\n");
+
+    let before = state(&dir);
+    let out = install(&dir, &[]);
+    ok(&out);
+    assert!(
+        text(&out.stdout).contains("up to date"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(state(&dir), before, "a second run wrote to the directory");
+}
+
+#[test]
+fn shares_its_manifest_with_install_sh_in_both_directions() {
+    let tmp = tempfile::tempdir().unwrap();
+    // install.sh first, then the binary: up to date, nothing written.
+    let a = tmp.path().join("a");
+    ok(&install_sh(&a, Path::new(MULTICALL)));
+    let before = state(&a);
+    let out = install(&a, &[]);
+    ok(&out);
+    assert!(text(&out.stdout).contains("up to date"));
+    assert_eq!(state(&a), before);
+    // A new build over the script's install: the script's files are ours, replaced without
+    // --force.
+    let newer = variant(tmp.path(), "newer", 512);
+    ok(&install(&a, &["--from", newer.to_str().unwrap()]));
+    for n in names() {
+        assert_eq!(
+            std::fs::read(a.join(&n)).unwrap(),
+            std::fs::read(&newer).unwrap()
+        );
+    }
+
+    // The binary first, then install.sh with the same binary: up to date.
+    let b = tmp.path().join("b");
+    ok(&install(&b, &[]));
+    let before = state(&b);
+    let out = install_sh(&b, Path::new(MULTICALL));
+    ok(&out);
+    assert!(
+        text(&out.stdout).contains("up to date"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(state(&b), before);
+}
+
+#[test]
+fn refuses_files_it_did_not_install_unless_forced_and_a_refusal_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bin");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("ptp"), b"#!/bin/sh\necho someone else's ptp\n").unwrap();
+    std::os::unix::fs::symlink("/usr/lib/cni/bridge", dir.join("bridge")).unwrap();
+    let before = state(&dir);
+
+    let out = install(&dir, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("ptp") && err.contains("bridge (a symbolic link)"),
+        "{err}"
+    );
+    assert_eq!(state(&dir), before, "a refused run changed the directory");
+
+    ok(&install(&dir, &["--force"]));
+    let ours = std::fs::read(MULTICALL).unwrap();
+    for n in ["ptp", "bridge"] {
+        let m = std::fs::symlink_metadata(dir.join(n)).unwrap();
+        assert!(m.is_file(), "{n} replaced by a regular file");
+        assert_eq!(std::fs::read(dir.join(n)).unwrap(), ours, "{n}");
+    }
+
+    // A file of ours replaced since by another tool is someone else's again.
+    std::fs::remove_file(dir.join("tuning")).unwrap();
+    std::fs::write(dir.join("tuning"), b"not ours any more").unwrap();
+    // A directory under a plugin name is refused even with --force.
+    std::fs::remove_file(dir.join("vlan")).unwrap();
+    std::fs::create_dir(dir.join("vlan")).unwrap();
+    let before = state(&dir);
+    let newer = variant(tmp.path(), "newer", 4096);
+    let out = install(&dir, &["--from", newer.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("tuning") && err.contains("vlan (a directory)"),
+        "{err}"
+    );
+    assert_eq!(state(&dir), before);
+    let out = install(&dir, &["--force", "--from", newer.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "a directory is never replaced");
+    assert_eq!(state(&dir), before);
+    assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
+}
+
+#[test]
+fn replaces_atomically_under_a_reader_and_leaves_no_temporary_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bin");
+    let old = std::fs::read(MULTICALL).unwrap();
+    ok(&install(&dir, &[]));
+    let newer = variant(tmp.path(), "newer", 8 << 20);
+    let new = std::fs::read(&newer).unwrap();
+
+    // A reader in a loop, as a runtime executing the plugin opens it: every read must see the
+    // old file or the new one, whole.
+    let stop = Arc::new(AtomicBool::new(false));
+    let saw_new = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (stop, saw_new) = (stop.clone(), saw_new.clone());
+        let path = dir.join("bridge");
+        let (old, new) = (old.clone(), new.clone());
+        std::thread::spawn(move || {
+            let (mut olds, mut news, mut torn) = (0u32, 0u32, Vec::new());
+            while !stop.load(Ordering::Relaxed) {
+                match std::fs::read(&path) {
+                    Ok(b) if b == old => olds += 1,
+                    Ok(b) if b == new => {
+                        news += 1;
+                        saw_new.store(true, Ordering::Relaxed);
+                    }
+                    Ok(b) => torn.push(b.len() as i64),
+                    Err(e) => torn.push(-(e.raw_os_error().unwrap_or(0) as i64)),
+                }
+            }
+            (olds, news, torn)
+        })
+    };
+    std::thread::sleep(Duration::from_millis(50));
+    let out = install(&dir, &["--from", newer.to_str().unwrap()]);
+    // Until the reader has read the new file whole once (a read of 90 MB takes a while under
+    // load), at most 30 s.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !saw_new.load(Ordering::Relaxed) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (olds, news, torn) = reader.join().unwrap();
+    ok(&out);
+    assert!(
+        torn.is_empty(),
+        "reads saw partial or missing files: {torn:?}"
+    );
+    assert!(olds > 0 && news > 0, "reads: {olds} old, {news} new");
+    for name in names() {
+        assert_eq!(std::fs::read(dir.join(&name)).unwrap(), new, "{name}");
+    }
+    assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
+}
+
+/// A child process killed (SIGKILL) and reaped when the test ends, also on panic.
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Reaped {
+    fn signal(&self, sig: i32) {
+        // SAFETY: signalling the child this test started and has not reaped.
+        assert_eq!(unsafe { libc::kill(self.0.id() as i32, sig) }, 0);
+    }
+
+    /// Its exit status, if it exits within 30 s.
+    fn exit_within(&mut self) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Some(s) = self.0.try_wait().unwrap() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+#[test]
+fn wait_blocks_after_installing_until_sigterm_and_exits_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("bin");
+    let mut child = Reaped(
+        Command::new(MULTICALL)
+            .arg("install")
+            .arg("--dir")
+            .arg(&dir)
+            .arg("--wait")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Installed, then waiting (the manifest is the last file written).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !dir.join(".cni-rs-installed").exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(dir.join(".cni-rs-installed").exists(), "not installed");
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.0.try_wait().unwrap().is_none(),
+        "--wait returned early"
+    );
+    child.signal(libc::SIGTERM);
+    let status = child.exit_within().expect("SIGTERM did not end --wait");
+    assert_eq!(status.code(), Some(0));
+
+    let mut child = Reaped(
+        Command::new(MULTICALL)
+            .arg("wait")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(child.0.try_wait().unwrap().is_none(), "wait returned early");
+    child.signal(libc::SIGHUP);
+    assert_eq!(child.exit_within().unwrap().code(), Some(0));
+}
