@@ -34,6 +34,7 @@ pub mod multicall;
 /// The rtnetlink handle lives in its own crate (`netlink/`), shared with netns-sandbox.
 pub use cni_netlink as netlink;
 pub mod netns;
+pub mod plan;
 pub mod plugins;
 pub mod rollback;
 pub mod sublink;
