@@ -40,6 +40,7 @@
 use cni::{CmdArgs, Command, SpecVersion};
 use reference_plugins::plan::{self, LinkChange, LinkName, Netns, Plan, SysctlKey, Touch};
 use serde_json::Value;
+use std::path::PathBuf;
 
 use crate::request::assert_code;
 
@@ -149,6 +150,30 @@ pub struct Allowed {
     pub master_in_container: bool,
     /// `ipam.type` in every spelling.
     pub ipam: Vec<String>,
+    /// tuning: the configured sysctl keys as files below `/proc/sys`, `IFNAME` replaced.
+    pub sysctls: Vec<Vec<String>>,
+    /// tuning: `dataDir` in every spelling, and the default.
+    pub data_dirs: Vec<PathBuf>,
+}
+
+/// A tuning `sysctl` key as the file it names, components below `/proc/sys`: separated by
+/// `/`, or by `.` when a `.` comes first (then a `/` stands for a `.`), the first `IFNAME`
+/// replaced by the interface name.
+fn sysctl_file(key: &str, ifname: &str) -> Vec<String> {
+    let dotted = key.chars().find(|c| *c == '.' || *c == '/') == Some('.');
+    let mut path = String::with_capacity(key.len());
+    for c in key.chars() {
+        path.push(match c {
+            '.' if dotted => '/',
+            '/' if dotted => '.',
+            c => c,
+        });
+    }
+    path.replacen("IFNAME", ifname, 1)
+        .split('/')
+        .filter(|c| !c.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The values of `obj`'s keys equal to `key` ignoring ASCII case.
@@ -188,6 +213,8 @@ impl Allowed {
             default_route: false,
             master_in_container: false,
             ipam: Vec::new(),
+            sysctls: Vec::new(),
+            data_dirs: Vec::new(),
         };
         for ipam in values(&conf, "ipam") {
             a.ipam.extend(strings(ipam, "type"));
@@ -225,6 +252,19 @@ impl Allowed {
                     .into_iter()
                     .any(|v| v.as_bool() == Some(true));
             }
+            "tuning" => {
+                for map in values(&conf, "sysctl") {
+                    for key in map.as_object().into_iter().flat_map(|m| m.keys()) {
+                        a.sysctls.push(sysctl_file(key, &req.ifname));
+                    }
+                }
+                a.data_dirs = strings(&conf, "dataDir")
+                    .into_iter()
+                    .filter(|d| !d.is_empty())
+                    .map(PathBuf::from)
+                    .collect();
+                a.data_dirs.push(PathBuf::from("/run/cni/tuning"));
+            }
             _ => {}
         }
         a
@@ -251,6 +291,23 @@ impl Allowed {
         match key {
             SysctlKey::Global(k) if k == "net/ipv4/ip_forward" && netns == Netns::Own => Ok(()),
             SysctlKey::Global(k) => Err(format!("sysctl {k:?} in {netns:?}")),
+            SysctlKey::Path(c) => {
+                let one =
+                    |s: &String| !s.is_empty() && s != "." && s != ".." && !s.contains(['/', '\0']);
+                let under_net = c.len() >= 2 && c[0] == "net" && c.iter().all(one);
+                if self.plugin == "tuning"
+                    && netns == Netns::Container
+                    && under_net
+                    && self.sysctls.contains(c)
+                {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "sysctl /proc/sys/{key} in {netns:?} is not a configured one under \
+                         /proc/sys/net"
+                    ))
+                }
+            }
             SysctlKey::Interface { family, link, leaf } => {
                 let one = |s: &str| !s.is_empty() && s != "." && s != ".." && !s.contains('/');
                 if !["ipv4", "ipv6"].contains(family) || !one(leaf) {
@@ -360,6 +417,16 @@ pub fn check_plan(plan: &Plan, allowed: &Allowed) -> Result<(), String> {
                     && chain.len() == 28
                     && chain.starts_with("CNI-")
                     && chain[4..].bytes().all(|b| b.is_ascii_hexdigit())
+            }
+            Touch::File { dir, name } => {
+                allowed.plugin == "tuning"
+                    && allowed.data_dirs.contains(dir)
+                    && *name == format!("{}_{}.json", allowed.container_id, allowed.ifname)
+            }
+            Touch::DirEntries(dir) => {
+                plan.verb == Command::Gc
+                    && allowed.plugin == "tuning"
+                    && allowed.data_dirs.contains(dir)
             }
             Touch::Delegate { plugin, verb } => {
                 allowed.ipam.contains(plugin)
@@ -507,6 +574,76 @@ mod tests {
 }
 
 #[cfg(test)]
+mod tuning_tests {
+    use super::*;
+
+    const TUNING: &[u8] = b"tuning ADD\nctr-1\neth0\n/run/netns/x\n\n{\"cniVersion\":\"1.0.0\",\"name\":\"t\",\"type\":\"tuning\",\"mtu\":1400,\"dataDir\":\"/tmp/tun\",\"sysctl\":{\"net.ipv4.conf.IFNAME.forwarding\":\"1\",\"net/core/somaxconn\":\"512\"},\"prevResult\":{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"eth0\",\"sandbox\":\"/run/netns/x\"}]}}";
+
+    #[test]
+    fn tuning_plan_names_its_sysctls_and_saved_file_and_plants_are_caught() {
+        let req = PlanRequest::parse(TUNING).unwrap();
+        let mut args = CmdArgs::from_request(
+            req.verb,
+            &req.container_id,
+            &req.ifname,
+            &req.cni_args,
+            req.stdin.to_vec(),
+            &SpecVersion::ALL,
+        )
+        .unwrap();
+        args.netns = req.netns.clone();
+        let p = plan::for_request("tuning", &args).unwrap().unwrap();
+        let allowed = Allowed::from_request(&req);
+        check_plan(&p, &allowed).unwrap();
+        let path = |s: &str| s.split('/').map(str::to_string).collect::<Vec<_>>();
+        for want in [
+            Touch::Sysctl {
+                netns: Netns::Container,
+                key: SysctlKey::Path(path("net/ipv4/conf/eth0/forwarding")),
+            },
+            Touch::Sysctl {
+                netns: Netns::Container,
+                key: SysctlKey::Path(path("net/core/somaxconn")),
+            },
+            Touch::File {
+                dir: "/tmp/tun".into(),
+                name: "ctr-1_eth0.json".into(),
+            },
+        ] {
+            assert!(p.touches.contains(&want), "missing {want:?}");
+        }
+        let plants = [
+            Touch::Sysctl {
+                netns: Netns::Container,
+                key: SysctlKey::Path(path("kernel/core_pattern")),
+            },
+            Touch::Sysctl {
+                netns: Netns::Container,
+                key: SysctlKey::Path(path("net/ipv4/conf/eth1/forwarding")),
+            },
+            Touch::Sysctl {
+                netns: Netns::Own,
+                key: SysctlKey::Path(path("net/core/somaxconn")),
+            },
+            Touch::File {
+                dir: "/tmp/tun/..".into(),
+                name: "ctr-1_eth0.json".into(),
+            },
+            Touch::File {
+                dir: "/tmp/tun".into(),
+                name: "ctr-2_eth0.json".into(),
+            },
+            Touch::DirEntries("/tmp/tun".into()),
+        ];
+        for plant in plants {
+            let mut bad = p.clone();
+            bad.touches.push(plant.clone());
+            assert!(check_plan(&bad, &allowed).is_err(), "not caught: {plant:?}");
+        }
+    }
+}
+
+#[cfg(test)]
 mod seed_tests {
     use super::*;
 
@@ -537,8 +674,13 @@ mod seed_tests {
             let p = plan::for_request(req.plugin, &args)
                 .unwrap()
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
-            // loopback holds nothing for STATUS or GC to look at.
-            if !(req.plugin == "loopback" && matches!(req.verb, Command::Status | Command::Gc)) {
+            // loopback holds nothing for STATUS or GC to look at; tuning's STATUS only reads.
+            let nothing = match req.plugin {
+                "loopback" => matches!(req.verb, Command::Status | Command::Gc),
+                "tuning" => req.verb == Command::Status,
+                _ => false,
+            };
+            if !nothing {
                 assert!(!p.touches.is_empty(), "{name}: an empty plan");
             }
             seen += 1;

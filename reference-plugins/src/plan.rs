@@ -17,6 +17,7 @@
 //! DEL's scans for rules by comment) are not listed: only what changes state.
 
 use std::fmt;
+use std::path::PathBuf;
 
 use cni::{CmdArgs, Command, Error};
 
@@ -73,6 +74,8 @@ pub enum LinkChange {
 pub enum SysctlKey {
     /// A key naming no interface, `net/ipv4/ip_forward` say.
     Global(String),
+    /// Any file under `/proc/sys`, as its components (tuning's configured sysctls).
+    Path(Vec<String>),
     /// `net/<family>/conf/<link>/<leaf>`.
     Interface {
         /// `ipv4` or `ipv6`.
@@ -97,6 +100,7 @@ impl fmt::Display for SysctlKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SysctlKey::Global(k) => f.write_str(k),
+            SysctlKey::Path(c) => f.write_str(&c.join("/")),
             SysctlKey::Interface { family, link, leaf } => {
                 write!(f, "net/{family}/conf/{link}/{leaf}")
             }
@@ -131,6 +135,14 @@ pub enum Touch {
         table: &'static str,
         chain: String,
     },
+    /// File `name` in `dir` written or removed (with its temporaries, `.<name>.tmp-*`);
+    /// `dir` is created when missing.
+    File {
+        dir: PathBuf,
+        name: String,
+    },
+    /// Files directly in `dir` that belong to this network, removed (GC).
+    DirEntries(PathBuf),
     /// The IPAM plugin called with this verb.
     Delegate {
         plugin: String,
@@ -253,14 +265,15 @@ impl Plan {
 }
 
 /// The plan of `args`'s verb for the plugin named `plugin`, from the same decoding its verb
-/// starts with. `None` for a plugin this module does not cover (host-local, dhcp, portmap,
-/// tuning). An `Err` is what the verb would answer before touching anything.
+/// starts with. `None` for a plugin this module does not cover ([`COVERED`] lists the others).
+/// An `Err` is what the verb would answer before touching anything.
 pub fn for_request(plugin: &str, args: &CmdArgs) -> Option<Result<Plan, Error>> {
-    use crate::plugins::{bridge, ipvlan, loopback, macvlan, ptp, vlan};
+    use crate::plugins::{bridge, ipvlan, loopback, macvlan, ptp, tuning, vlan};
     Some(match plugin {
         "bridge" => bridge::plan::plan(args),
         "ptp" => ptp::plan::plan(args),
         "loopback" => loopback::plan(args),
+        "tuning" => tuning::plan::plan(args),
         "macvlan" => crate::sublink::plan(&macvlan::Macvlan, args),
         "ipvlan" => crate::sublink::plan(&ipvlan::Ipvlan, args),
         "vlan" => crate::sublink::plan(&vlan::Vlan, args),
@@ -269,4 +282,6 @@ pub fn for_request(plugin: &str, args: &CmdArgs) -> Option<Result<Plan, Error>> 
 }
 
 /// The plugins [`for_request`] covers.
-pub const COVERED: &[&str] = &["bridge", "ptp", "macvlan", "ipvlan", "vlan", "loopback"];
+pub const COVERED: &[&str] = &[
+    "bridge", "ptp", "macvlan", "ipvlan", "vlan", "loopback", "tuning",
+];
