@@ -273,6 +273,7 @@ impl Allowed {
     fn link_ok(&self, netns: Netns, name: &LinkName, change: LinkChange) -> bool {
         match (netns, name) {
             (_, LinkName::Temporary) => true,
+            (_, LinkName::RouteInterface) => false,
             (_, LinkName::DefaultRouteInterface) => {
                 self.default_route && change == LinkChange::Parent
             }
@@ -323,6 +324,12 @@ impl Allowed {
                     LinkName::Named(n) => one(n) && self.link_ok(netns, link, LinkChange::Change),
                     LinkName::Temporary => true,
                     LinkName::DefaultRouteInterface => false,
+                    LinkName::RouteInterface => {
+                        self.plugin == "portmap"
+                            && netns == Netns::Own
+                            && *family == "ipv4"
+                            && *leaf == "route_localnet"
+                    }
                 };
                 if name_ok {
                     Ok(())
@@ -356,17 +363,80 @@ impl Allowed {
             && (tail == want || (comment.len() >= 125 && want.starts_with(tail)))
     }
 
+    /// portmap's tag: `cnirs-portmap <16 hex>-<16 hex> net: N, if: I, id: C` without `"`
+    /// and control characters, cut at 128 bytes; on GC the network's part only,
+    /// `cnirs-portmap <16 hex>`.
+    fn portmap_comment_ok(&self, c: &str) -> bool {
+        let hex = |s: Option<&str>| {
+            s.is_some_and(|s| s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+        };
+        let Some(rest) = c.strip_prefix("cnirs-portmap ") else {
+            return false;
+        };
+        if self.verb == Command::Gc {
+            return hex(Some(rest));
+        }
+        let plain = |s: &str| s.replace(|c: char| c == '"' || c.is_control(), "");
+        let want = format!(
+            " net: {}, if: {}, id: {}",
+            plain(&self.network),
+            plain(&self.ifname),
+            plain(&self.container_id)
+        );
+        hex(rest.get(..16))
+            && rest.get(16..17) == Some("-")
+            && hex(rest.get(17..33))
+            && rest
+                .get(33..)
+                .is_some_and(|tail| tail == want || (c.len() >= 125 && want.starts_with(tail)))
+    }
+
+    fn iptables_ok(&self, table: &str, chain: &str) -> bool {
+        let hashed = |prefix: &str| {
+            chain.len() == 28
+                && chain.starts_with(prefix)
+                && chain[prefix.len()..].bytes().all(|b| b.is_ascii_hexdigit())
+        };
+        table == "nat"
+            && match self.plugin {
+                "bridge" | "ptp" => hashed("CNI-"),
+                "portmap" => {
+                    [
+                        "CNI-HOSTPORT-DNAT",
+                        "CNI-HOSTPORT-SETMARK",
+                        "CNI-HOSTPORT-MASQ",
+                        "PREROUTING",
+                        "OUTPUT",
+                        "POSTROUTING",
+                    ]
+                    .contains(&chain)
+                        || hashed("CNI-DN-")
+                        || (self.verb == Command::Del && hashed("CNI-SN-"))
+                }
+                _ => false,
+            }
+    }
+
     fn nft_ok(&self, family: &str, table: &str, chain: &str, comment: Option<&str>) -> bool {
         match (family, table) {
-            ("inet", "cni_plugins_masquerade") => match (chain, comment) {
-                ("postrouting", None) => true,
-                ("masq_checks", Some(c)) if self.verb == Command::Gc => {
-                    c.len() == 16 + ", net: ".len() + self.network.len()
-                        && c[..16].bytes().all(|b| b.is_ascii_hexdigit())
-                        && c[16..] == format!(", net: {}", self.network)
+            ("inet", "cni_plugins_masquerade") if ["bridge", "ptp"].contains(&self.plugin) => {
+                match (chain, comment) {
+                    ("postrouting", None) => true,
+                    ("masq_checks", Some(c)) if self.verb == Command::Gc => {
+                        c.len() == 16 + ", net: ".len() + self.network.len()
+                            && c[..16].bytes().all(|b| b.is_ascii_hexdigit())
+                            && c[16..] == format!(", net: {}", self.network)
+                    }
+                    ("masq_checks", Some(c)) => self.masq_comment_ok(c),
+                    _ => false,
                 }
-                ("masq_checks", Some(c)) => self.masq_comment_ok(c),
-                _ => false,
+            }
+            ("ip" | "ip6", "cni_hostport") if self.plugin == "portmap" => match comment {
+                None => ["hostports_all", "prerouting", "output"].contains(&chain),
+                Some(c) => {
+                    ["hostports", "hostip_hostports", "masquerading"].contains(&chain)
+                        && self.portmap_comment_ok(c)
+                }
             },
             ("bridge", "nat") if self.plugin == "bridge" => {
                 let ref_id = format!("{}-{}", self.container_id, self.ifname);
@@ -412,12 +482,7 @@ pub fn check_plan(plan: &Plan, allowed: &Allowed) -> Result<(), String> {
                 chain,
                 comment,
             } => allowed.nft_ok(family, table, chain, comment.as_deref()),
-            Touch::Iptables { table, chain } => {
-                *table == "nat"
-                    && chain.len() == 28
-                    && chain.starts_with("CNI-")
-                    && chain[4..].bytes().all(|b| b.is_ascii_hexdigit())
-            }
+            Touch::Iptables { table, chain } => allowed.iptables_ok(table, chain),
             Touch::File { dir, name } => {
                 allowed.plugin == "tuning"
                     && allowed.data_dirs.contains(dir)
@@ -644,6 +709,79 @@ mod tuning_tests {
 }
 
 #[cfg(test)]
+mod portmap_tests {
+    use super::*;
+
+    #[test]
+    fn portmap_plan_names_its_chains_and_plants_are_caught() {
+        let data = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../fuzz/corpus/plugin_plan/seed-conformance-portmap-ours-portmap-add"),
+        )
+        .unwrap();
+        let req = PlanRequest::parse(&data).unwrap();
+        let mut args = CmdArgs::from_request(
+            req.verb,
+            &req.container_id,
+            &req.ifname,
+            &req.cni_args,
+            req.stdin.to_vec(),
+            &SpecVersion::ALL,
+        )
+        .unwrap();
+        args.netns = req.netns.clone();
+        let p = plan::for_request("portmap", &args).unwrap().unwrap();
+        let allowed = Allowed::from_request(&req);
+        check_plan(&p, &allowed).unwrap();
+        assert!(p.touches.contains(&Touch::Sysctl {
+            netns: Netns::Own,
+            key: SysctlKey::interface("ipv4", &LinkName::RouteInterface, "route_localnet"),
+        }));
+        let comment = p
+            .touches
+            .iter()
+            .find_map(|t| match t {
+                Touch::Nft {
+                    comment: Some(c), ..
+                } => Some(c.clone()),
+                _ => None,
+            })
+            .unwrap();
+        let plants = [
+            Touch::Iptables {
+                table: "nat",
+                chain: "KUBE-SERVICES".into(),
+            },
+            Touch::Iptables {
+                table: "filter",
+                chain: "CNI-HOSTPORT-DNAT".into(),
+            },
+            Touch::Nft {
+                family: "ip",
+                table: "cni_hostport".into(),
+                chain: "hostports".into(),
+                comment: Some(comment.replace("id: cnirs-seed-ctr", "id: other")),
+            },
+            Touch::Nft {
+                family: "ip",
+                table: "nat".into(),
+                chain: "hostports".into(),
+                comment: Some(comment),
+            },
+            Touch::Sysctl {
+                netns: Netns::Own,
+                key: SysctlKey::interface("ipv4", &LinkName::named("eth0"), "route_localnet"),
+            },
+        ];
+        for plant in plants {
+            let mut bad = p.clone();
+            bad.touches.push(plant.clone());
+            assert!(check_plan(&bad, &allowed).is_err(), "not caught: {plant:?}");
+        }
+    }
+}
+
+#[cfg(test)]
 mod seed_tests {
     use super::*;
 
@@ -674,10 +812,12 @@ mod seed_tests {
             let p = plan::for_request(req.plugin, &args)
                 .unwrap()
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
-            // loopback holds nothing for STATUS or GC to look at; tuning's STATUS only reads.
+            // loopback holds nothing for STATUS or GC to look at; tuning's STATUS and
+            // portmap's CHECK and STATUS only read.
             let nothing = match req.plugin {
                 "loopback" => matches!(req.verb, Command::Status | Command::Gc),
                 "tuning" => req.verb == Command::Status,
+                "portmap" => matches!(req.verb, Command::Status | Command::Check),
                 _ => false,
             };
             if !nothing {

@@ -40,6 +40,8 @@ pub enum LinkName {
     Temporary,
     /// The interface of the first default route, found at run time.
     DefaultRouteInterface,
+    /// The interface of the node's route to the container's address, found at run time.
+    RouteInterface,
 }
 
 impl LinkName {
@@ -54,6 +56,7 @@ impl fmt::Display for LinkName {
             LinkName::Named(n) => f.write_str(n),
             LinkName::Temporary => f.write_str("<temporary veth>"),
             LinkName::DefaultRouteInterface => f.write_str("<default route interface>"),
+            LinkName::RouteInterface => f.write_str("<interface of the route to the container>"),
         }
     }
 }
@@ -268,12 +271,13 @@ impl Plan {
 /// starts with. `None` for a plugin this module does not cover ([`COVERED`] lists the others).
 /// An `Err` is what the verb would answer before touching anything.
 pub fn for_request(plugin: &str, args: &CmdArgs) -> Option<Result<Plan, Error>> {
-    use crate::plugins::{bridge, ipvlan, loopback, macvlan, ptp, tuning, vlan};
+    use crate::plugins::{bridge, ipvlan, loopback, macvlan, portmap, ptp, tuning, vlan};
     Some(match plugin {
         "bridge" => bridge::plan::plan(args),
         "ptp" => ptp::plan::plan(args),
         "loopback" => loopback::plan(args),
         "tuning" => tuning::plan::plan(args),
+        "portmap" => portmap::plan::plan(args),
         "macvlan" => crate::sublink::plan(&macvlan::Macvlan, args),
         "ipvlan" => crate::sublink::plan(&ipvlan::Ipvlan, args),
         "vlan" => crate::sublink::plan(&vlan::Vlan, args),
@@ -283,5 +287,5 @@ pub fn for_request(plugin: &str, args: &CmdArgs) -> Option<Result<Plan, Error>> 
 
 /// The plugins [`for_request`] covers.
 pub const COVERED: &[&str] = &[
-    "bridge", "ptp", "macvlan", "ipvlan", "vlan", "loopback", "tuning",
+    "bridge", "ptp", "macvlan", "ipvlan", "vlan", "loopback", "tuning", "portmap",
 ];
