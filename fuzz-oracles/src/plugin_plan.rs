@@ -152,8 +152,11 @@ pub struct Allowed {
     pub ipam: Vec<String>,
     /// tuning: the configured sysctl keys as files below `/proc/sys`, `IFNAME` replaced.
     pub sysctls: Vec<Vec<String>>,
-    /// tuning: `dataDir` in every spelling, and the default.
+    /// tuning: `dataDir` in every spelling, and the default; host-local: the store
+    /// directories, `ipam.dataDir` (or the default) joined with the network name.
     pub data_dirs: Vec<PathBuf>,
+    /// dhcp: `ipam.daemonSocketPath` in every spelling, and the default.
+    pub sockets: Vec<PathBuf>,
 }
 
 /// A tuning `sysctl` key as the file it names, components below `/proc/sys`: separated by
@@ -215,6 +218,15 @@ impl Allowed {
             ipam: Vec::new(),
             sysctls: Vec::new(),
             data_dirs: Vec::new(),
+            sockets: Vec::new(),
+        };
+        let ipam_strings = |key: &str| -> Vec<PathBuf> {
+            values(&conf, "ipam")
+                .into_iter()
+                .flat_map(|i| strings(i, key))
+                .filter(|d| !d.is_empty())
+                .map(PathBuf::from)
+                .collect()
         };
         for ipam in values(&conf, "ipam") {
             a.ipam.extend(strings(ipam, "type"));
@@ -264,6 +276,18 @@ impl Allowed {
                     .map(PathBuf::from)
                     .collect();
                 a.data_dirs.push(PathBuf::from("/run/cni/tuning"));
+            }
+            "host-local" => {
+                let one = |s: &str| !s.is_empty() && s != "." && s != ".." && !s.contains('/');
+                if one(&a.network) {
+                    let mut dirs = ipam_strings("dataDir");
+                    dirs.push(PathBuf::from("/var/lib/cni/networks"));
+                    a.data_dirs = dirs.into_iter().map(|d| d.join(&a.network)).collect();
+                }
+            }
+            "dhcp" => {
+                a.sockets = ipam_strings("daemonSocketPath");
+                a.sockets.push(PathBuf::from("/run/cni/dhcp.sock"));
             }
             _ => {}
         }
@@ -391,6 +415,28 @@ impl Allowed {
                 .is_some_and(|tail| tail == want || (c.len() >= 125 && want.starts_with(tail)))
     }
 
+    /// A dhcp daemon request names this verb, this attachment (container ID, network,
+    /// ifname) and, on ADD, `CNI_NETNS`; GC names this network.
+    fn daemon_request_ok(&self, verb: Command, request: &Value) -> bool {
+        let attachment = || {
+            request["attachment"]
+                == serde_json::json!({
+                    "containerId": self.container_id,
+                    "network": self.network,
+                    "ifname": self.ifname,
+                })
+        };
+        match (verb, request["op"].as_str()) {
+            (Command::Add, Some("add")) => {
+                attachment() && request["netns"].as_str() == self.netns.as_deref()
+            }
+            (Command::Check, Some("check")) | (Command::Del, Some("del")) => attachment(),
+            (Command::Status, Some("status")) => true,
+            (Command::Gc, Some("gc")) => request["network"] == self.network.as_str(),
+            _ => false,
+        }
+    }
+
     fn iptables_ok(&self, table: &str, chain: &str) -> bool {
         let hashed = |prefix: &str| {
             chain.len() == 28
@@ -489,9 +535,17 @@ pub fn check_plan(plan: &Plan, allowed: &Allowed) -> Result<(), String> {
                     && *name == format!("{}_{}.json", allowed.container_id, allowed.ifname)
             }
             Touch::DirEntries(dir) => {
-                plan.verb == Command::Gc
-                    && allowed.plugin == "tuning"
-                    && allowed.data_dirs.contains(dir)
+                let verb_ok = match allowed.plugin {
+                    "tuning" => plan.verb == Command::Gc,
+                    "host-local" => matches!(plan.verb, Command::Add | Command::Del | Command::Gc),
+                    _ => false,
+                };
+                verb_ok && allowed.data_dirs.contains(dir)
+            }
+            Touch::Daemon { socket, request } => {
+                allowed.plugin == "dhcp"
+                    && allowed.sockets.contains(socket)
+                    && allowed.daemon_request_ok(plan.verb, request)
             }
             Touch::Delegate { plugin, verb } => {
                 allowed.ipam.contains(plugin)
@@ -782,6 +836,102 @@ mod portmap_tests {
 }
 
 #[cfg(test)]
+mod ipam_tests {
+    use super::*;
+
+    fn seed_plan(name: &str) -> (Plan, Allowed) {
+        let data = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../fuzz/corpus/plugin_plan")
+                .join(name),
+        )
+        .unwrap();
+        let req = PlanRequest::parse(&data).unwrap();
+        let mut args = CmdArgs::from_request(
+            req.verb,
+            &req.container_id,
+            &req.ifname,
+            &req.cni_args,
+            req.stdin.to_vec(),
+            &SpecVersion::ALL,
+        )
+        .unwrap();
+        args.netns = req.netns.clone();
+        let p = plan::for_request(req.plugin, &args).unwrap().unwrap();
+        let allowed = Allowed::from_request(&req);
+        check_plan(&p, &allowed).unwrap();
+        (p, allowed)
+    }
+
+    fn caught(p: &Plan, allowed: &Allowed, plants: Vec<Touch>) {
+        for plant in plants {
+            let mut bad = p.clone();
+            bad.touches.push(plant.clone());
+            assert!(check_plan(&bad, allowed).is_err(), "not caught: {plant:?}");
+        }
+    }
+
+    #[test]
+    fn host_local_writes_only_its_network_store() {
+        let (p, allowed) = seed_plan("seed-host-local-data-dir-add");
+        assert_eq!(
+            p.touches,
+            vec![Touch::DirEntries("/run/cnirs-seed/ipam/hl".into())]
+        );
+        caught(
+            &p,
+            &allowed,
+            vec![
+                Touch::DirEntries("/run/cnirs-seed/ipam".into()),
+                Touch::DirEntries("/run/cnirs-seed/ipam/other".into()),
+                Touch::DirEntries("/var/lib/cni/networks/hl/..".into()),
+                Touch::File {
+                    dir: "/run/cnirs-seed/ipam/hl".into(),
+                    name: "10.9.0.10".into(),
+                },
+            ],
+        );
+    }
+
+    #[test]
+    fn dhcp_asks_only_for_its_attachment_at_its_socket() {
+        let (p, allowed) = seed_plan("seed-dhcp-macvlan-add");
+        let Touch::Daemon { socket, request } = &p.touches[0] else {
+            panic!("{p:?}");
+        };
+        assert_eq!(socket, &PathBuf::from("/run/cni/cnirs-seed-dhcp.sock"));
+        let mut other_ctr = request.clone();
+        other_ctr["attachment"]["containerId"] = "other".into();
+        let mut other_ns = request.clone();
+        other_ns["netns"] = "/proc/1/ns/net".into();
+        let mut del = request.clone();
+        del["op"] = "del".into();
+        caught(
+            &p,
+            &allowed,
+            vec![
+                Touch::Daemon {
+                    socket: "/tmp/elsewhere.sock".into(),
+                    request: request.clone(),
+                },
+                Touch::Daemon {
+                    socket: socket.clone(),
+                    request: other_ctr,
+                },
+                Touch::Daemon {
+                    socket: socket.clone(),
+                    request: other_ns,
+                },
+                Touch::Daemon {
+                    socket: socket.clone(),
+                    request: del,
+                },
+            ],
+        );
+    }
+}
+
+#[cfg(test)]
 mod seed_tests {
     use super::*;
 
@@ -817,7 +967,7 @@ mod seed_tests {
             let nothing = match req.plugin {
                 "loopback" => matches!(req.verb, Command::Status | Command::Gc),
                 "tuning" => req.verb == Command::Status,
-                "portmap" => matches!(req.verb, Command::Status | Command::Check),
+                "portmap" | "host-local" => matches!(req.verb, Command::Status | Command::Check),
                 _ => false,
             };
             if !nothing {

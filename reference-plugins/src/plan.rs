@@ -144,8 +144,15 @@ pub enum Touch {
         dir: PathBuf,
         name: String,
     },
-    /// Files directly in `dir` that belong to this network, removed (GC).
+    /// Files directly in `dir` written or removed: host-local's store (created when
+    /// missing), tuning's saved files of this network (GC).
     DirEntries(PathBuf),
+    /// A request sent to the dhcp daemon at `socket`, as it goes over the socket (the
+    /// daemon then works in the namespace and on the attachment it names).
+    Daemon {
+        socket: PathBuf,
+        request: serde_json::Value,
+    },
     /// The IPAM plugin called with this verb.
     Delegate {
         plugin: String,
@@ -271,13 +278,17 @@ impl Plan {
 /// starts with. `None` for a plugin this module does not cover ([`COVERED`] lists the others).
 /// An `Err` is what the verb would answer before touching anything.
 pub fn for_request(plugin: &str, args: &CmdArgs) -> Option<Result<Plan, Error>> {
-    use crate::plugins::{bridge, ipvlan, loopback, macvlan, portmap, ptp, tuning, vlan};
+    use crate::plugins::{
+        bridge, dhcp, host_local, ipvlan, loopback, macvlan, portmap, ptp, tuning, vlan,
+    };
     Some(match plugin {
         "bridge" => bridge::plan::plan(args),
         "ptp" => ptp::plan::plan(args),
         "loopback" => loopback::plan(args),
         "tuning" => tuning::plan::plan(args),
         "portmap" => portmap::plan::plan(args),
+        "host-local" => host_local::plan(args),
+        "dhcp" => dhcp::plan(args),
         "macvlan" => crate::sublink::plan(&macvlan::Macvlan, args),
         "ipvlan" => crate::sublink::plan(&ipvlan::Ipvlan, args),
         "vlan" => crate::sublink::plan(&vlan::Vlan, args),
@@ -287,5 +298,14 @@ pub fn for_request(plugin: &str, args: &CmdArgs) -> Option<Result<Plan, Error>> 
 
 /// The plugins [`for_request`] covers.
 pub const COVERED: &[&str] = &[
-    "bridge", "ptp", "macvlan", "ipvlan", "vlan", "loopback", "tuning", "portmap",
+    "bridge",
+    "ptp",
+    "macvlan",
+    "ipvlan",
+    "vlan",
+    "loopback",
+    "tuning",
+    "portmap",
+    "host-local",
+    "dhcp",
 ];
