@@ -1,7 +1,8 @@
-//! Whole-plugin requests up to the first kernel call: for every plugin
-//! `reference_plugins::plan` covers and every verb, the plan the plugin would execute
-//! (`plan::for_request`, the decoding its verb starts with) from an environment and stdin,
-//! checked against what the request itself named.
+//! Whole-plugin requests up to the first kernel call: for every reference plugin (bridge, ptp,
+//! macvlan, ipvlan, vlan, loopback, tuning, portmap, host-local, dhcp) and every verb, the plan
+//! the plugin would execute (`reference_plugins::plan::for_request`, the decoding its verb
+//! starts with and takes its names from) from an environment and stdin, checked against what
+//! the request itself named.
 //!
 //! Input: a text header of five lines, then stdin:
 //!
@@ -25,15 +26,23 @@
 //!   default route's interface only without `master` (macvlan, ipvlan, vlan; in the
 //!   container's namespace only with `linkInContainer`), or a temporary host veth;
 //! - a sysctl is `net/ipv4/ip_forward` or `net/ipv{4,6}/conf/<link>/<leaf>` for a link
-//!   allowed in that namespace (`all` only for `forwarding`, `lo` only for `disable_ipv6`),
-//!   one path component each, so the file is under `/proc/sys/net`;
+//!   allowed in that namespace (`all` only for `forwarding`, `lo` only for `disable_ipv6`,
+//!   portmap's route to the container only for `route_localnet`), one path component each,
+//!   so the file is under `/proc/sys/net`; tuning's are exactly its configured keys as files
+//!   (`IFNAME` replaced), first component `net`, none empty, `.` or `..`, in the container;
 //! - nf_tables: the masquerade table's base chain and `masq_checks`, with rules commented
-//!   for this network, interface and container ID; spoof check: `bridge nat` chains
-//!   `PREROUTING` and `cni-br-iface-<containerID>-<ifname>[-mac]`; iptables: `nat`,
-//!   `CNI-` and 24 hex digits;
+//!   for this network, interface and container ID (bridge, ptp); spoof check: `bridge nat`
+//!   chains `PREROUTING` and `cni-br-iface-<containerID>-<ifname>[-mac]`; portmap:
+//!   `ip`/`ip6 cni_hostport` chains, rules tagged with this attachment (GC: this network);
+//!   iptables `nat`: `CNI-` and 24 hex digits (bridge, ptp), portmap's `CNI-HOSTPORT-*`,
+//!   `CNI-DN-`/`CNI-SN-` chains and the jumps from the built-in chains;
+//! - files: tuning's `<containerID>_<ifname>.json` in its `dataDir`, host-local's store
+//!   `<ipam.dataDir>/<network>`; dhcp talks only to `ipam.daemonSocketPath` (or the default
+//!   socket) about this attachment and, on ADD, `CNI_NETNS`;
 //! - an IPAM delegate is the configuration's `ipam.type`, called with this verb (or DEL,
 //!   ADD's undo);
-//! - DEL creates nothing; CHECK, STATUS and GC change no link and no sysctl.
+//! - DEL creates nothing and writes no sysctl; CHECK, STATUS and GC change no link and no
+//!   sysctl.
 //!
 //! Refusals carry a code a decoder documents (1, 2, 3, 4, 6, 7), never the internal one.
 
@@ -467,7 +476,12 @@ impl Allowed {
         match (family, table) {
             ("inet", "cni_plugins_masquerade") if ["bridge", "ptp"].contains(&self.plugin) => {
                 match (chain, comment) {
-                    ("postrouting", None) => true,
+                    ("postrouting", Some(c)) => [
+                        "cni-rs 1: IPv4 multicast is not masqueraded",
+                        "cni-rs 1: IPv6 multicast is not masqueraded",
+                        "cni-rs 1: on to masq_checks",
+                    ]
+                    .contains(&c),
                     ("masq_checks", Some(c)) if self.verb == Command::Gc => {
                         c.len() == 16 + ", net: ".len() + self.network.len()
                             && c[..16].bytes().all(|b| b.is_ascii_hexdigit())

@@ -126,7 +126,7 @@ pub enum Touch {
         key: SysctlKey,
     },
     /// Rules written into (or deleted from) an nf_tables chain; `comment` is what the
-    /// attachment's rules carry (`None`: the chain itself, shared).
+    /// rules carry (`None`: the chain itself, shared, without rules of its own).
     Nft {
         family: &'static str,
         table: String,
@@ -207,12 +207,15 @@ impl Plan {
     /// The masquerade rules of `spec` in either layout ([`crate::firewall`]), as set up or
     /// torn down: the attachment's rules in the nftables chain, the iptables chain.
     pub fn masquerade(&mut self, spec: &MasqSpec) {
-        self.push(Touch::Nft {
-            family: "inet",
-            table: spec.nft_table().to_string(),
-            chain: crate::firewall::NFT_BASE_CHAIN.to_string(),
-            comment: None,
-        });
+        // The shared base chain and its own rules, written when missing or out of date.
+        for comment in crate::firewall::nftables::base_rule_comments(spec) {
+            self.push(Touch::Nft {
+                family: "inet",
+                table: spec.nft_table().to_string(),
+                chain: crate::firewall::NFT_BASE_CHAIN.to_string(),
+                comment: Some(comment),
+            });
+        }
         self.push(Touch::Nft {
             family: "inet",
             table: spec.nft_table().to_string(),

@@ -88,6 +88,8 @@ impl DelPlan {
                 &LinkName::named(args.ifname.as_str()),
                 LinkChange::Delete,
             );
+            // The host end goes with its peer.
+            plan.link(Netns::Own, &LinkName::Temporary, LinkChange::Delete);
         }
     }
 }
