@@ -1,6 +1,7 @@
 //! The plan a verb lists (`reference_plugins::plan::for_request`, what the `plugin_plan` fuzz
 //! target checks) against what the built plugin then does to the kernel: for ADD and DEL of
-//! bridge (gateway, masquerade, spoof check), ptp (masquerade) and macvlan, every link that
+//! bridge (gateway, masquerade, spoof check), ptp (masquerade), macvlan and portmap
+//! (nftables, both families, `snat`), every link that
 //! appears, changes or goes in the node or the container namespace, every link an address
 //! or route is added to or removed from, every watched sysctl that changes, and every
 //! nftables table, chain and rule comment the ruleset gains or loses is one the plan names.
@@ -125,6 +126,8 @@ fn assert_planned(plan: &Plan, node: (&Snapshot, &Snapshot), cont: (&Snapshot, &
                 nft.iter().any(|(_, c, _)| c == chain),
                 "nftables chain {chain} not in the plan of {what}"
             );
+        } else if line.starts_with("comment ") {
+            // A table's own comment, checked with its table.
         } else if let Some((_, comment)) = line.split_once("comment \"") {
             let comment = comment.trim_end_matches('"');
             assert!(
@@ -220,4 +223,50 @@ fn a_link_missing_from_the_plan_is_caught() {
         )
     });
     assert!(caught.is_err());
+}
+
+#[test]
+fn portmap_add_and_del_stay_inside_their_plans() {
+    let node = Node::new("plan-pm", "portmap", "plannet");
+    let c = Netns::new("plan-pm-c").unwrap();
+    let prev = json!({
+        "cniVersion": "1.0.0",
+        "interfaces": [{"name": "eth0", "sandbox": c.path()}],
+        "ips": [
+            {"address": "10.79.0.2/24", "gateway": "10.79.0.1", "interface": 0},
+            {"address": "fd79::2/64", "interface": 0},
+        ],
+    });
+    let maps = json!([
+        {"hostPort": 18080, "containerPort": 80, "protocol": "tcp"},
+        {"hostPort": 15353, "containerPort": 53, "protocol": "udp", "hostIP": "127.0.0.1"},
+    ]);
+    let base = node.net_conf(
+        "1.0.0",
+        json!({
+            "capabilities": {"portMappings": true},
+            "runtimeConfig": {"portMappings": maps},
+            "snat": true,
+        }),
+    );
+    let watch = Watch::default();
+    for (verb, conf) in [
+        (
+            Command::Add,
+            merged(base.clone(), json!({ "prevResult": prev })),
+        ),
+        (Command::Del, base),
+    ] {
+        let plan = plan_of("portmap", verb, "plan-ctr-4", c.path(), &conf);
+        let (n0, c0) = (Snapshot::take(&node.ns, &watch), Snapshot::take(&c, &watch));
+        let out = node.run(verb.as_str(), "plan-ctr-4", Some(c.path()), &conf);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        let (n1, c1) = (Snapshot::take(&node.ns, &watch), Snapshot::take(&c, &watch));
+        assert!(n0.firewall != n1.firewall, "{verb:?} changed no rule");
+        assert_planned(&plan, (&n0, &n1), (&c0, &c1));
+    }
 }
