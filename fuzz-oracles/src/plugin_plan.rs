@@ -28,8 +28,9 @@
 //! - a sysctl is `net/ipv4/ip_forward` or `net/ipv{4,6}/conf/<link>/<leaf>` for a link
 //!   allowed in that namespace (`all` only for `forwarding`, `lo` only for `disable_ipv6`,
 //!   portmap's route to the container only for `route_localnet`), one path component each,
-//!   so the file is under `/proc/sys/net`; tuning's are exactly its configured keys as files
-//!   (`IFNAME` replaced), first component `net`, none empty, `.` or `..`, in the container;
+//!   so the file is under `/proc/sys/net`; tuning's are exactly its configured keys
+//!   (`sysctl`, `args.cni.sysctl`) as files (`IFNAME` replaced), first component `net`,
+//!   none empty, `.` or `..`, in the container;
 //! - nf_tables: the masquerade table's base chain and `masq_checks`, with rules commented
 //!   for this network, interface and container ID (bridge, ptp); spoof check: `bridge nat`
 //!   chains `PREROUTING` and `cni-br-iface-<containerID>-<ifname>[-mac]`; portmap:
@@ -274,7 +275,14 @@ impl Allowed {
                     .any(|v| v.as_bool() == Some(true));
             }
             "tuning" => {
-                for map in values(&conf, "sysctl") {
+                // `sysctl`, and `args.cni.sysctl` (per attachment).
+                let mut maps = values(&conf, "sysctl");
+                for args in values(&conf, "args") {
+                    for cni in values(args, "cni") {
+                        maps.extend(values(cni, "sysctl"));
+                    }
+                }
+                for map in maps {
                     for key in map.as_object().into_iter().flat_map(|m| m.keys()) {
                         a.sysctls.push(sysctl_file(key, &req.ifname));
                     }
