@@ -219,6 +219,13 @@ fn values<'v>(obj: &'v Value, key: &str) -> Vec<&'v Value> {
     }
 }
 
+/// Whether a spelling of `key` may leave it unset: none, or one that is not a non-empty
+/// string (`null` is absent in Go's decoding, and a later spelling overrides an earlier one).
+fn unset_or_empty(obj: &Value, key: &str) -> bool {
+    let vals = values(obj, key);
+    vals.is_empty() || vals.iter().any(|v| v.as_str().is_none_or(str::is_empty))
+}
+
 fn strings(obj: &Value, key: &str) -> Vec<String> {
     values(obj, key)
         .into_iter()
@@ -262,12 +269,17 @@ impl Allowed {
         match req.plugin {
             "bridge" => {
                 let mut bridges = strings(&conf, "bridge");
-                if bridges.iter().all(String::is_empty) {
+                if unset_or_empty(&conf, "bridge") {
                     bridges.push("cni0".into());
                 }
                 let vlans: Vec<u64> = values(&conf, "vlan")
                     .into_iter()
-                    .filter_map(Value::as_u64)
+                    .filter_map(|v| {
+                        v.as_u64().or(v
+                            .as_f64()
+                            .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                            .map(|f| f as u64))
+                    })
                     .collect();
                 for b in &bridges {
                     for v in &vlans {
@@ -278,7 +290,7 @@ impl Allowed {
             }
             "macvlan" | "ipvlan" | "vlan" => {
                 let masters = strings(&conf, "master");
-                a.default_route = masters.iter().all(String::is_empty);
+                a.default_route = unset_or_empty(&conf, "master");
                 a.own_links.extend(masters);
                 // ipvlan chained without master takes prevResult's interface.
                 for prev in values(&conf, "prevResult") {
