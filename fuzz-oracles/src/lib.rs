@@ -22,6 +22,7 @@ mod harness_target;
 mod host_local_config;
 mod host_local_store;
 mod plugin_config;
+pub mod plugin_plan;
 mod plugin_stdout;
 mod portmap_config;
 mod request;
@@ -40,6 +41,7 @@ pub use harness_target::harness_target;
 pub use host_local_config::host_local_config;
 pub use host_local_store::host_local_store;
 pub use plugin_config::plugin_config;
+pub use plugin_plan::plugin_plan;
 pub use plugin_stdout::plugin_stdout;
 pub use portmap_config::portmap_config;
 pub use result::result;
@@ -145,6 +147,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "dhcp_reply",
         oracle: dhcp_reply,
+    },
+    Target {
+        name: "plugin_plan",
+        oracle: plugin_plan,
     },
 ];
 

@@ -23,6 +23,10 @@
 //! - [`check`]: CHECK's comparison of an attachment with `prevResult`.
 //! - [`delegate`]: the IPAM delegate's STATUS and GC as interface plugins forward them.
 //! - [`attachment_lock`]: ADD, CHECK and DEL of one attachment exclude each other.
+//! - [`plan`]: what a verb will change (links and their namespace, sysctls, nftables and
+//!   iptables chains, files, the dhcp daemon call, the IPAM delegate), decoded from the
+//!   request before any kernel call; each plugin's verbs take their names from their typed
+//!   plan, and [`plan::for_request`] lists it for the `plugin_plan` fuzz target.
 
 pub mod attachment_lock;
 pub mod check;
@@ -36,6 +40,7 @@ pub mod multicall;
 /// The rtnetlink handle lives in its own crate (`netlink/`), shared with netns-sandbox.
 pub use cni_netlink as netlink;
 pub mod netns;
+pub mod plan;
 pub mod plugins;
 pub mod rollback;
 pub mod sublink;

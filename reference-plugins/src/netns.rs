@@ -25,7 +25,11 @@ pub fn required(args: &CmdArgs) -> Result<&str, Error> {
 
 /// A handle in the container's namespace, for ADD and CHECK.
 pub fn open(args: &CmdArgs) -> Result<Netlink, Error> {
-    let netns = required(args)?;
+    open_path(required(args)?)
+}
+
+/// A handle in the namespace at `netns`, for ADD and CHECK.
+pub fn open_path(netns: &str) -> Result<Netlink, Error> {
     Netlink::open_in(netns).with_context(|| format!("failed to open netns {netns:?}"))
 }
 

@@ -63,6 +63,7 @@ use crate::netlink::{
     IpvlanFlag, IpvlanMode, Link, LinkData, LinkSpec, MacvlanMode, Netlink, RT_TABLE_MAIN,
 };
 use crate::netns;
+use crate::plan::{LinkChange, LinkName, Netns, Plan, SysctlKey};
 use crate::rollback::Rollback;
 
 /// How many temporary names ADD tries before giving up.
@@ -465,6 +466,84 @@ fn create_renamed(
         });
     }
     Ok(index)
+}
+
+impl LinkPlan {
+    /// What [`add`] changes for this plan ([`crate::plan`]).
+    pub fn touches(&self, args: &CmdArgs, plan: &mut Plan) -> Result<(), Error> {
+        plan.enter(netns::required(args)?);
+        let master_ns = if self.link_in_container {
+            Netns::Container
+        } else {
+            Netns::Own
+        };
+        let master = match &self.master {
+            Master::Named(name) => LinkName::named(name.as_str()),
+            Master::DefaultRoute => LinkName::DefaultRouteInterface,
+        };
+        plan.link(master_ns, &master, LinkChange::Parent);
+        let ifname = LinkName::named(args.ifname.as_str());
+        // The attachment's own temporary name (a stale one removed first), or random ones.
+        plan.link(Netns::Container, &LinkName::Temporary, LinkChange::Delete);
+        plan.link(Netns::Container, &LinkName::Temporary, LinkChange::Create);
+        plan.link(Netns::Container, &ifname, LinkChange::Create);
+        if let Addresses::Ipam(ipam) = &self.addresses {
+            plan.delegate(ipam, cni::Command::Add);
+            plan.delegate(ipam, cni::Command::Del);
+        }
+        if self.kind.notifies() {
+            plan.sysctl(
+                Netns::Container,
+                SysctlKey::interface("ipv4", &ifname, "arp_notify"),
+            );
+            plan.sysctl(
+                Netns::Container,
+                SysctlKey::interface("ipv6", &ifname, "ndisc_notify"),
+            );
+        }
+        plan.configure_from_result(&ifname);
+        Ok(())
+    }
+}
+
+/// The plan of `args`'s verb for sublink kind `kind` ([`crate::plan`]): ADD's from the
+/// kind's [`LinkPlan`], CHECK's from its [`LinkExpect`] (it changes nothing but may call the
+/// IPAM plugin), DEL's, STATUS's and GC's from [`crate::conf::DelConf`] as those verbs read it.
+pub fn plan<K: SublinkKind>(kind: &K, args: &CmdArgs) -> Result<Plan, Error> {
+    use cni::Command;
+    let mut plan = Plan::new(K::NAME, args.command);
+    let lenient = crate::conf::DelConf::parse(&args.stdin);
+    match args.command {
+        Command::Add => kind.plan(args)?.touches(args, &mut plan)?,
+        Command::Check => {
+            let expect = kind.expect(args)?;
+            plan.enter(netns::required(args)?);
+            if let Some(ipam) = &expect.ipam_type {
+                plan.delegate(ipam, Command::Check);
+            }
+        }
+        Command::Del => {
+            if let Some(ipam) = &lenient.ipam_type {
+                plan.delegate(ipam, Command::Del);
+            }
+            if let Some(path) = &args.netns {
+                plan.enter(path);
+                plan.link(
+                    Netns::Container,
+                    &LinkName::named(args.ifname.as_str()),
+                    LinkChange::Delete,
+                );
+                plan.link(Netns::Container, &LinkName::Temporary, LinkChange::Delete);
+            }
+        }
+        Command::Status | Command::Gc => {
+            if let Some(ipam) = &lenient.ipam_type {
+                plan.delegate(ipam, args.command);
+            }
+        }
+        Command::Version => {}
+    }
+    Ok(plan)
 }
 
 /// CHECK (see the module documentation).

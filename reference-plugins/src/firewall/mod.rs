@@ -36,7 +36,7 @@
 //! carry a hook that sees every command before it is spawned.
 
 mod iptables;
-mod nftables;
+pub(crate) mod nftables;
 pub(crate) mod sha512;
 
 use std::ffi::OsStr;

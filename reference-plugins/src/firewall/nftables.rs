@@ -273,7 +273,7 @@ pub(super) fn masq_exprs(net: IpNet) -> Option<Vec<nfnl::Expr>> {
 /// The comments of the base chain's three rules as this version writes them, in order. A
 /// base chain holding exactly these (and nothing else) was written by this code and is left
 /// alone; anything else is rewritten. The version tag changes whenever the rules do.
-fn base_rule_comments(m: &MasqSpec) -> [String; 3] {
+pub(crate) fn base_rule_comments(m: &MasqSpec) -> [String; 3] {
     [
         "cni-rs 1: IPv4 multicast is not masqueraded".to_string(),
         "cni-rs 1: IPv6 multicast is not masqueraded".to_string(),

@@ -41,6 +41,7 @@
 
 mod check;
 pub mod config;
+pub mod plan;
 pub mod spoofcheck;
 
 use std::net::IpAddr;
@@ -52,10 +53,10 @@ use cni::{CmdArgs, CniResult, Error, SpecVersion};
 use ipnet::IpNet;
 
 use self::config::BridgeConf;
-use crate::conf::DelConf;
+use self::plan::{AddPlan, DelPlan};
 use crate::delegate::Masquerade as GcMasquerade;
 use crate::error::{internal, Context, FirstFailure};
-use crate::firewall::{self, MasqSpec, Runner};
+use crate::firewall::{self, Runner};
 use crate::iface::{self, IfaceError};
 use crate::netlink::{
     AddressSpec, BridgePort, BridgeVlan, Family, Link, LinkSpec, Netlink, VlanTable,
@@ -65,7 +66,6 @@ use crate::plugins::Verbs;
 use crate::rollback::Rollback;
 
 pub use check::check;
-use spoofcheck::SpoofCheck;
 
 /// How long ADD waits, at most, for the host end of the veth to be operationally up
 /// (upstream sleeps 0, 50, 500, 1000 and 1000 ms between looks).
@@ -189,21 +189,21 @@ fn join_bridge(
 fn ensure_vlan_interface(
     host: &mut Netlink,
     br: &Link,
+    name: &str,
     vlan: u16,
     preserve_default_vlan: bool,
 ) -> Result<Link, Error> {
-    let name = format!("{}.{vlan}", br.name);
-    match host.link(name.as_str()) {
+    match host.link(name) {
         Ok(link) => return Ok(link),
         Err(e) if e.is_not_found() => {}
         Err(e) => return Err(internal(format!("failed to find interface {name:?}: {e}"))),
     }
     let failed = |e: String| internal(format!("failed to create vlan gateway {name:?}: {e}"));
     let mut other = Netlink::open().map_err(|e| failed(e.to_string()))?;
-    let pair = match iface::setup_veth(&mut other, host, &name, None, br.mtu, None) {
+    let pair = match iface::setup_veth(&mut other, host, name, None, br.mtu, None) {
         Ok(pair) => pair,
         // A concurrent ADD made it a moment ago: use that one.
-        Err(IfaceError::Exists(e)) => return host.link(name.as_str()).map_err(|_| failed(e)),
+        Err(IfaceError::Exists(e)) => return host.link(name).map_err(|_| failed(e)),
         Err(e) => return Err(failed(e.to_string())),
     };
     let setup = PortSetup {
@@ -358,11 +358,11 @@ fn calc_gateways(result: &mut Result100, conf: &BridgeConf) -> Gateways {
 
 /// ADD (see the module documentation).
 pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
-    let conf = BridgeConf::from_cmd(args)?;
-    let netns = netns::required(args)?;
+    let plan = AddPlan::new(args)?;
+    let (conf, netns) = (&plan.conf, plan.netns.as_str());
     let mut host = Netlink::open().context("cannot open netlink")?;
-    let (br, created) = ensure_bridge(&mut host, &conf)?;
-    let mut cont = match netns::open(args) {
+    let (br, created) = ensure_bridge(&mut host, conf)?;
+    let mut cont = match netns::open_path(netns) {
         Ok(c) => c,
         Err(e) => {
             if created {
@@ -372,7 +372,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
         }
     };
     let mut rollback = Rollback::new("bridge", &mut cont);
-    match add_attachment(args, &conf, netns, &mut host, &mut rollback, &br) {
+    match add_attachment(args, &plan, &mut host, &mut rollback, &br) {
         Ok(result) => {
             rollback.commit();
             Ok(result)
@@ -391,12 +391,12 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
 /// The attachment's part of ADD: everything it makes is recorded in `rollback`.
 fn add_attachment<'a>(
     args: &'a CmdArgs,
-    conf: &'a BridgeConf,
-    netns: &str,
+    plan: &'a AddPlan,
     host: &mut Netlink,
     rollback: &mut Rollback<'a, Netlink>,
     br: &Link,
 ) -> Result<CniResult, Error> {
+    let (conf, netns) = (&plan.conf, plan.netns.as_str());
     let ifname = args.ifname.as_str();
     let mac = conf.mac.map(|m| m.addr.0);
     let pair = iface::setup_veth(rollback.ctx(), host, ifname, None, conf.mtu, mac)
@@ -437,8 +437,7 @@ fn add_attachment<'a>(
         },
     ];
 
-    if conf.macspoofchk {
-        let sc = SpoofCheck::new(&args.container_id, ifname);
+    if let Some(sc) = plan.spoofcheck.clone() {
         let mac = cont_mac.as_deref().unwrap_or_default();
         let outcome = sc.setup(&pair.host.name, mac);
         rollback.on_failure("macspoofchk rules", move |_: &mut Netlink| sc.teardown());
@@ -446,7 +445,7 @@ fn add_attachment<'a>(
     }
 
     if let Some(ipam) = &conf.ipam_type {
-        add_addresses(args, conf, ipam, host, rollback, br, &pair, &mut result)?;
+        add_addresses(args, plan, ipam, host, rollback, br, &pair, &mut result)?;
     } else if !conf.disable_container_interface {
         rollback
             .ctx()
@@ -481,7 +480,7 @@ fn add_attachment<'a>(
 #[allow(clippy::too_many_arguments)]
 fn add_addresses<'a>(
     args: &'a CmdArgs,
-    conf: &BridgeConf,
+    plan: &AddPlan,
     ipam: &'a str,
     host: &mut Netlink,
     rollback: &mut Rollback<'a, Netlink>,
@@ -489,6 +488,7 @@ fn add_addresses<'a>(
     pair: &iface::VethPair,
     result: &mut Result100,
 ) -> Result<(), Error> {
+    let conf = &plan.conf;
     let ifname = args.ifname.as_str();
     // Recorded before the call: a delegate that fails ADD gets its DEL too (ADD-8).
     rollback.on_failure("IPAM ADD", move |_: &mut Netlink| {
@@ -511,18 +511,14 @@ fn add_addresses<'a>(
         .with_context(|| format!("failed to configure {ifname:?}"))?;
 
     if conf.is_gateway {
-        put_gateways(conf, host, br, &gws, result)?;
+        put_gateways(plan, host, br, &gws, result)?;
     }
 
-    if conf.ip_masq {
+    if let Some(spec) = &plan.masq {
         let backend = firewall::select(conf.ip_masq_backend.map(|b| b.as_str()), Runner::new())
             .context("ipMasq")?;
-        let spec = MasqSpec::new(
-            &args.conf.name,
-            &args.container_id,
-            ifname,
-            result.ips.iter().map(|ip| ip.address),
-        );
+        let mut spec = spec.clone();
+        spec.ips = result.ips.iter().map(|ip| ip.address).collect();
         let outcome = backend.setup(&spec);
         rollback.on_failure("ipMasq rules", move |_: &mut Netlink| {
             backend.teardown(&spec)
@@ -535,19 +531,21 @@ fn add_addresses<'a>(
 /// The gateway addresses on the bridge, or on its `<bridge>.<vlan>` port with `vlan` (then
 /// listed in the result), and forwarding for each family that has one.
 fn put_gateways(
-    conf: &BridgeConf,
+    plan: &AddPlan,
     host: &mut Netlink,
     br: &Link,
     gws: &Gateways,
     result: &mut Result100,
 ) -> Result<(), Error> {
+    let conf = &plan.conf;
     let pin = mac_bytes(br);
     let mut vlan_listed = false;
     for (family, list) in [(Family::V4, &gws.v4), (Family::V6, &gws.v6)] {
         for gw in list {
-            match conf.vlan {
-                Some(vlan) => {
-                    let link = ensure_vlan_interface(host, br, vlan, conf.preserve_default_vlan)?;
+            match (conf.vlan, &plan.vlan_port) {
+                (Some(vlan), Some(port)) => {
+                    let link =
+                        ensure_vlan_interface(host, br, port, vlan, conf.preserve_default_vlan)?;
                     if !vlan_listed {
                         vlan_listed = true;
                         result.interfaces.push(Interface {
@@ -564,7 +562,7 @@ fn put_gateways(
                         ))
                     })?;
                 }
-                None => ensure_addr(host, br, *gw, conf.force_address, pin)
+                _ => ensure_addr(host, br, *gw, conf.force_address, pin)
                     .map_err(|e| internal(format!("failed to set bridge addr: {}", e.msg)))?,
             }
         }
@@ -602,7 +600,8 @@ fn wait_port_up(host: &mut Netlink, port: &Link) -> Result<Link, Error> {
 
 /// DEL (see the module documentation). Every step runs; the first failure is reported.
 pub fn del(args: &CmdArgs) -> Result<(), Error> {
-    let conf = DelConf::parse(&args.stdin);
+    let plan = DelPlan::new(args);
+    let conf = &plan.conf;
     let delete_attachment = || {
         let mut failure = FirstFailure::default();
         // IPAM first, as upstream, while the container link exists: dhcp's release leaves
@@ -611,19 +610,14 @@ pub fn del(args: &CmdArgs) -> Result<(), Error> {
             failure.note(delegate::del(ipam, &args.stdin));
         }
         failure.note(netns::delete_container_link(args));
-        if conf.macspoofchk {
-            failure.note(
-                SpoofCheck::new(&args.container_id, &args.ifname)
-                    .teardown()
-                    .context("failed to tear down macspoofchk"),
-            );
+        if let Some(sc) = &plan.spoofcheck {
+            failure.note(sc.teardown().context("failed to tear down macspoofchk"));
         }
         failure
     };
     // The masquerade rules are found by name, without addresses, and deleted around the rest.
-    let (masq, mut failure) = if conf.ip_masq && conf.ipam_type.is_some() {
-        let spec = MasqSpec::new(&args.conf.name, &args.container_id, &args.ifname, []);
-        firewall::teardown_around(&spec, &Runner::new(), delete_attachment)
+    let (masq, mut failure) = if let Some(spec) = &plan.masq {
+        firewall::teardown_around(spec, &Runner::new(), delete_attachment)
     } else {
         (Ok(()), delete_attachment())
     };

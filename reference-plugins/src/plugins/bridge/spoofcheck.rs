@@ -44,6 +44,19 @@ impl SpoofCheck {
         }
     }
 
+    /// The chains setup and teardown write ([`crate::plan`]): the attachment's rule in the
+    /// shared base chain, its two chains.
+    pub fn touches(&self, plan: &mut crate::plan::Plan) {
+        for chain in [BASE_CHAIN.to_string(), self.iface_chain(), self.mac_chain()] {
+            plan.push(crate::plan::Touch::Nft {
+                family: FAMILY,
+                table: TABLE.to_string(),
+                chain,
+                comment: Some(self.comment()),
+            });
+        }
+    }
+
     fn iface_chain(&self) -> String {
         format!("{CHAIN_PREFIX}{}", self.ref_id)
     }

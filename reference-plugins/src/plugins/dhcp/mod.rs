@@ -47,6 +47,7 @@ pub mod options;
 pub mod protocol;
 
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use cni::result::CniResult;
@@ -91,10 +92,18 @@ fn expect_ok(resp: Response) -> Result<(), Error> {
     }
 }
 
-fn add(args: &CmdArgs) -> Result<CniResult, Error> {
+/// What a verb asks of the daemon, and at which socket, decided from the request alone: the
+/// plan of a dhcp call ([`crate::plan`]).
+pub struct DaemonCall {
+    pub socket: PathBuf,
+    pub request: Request,
+}
+
+/// ADD's call.
+pub fn add_call(args: &CmdArgs) -> Result<DaemonCall, Error> {
     let cfg = DhcpConfig::parse(&args.stdin, &args.args)?;
     let netns = crate::netns::required(args)?.to_string();
-    let req = Request::Add(AddRequest {
+    let request = Request::Add(AddRequest {
         attachment: attachment(args),
         netns,
         request: cfg.request,
@@ -103,28 +112,20 @@ fn add(args: &CmdArgs) -> Result<CniResult, Error> {
         dhcpv4: cfg.dhcpv4,
         dhcpv6: cfg.dhcpv6,
     });
-    let resp = client::call(&cfg.socket_path, &req, ADD_TIMEOUT)
-        .map_err(|e| e.into_error(&cfg.socket_path))?;
-    match resp {
-        Response::Result { result } => CniResult::from_value(result, None).map_err(|e| {
-            Error::plugin(
-                protocol::CODE_PROTOCOL,
-                "dhcp daemon sent a malformed result",
-            )
-            .with_details(e)
-        }),
-        Response::Error { error } => Err(error),
-        other => Err(unexpected(other)),
-    }
+    Ok(DaemonCall {
+        socket: cfg.socket_path,
+        request,
+    })
 }
 
-fn check(args: &CmdArgs) -> Result<(), Error> {
+/// CHECK's call: the addresses of `prevResult` by family.
+pub fn check_call(args: &CmdArgs) -> Result<DaemonCall, Error> {
     let cfg = DhcpConfig::parse(&args.stdin, &args.args)?;
     let prev: Vec<IpAddr> = args
         .prev_result()?
         .map(|r| r.to_v1().ips.iter().map(|c| c.address.addr()).collect())
         .unwrap_or_default();
-    let req = Request::Check {
+    let request = Request::Check {
         attachment: attachment(args),
         addresses: prev
             .iter()
@@ -141,17 +142,91 @@ fn check(args: &CmdArgs) -> Result<(), Error> {
             })
             .collect(),
     };
-    let resp = client::call(&cfg.socket_path, &req, SHORT_TIMEOUT)
-        .map_err(|e| e.into_error(&cfg.socket_path))?;
+    Ok(DaemonCall {
+        socket: cfg.socket_path,
+        request,
+    })
+}
+
+/// DEL's call, from the socket path alone (read leniently).
+pub fn del_call(args: &CmdArgs) -> DaemonCall {
+    DaemonCall {
+        socket: DhcpConfig::socket_path_lenient(&args.stdin),
+        request: Request::Del {
+            attachment: attachment(args),
+        },
+    }
+}
+
+/// STATUS's call.
+pub fn status_call(args: &CmdArgs) -> Result<DaemonCall, Error> {
+    let cfg = DhcpConfig::parse(&args.stdin, &args.args)?;
+    Ok(DaemonCall {
+        socket: cfg.socket_path,
+        request: Request::Status,
+    })
+}
+
+/// GC's call; `None` without a valid-attachments list (nothing to collect).
+pub fn gc_call(args: &CmdArgs) -> Option<DaemonCall> {
+    let valid = args.conf.gc_valid_attachments()?;
+    Some(DaemonCall {
+        socket: DhcpConfig::socket_path_lenient(&args.stdin),
+        request: Request::Gc {
+            network: args.conf.name.clone(),
+            valid,
+        },
+    })
+}
+
+/// The plan of `args`'s verb ([`crate::plan`]): the daemon call.
+pub fn plan(args: &CmdArgs) -> Result<crate::plan::Plan, Error> {
+    use cni::Command;
+    let mut plan = crate::plan::Plan::new("dhcp", args.command);
+    let call = match args.command {
+        Command::Add => Some(add_call(args)?),
+        Command::Check => Some(check_call(args)?),
+        Command::Del => Some(del_call(args)),
+        Command::Status => Some(status_call(args)?),
+        Command::Gc => gc_call(args),
+        Command::Version => None,
+    };
+    if let Some(call) = call {
+        plan.push(crate::plan::Touch::Daemon {
+            socket: call.socket,
+            request: serde_json::to_value(&call.request).map_err(|e| {
+                crate::error::internal(format!("dhcp: cannot encode the request: {e}"))
+            })?,
+        });
+    }
+    Ok(plan)
+}
+
+fn add(args: &CmdArgs) -> Result<CniResult, Error> {
+    let DaemonCall { socket, request } = add_call(args)?;
+    let resp = client::call(&socket, &request, ADD_TIMEOUT).map_err(|e| e.into_error(&socket))?;
+    match resp {
+        Response::Result { result } => CniResult::from_value(result, None).map_err(|e| {
+            Error::plugin(
+                protocol::CODE_PROTOCOL,
+                "dhcp daemon sent a malformed result",
+            )
+            .with_details(e)
+        }),
+        Response::Error { error } => Err(error),
+        other => Err(unexpected(other)),
+    }
+}
+
+fn check(args: &CmdArgs) -> Result<(), Error> {
+    let DaemonCall { socket, request } = check_call(args)?;
+    let resp = client::call(&socket, &request, SHORT_TIMEOUT).map_err(|e| e.into_error(&socket))?;
     expect_ok(resp)
 }
 
 fn del(args: &CmdArgs) -> Result<(), Error> {
-    let socket = DhcpConfig::socket_path_lenient(&args.stdin);
-    let req = Request::Del {
-        attachment: attachment(args),
-    };
-    match client::call(&socket, &req, SHORT_TIMEOUT) {
+    let DaemonCall { socket, request } = del_call(args);
+    match client::call(&socket, &request, SHORT_TIMEOUT) {
         Ok(resp) => expect_ok(resp),
         Err(CallError::Unreachable(e)) => {
             eprintln!(
@@ -172,16 +247,13 @@ fn del(args: &CmdArgs) -> Result<(), Error> {
 }
 
 fn status(args: &CmdArgs) -> Result<(), Error> {
-    let cfg = DhcpConfig::parse(&args.stdin, &args.args)?;
-    client::call(&cfg.socket_path, &Request::Status, Duration::from_secs(10))
+    let DaemonCall { socket, request } = status_call(args)?;
+    client::call(&socket, &request, Duration::from_secs(10))
         .map_err(|e| {
-            let inner = e.into_error(&cfg.socket_path);
+            let inner = e.into_error(&socket);
             Error::new(
                 ErrorCode::PluginNotAvailable,
-                format!(
-                    "dhcp daemon is not available at {}",
-                    cfg.socket_path.display()
-                ),
+                format!("dhcp daemon is not available at {}", socket.display()),
             )
             .with_details(if inner.details.is_empty() {
                 inner.msg
@@ -201,15 +273,10 @@ fn status(args: &CmdArgs) -> Result<(), Error> {
 }
 
 fn gc(args: &CmdArgs) -> Result<(), Error> {
-    let Some(valid) = args.conf.gc_valid_attachments() else {
+    let Some(DaemonCall { socket, request }) = gc_call(args) else {
         return Ok(());
     };
-    let socket = DhcpConfig::socket_path_lenient(&args.stdin);
-    let req = Request::Gc {
-        network: args.conf.name.clone(),
-        valid,
-    };
-    match client::call(&socket, &req, SHORT_TIMEOUT) {
+    match client::call(&socket, &request, SHORT_TIMEOUT) {
         Ok(resp) => expect_ok(resp),
         Err(CallError::Unreachable(_)) | Err(CallError::NotASocket) => Ok(()),
         Err(CallError::Exchange(e)) => Err(e),

@@ -325,6 +325,45 @@ fn config_of(args: &cni::CmdArgs) -> Result<IpamConfig, Error> {
     IpamConfig::parse(&args.stdin, &args.args, args.version)
 }
 
+/// The plan of `args`'s verb ([`crate::plan`]): the store directory ADD, DEL and GC write
+/// in, from the same decoding the verbs start with; CHECK and STATUS only read.
+pub fn plan(args: &cni::CmdArgs) -> Result<crate::plan::Plan, Error> {
+    use crate::plan::{Plan, Touch};
+    use cni::Command;
+    let mut plan = Plan::new("host-local", args.command);
+    match args.command {
+        Command::Add => {
+            let cfg = config_of(args)?;
+            store::check_container_id(&args.container_id)?;
+            store::check_ifname(&args.ifname)?;
+            plan.push(Touch::DirEntries(store::dir(&cfg.location)?));
+        }
+        Command::Del => {
+            let location = StoreLocation::parse(&args.stdin)?;
+            plan.push(Touch::DirEntries(store::dir(&location)?));
+        }
+        Command::Gc => {
+            let location = StoreLocation::parse(&args.stdin)?;
+            if args.conf.gc_valid_attachments().is_some() {
+                plan.push(Touch::DirEntries(store::dir(&location)?));
+            }
+        }
+        Command::Check => {
+            args.prev_result()?;
+            config_of(args)?;
+        }
+        Command::Status => {
+            if config_of(args).is_err() && ranges_from_runtime(&args.conf) {
+                StoreLocation::parse(&args.stdin)?;
+            } else {
+                config_of(args)?;
+            }
+        }
+        Command::Version => {}
+    }
+    Ok(plan)
+}
+
 /// What `src/bin/host-local.rs` runs. DEL and GC only need the store's location, so they
 /// work even when the ranges of the configuration became invalid.
 pub const PLUGIN: Verbs = Verbs {

@@ -132,6 +132,12 @@ pub fn check_ifname(ifname: &str) -> Result<(), StoreError> {
     }
 }
 
+/// The store directory of `loc`: `<dataDir>/<network>`, the network name one path component.
+pub fn dir(loc: &StoreLocation) -> Result<std::path::PathBuf, StoreError> {
+    check_network_name(&loc.network)?;
+    Ok(loc.data_dir.join(&loc.network))
+}
+
 /// How to open a store.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenMode {
@@ -266,8 +272,7 @@ impl Store {
     /// `loc.data_dir` and takes its lock. `None` when the store does not exist and `mode` does
     /// not create it.
     pub fn open(loc: &StoreLocation, mode: OpenMode) -> Result<Option<Store>, StoreError> {
-        check_network_name(&loc.network)?;
-        let path = loc.data_dir.join(&loc.network);
+        let path = dir(loc)?;
         let dir = match open_dir(&path) {
             Ok(d) => d,
             Err(Errno::ENOENT) if mode == OpenMode::Create => {

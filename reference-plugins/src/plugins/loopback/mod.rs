@@ -17,11 +17,12 @@
 use ipnet::IpNet;
 
 use cni::result::{CniResult, Interface, IpConfig, Result100};
-use cni::{Error, SpecVersion};
+use cni::{Command, Error, SpecVersion};
 
 use crate::error::{internal, Context};
 use crate::netlink::{Address, Netlink};
 use crate::netns;
+use crate::plan::{LinkChange, LinkName, Netns, Plan};
 use crate::plugins::{nothing_held, Verbs};
 
 /// The only interface this plugin touches.
@@ -107,6 +108,29 @@ fn open(netns: &str) -> Result<Netlink, Error> {
 
 fn to_net(a: &Address) -> Option<IpNet> {
     IpNet::new(a.addr, a.prefix_len).ok()
+}
+
+/// The plan of `args`'s verb ([`crate::plan`]): `lo` in the container's namespace, set up
+/// by ADD (after `prevResult` decoded) and down by DEL; CHECK, STATUS and GC change nothing.
+pub fn plan(args: &cni::CmdArgs) -> Result<Plan, Error> {
+    let mut plan = Plan::new("loopback", args.command);
+    let lo = LinkName::named(LO);
+    match args.command {
+        Command::Add => {
+            args.prev_result()?;
+            plan.enter(netns::required(args)?);
+            plan.link(Netns::Container, &lo, LinkChange::Change);
+        }
+        Command::Check => plan.enter(netns::required(args)?),
+        Command::Del => {
+            if let Some(path) = &args.netns {
+                plan.enter(path);
+                plan.link(Netns::Container, &lo, LinkChange::Change);
+            }
+        }
+        Command::Status | Command::Gc | Command::Version => {}
+    }
+    Ok(plan)
 }
 
 /// What `src/bin/loopback.rs` runs. ADD reads `prevResult` first, so a bad one fails before

@@ -61,6 +61,31 @@ pub fn chain_name(prefix: &str, network: &str, container_id: &str) -> String {
     head + &hash
 }
 
+/// The `nat` chains an ADD (`conf` given) or a DEL writes for attachment `tag`
+/// ([`crate::plan`]): the top DNAT chain and its jumps, the attachment's own chain (and
+/// upstream's older `CNI-SN-` one on DEL), and with `snat` the mark and masquerade chains.
+pub fn plan_touches(
+    plan: &mut crate::plan::Plan,
+    conf: Option<&PortmapConf>,
+    tag: &AttachmentIds<'_>,
+) {
+    let mut chains = vec![TOP_DNAT.to_string(), "PREROUTING".into(), "OUTPUT".into()];
+    chains.push(chain_name("DN-", tag.network, tag.container_id));
+    match conf {
+        Some(conf) if conf.snat && conf.external_set_mark_chain.is_none() => {
+            chains.extend([SETMARK.into(), MASQ.into(), "POSTROUTING".into()]);
+        }
+        Some(_) => {}
+        None => chains.push(chain_name("SN-", tag.network, tag.container_id)),
+    }
+    for chain in chains {
+        plan.push(crate::plan::Touch::Iptables {
+            table: "nat",
+            chain,
+        });
+    }
+}
+
 /// Go's `%q` for printable text.
 fn go_quote(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -621,7 +646,7 @@ fn save_and_restore(
     }
 }
 
-fn ids(args: &CmdArgs) -> AttachmentIds<'_> {
+pub(crate) fn ids(args: &CmdArgs) -> AttachmentIds<'_> {
     AttachmentIds {
         network: &args.conf.name,
         container_id: &args.container_id,

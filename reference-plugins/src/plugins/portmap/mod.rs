@@ -45,6 +45,7 @@
 pub mod config;
 pub mod iptables;
 pub mod nftables;
+pub mod plan;
 
 use std::collections::HashSet;
 use std::net::{IpAddr, Ipv4Addr};
@@ -136,7 +137,12 @@ fn tag(args: &CmdArgs) -> Tag {
 
 /// ADD: see the module documentation.
 pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
-    let (conf, prev, addrs) = prepare(args, "ADD")?;
+    let plan::AddPlan {
+        conf,
+        prev,
+        addrs,
+        tag,
+    } = plan::AddPlan::new(args)?;
     let Some(addrs) = addrs else {
         return Ok(prev);
     };
@@ -154,7 +160,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
         }
     }
     match backend {
-        Backend::Nftables => add_nftables(&conf, &tag(args), &addrs)
+        Backend::Nftables => add_nftables(&conf, &tag, &addrs)
             .context("portmap: setting up nftables rules for the port mappings")?,
         Backend::Iptables => iptables::add(&conf, args, &addrs)?,
     }

@@ -163,6 +163,32 @@ impl Tag {
     }
 }
 
+/// What a change of `family`'s table writes ([`crate::plan`]): with `skeleton`, the table's
+/// chains (ADD creates them when missing); the rule chains, with rules commented `comment`.
+pub fn plan_touches(plan: &mut crate::plan::Plan, family: Family, comment: &str, skeleton: bool) {
+    let mut nft = |chain: &str, comment: Option<String>| {
+        plan.push(crate::plan::Touch::Nft {
+            family: family.name(),
+            table: TABLE.to_string(),
+            chain: chain.to_string(),
+            comment,
+        })
+    };
+    if skeleton {
+        for chain in [HOSTPORTS_ALL, PREROUTING, OUTPUT] {
+            nft(chain, None);
+        }
+    }
+    for chain in RULE_CHAINS {
+        nft(chain, Some(comment.to_string()));
+    }
+}
+
+/// How the comments of every rule of `network` start (GC removes such rules).
+pub fn network_comment_prefix(network: &str) -> String {
+    format!("{TAG_PREFIX}{}", network_hash(network))
+}
+
 fn network_hash(network: &str) -> String {
     crate::firewall::sha512::hex_prefix(network.as_bytes(), HASH_LEN)
 }

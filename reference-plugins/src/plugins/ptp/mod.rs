@@ -43,10 +43,11 @@ use cni::{CmdArgs, Error};
 use ipnet::IpNet;
 
 pub mod config;
+pub mod plan;
 
 use self::config::PtpConf;
+use self::plan::{AddPlan, DelPlan};
 use crate::check::{check_mac, Expected};
-use crate::conf::DelConf;
 use crate::delegate::Masquerade as GcMasquerade;
 use crate::error::{internal, Context, FirstFailure};
 use crate::firewall::{self, MasqSpec, Masquerade, Runner};
@@ -78,11 +79,11 @@ fn host_net(addr: IpAddr) -> IpNet {
 
 /// ADD: see the module documentation.
 pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
-    let conf = PtpConf::from_cmd(args)?;
-    let netns = netns::required(args)?;
+    let plan = AddPlan::new(args)?;
+    let (conf, netns) = (&plan.conf, plan.netns.as_str());
 
     // Everything that can be checked without changing anything, before IPAM runs.
-    let mut cont = netns::open(args)?;
+    let mut cont = netns::open_path(netns)?;
     match cont.link(args.ifname.as_str()) {
         Ok(_) => {
             return Err(internal(format!(
@@ -94,8 +95,7 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
         Err(e) => return Err(e).with_context(|| format!("ptp: look up {:?}", args.ifname)),
     }
     let mut host = Netlink::open().context("ptp: open the host namespace")?;
-    let masq = if conf.ip_masq {
-        let spec = masq_spec(args, []);
+    let masq = if let Some(spec) = &plan.masq {
         spec.validate()
             .map_err(|e| Error::invalid_config(format!("ptp: ipMasq: {e}")))?;
         let backend = conf.ip_masq_backend.map(|b| b.as_str());
@@ -111,28 +111,20 @@ pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
         delegate::del(&conf.ipam_type, &args.stdin)
     });
     let ipam = delegate::add(&conf.ipam_type, &args.stdin, args.version)?;
-    let result = add_after_ipam(
-        args,
-        &conf,
-        netns,
-        &mut rollback,
-        &mut host,
-        masq.as_deref(),
-        ipam,
-    )?;
+    let result = add_after_ipam(args, &plan, &mut rollback, &mut host, masq.as_deref(), ipam)?;
     rollback.commit();
     Ok(result)
 }
 
 fn add_after_ipam<'a>(
     args: &'a CmdArgs,
-    conf: &PtpConf,
-    netns: &str,
+    plan: &AddPlan,
     rollback: &mut Rollback<'a, Netlink>,
     host: &mut Netlink,
     masq: Option<&'a dyn Masquerade>,
     ipam: CniResult,
 ) -> Result<CniResult, Error> {
+    let (conf, netns) = (&plan.conf, plan.netns.as_str());
     let mut result = ipam.to_v1();
     if result.ips.is_empty() {
         return Err(internal("ptp: IPAM plugin returned missing IP config"));
@@ -187,8 +179,9 @@ fn add_after_ipam<'a>(
     route_through_gateways(cont, index, &gateways)?;
     setup_host_end(host, pair.host.index, &pair.host.name, &gateways)?;
 
-    if let Some(backend) = masq {
-        let spec = masq_spec(args, result.ips.iter().map(|ip| ip.address));
+    if let (Some(backend), Some(spec)) = (masq, &plan.masq) {
+        let mut spec = spec.clone();
+        spec.ips = result.ips.iter().map(|ip| ip.address).collect();
         let outcome = backend.setup(&spec);
         rollback.on_failure("ipMasq rules", move |_: &mut Netlink| {
             backend.teardown(&spec)
@@ -276,7 +269,8 @@ fn setup_host_end(
 /// masquerade rules are torn down by name around them. Every step runs; the first failure is
 /// reported. Succeeds when the namespace or the interface is already gone.
 pub fn del(args: &CmdArgs) -> Result<(), Error> {
-    let conf = DelConf::parse(&args.stdin);
+    let plan = DelPlan::new(args);
+    let conf = &plan.conf;
     let delete_attachment = || {
         let mut failure = FirstFailure::default();
         if let Some(ipam_type) = &conf.ipam_type {
@@ -285,8 +279,8 @@ pub fn del(args: &CmdArgs) -> Result<(), Error> {
         failure.note(netns::delete_container_link(args));
         failure
     };
-    let (masq, mut failure) = if conf.ip_masq {
-        firewall::teardown_around(&masq_spec(args, []), &Runner::new(), delete_attachment)
+    let (masq, mut failure) = if let Some(spec) = &plan.masq {
+        firewall::teardown_around(spec, &Runner::new(), delete_attachment)
     } else {
         (Ok(()), delete_attachment())
     };

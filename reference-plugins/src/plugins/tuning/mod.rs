@@ -47,6 +47,7 @@ use cni::{CmdArgs, Error, ErrorCode};
 use serde_json::Value;
 
 pub mod config;
+pub mod plan;
 pub mod state;
 pub mod sysctl;
 
@@ -65,17 +66,15 @@ use crate::rollback::Rollback;
 
 /// ADD: see the module documentation.
 pub fn add(args: &CmdArgs) -> Result<CniResult, Error> {
-    let conf = TuningConf::from_cmd(args, Path::new(ALLOWLIST))?;
-    let prev = args.prev_result()?.ok_or_else(|| {
-        Error::invalid_config(
-            "tuning: ADD requires a prevResult: tuning is a chained plugin and adjusts the \
-             interface an earlier plugin of the list made",
-        )
-    })?;
+    let plan::AddPlan {
+        conf,
+        prev,
+        netns,
+        saved,
+    } = plan::AddPlan::new(args)?;
     let ifname = args.ifname.as_str();
-    let mut cont = netns::open(args)?;
-    let target = if conf.changes_link() {
-        let file = state::file_name(&args.container_id, ifname).map_err(Error::invalid_env)?;
+    let mut cont = netns::open_path(&netns)?;
+    let target = if let Some(file) = saved {
         let link = container_link(&mut cont, ifname)?;
         let tx_queue_len = match conf.tx_queue_len {
             Some(_) => Some(
@@ -351,11 +350,11 @@ fn data_dir_for_del(stdin: &[u8]) -> PathBuf {
 
 /// DEL: see the module documentation.
 pub fn del(args: &CmdArgs) -> Result<(), Error> {
-    let Ok(file) = state::file_name(&args.container_id, &args.ifname) else {
+    let plan::SavedFile { dir, name } = plan::SavedFile::new(args);
+    let Some(file) = name else {
         // Nothing of ours can be named after it.
         return Ok(());
     };
-    let dir = data_dir_for_del(&args.stdin);
     // What an ADD killed before renaming its saved values into place left behind.
     state::remove_temporaries(&dir, &file);
     let path = dir.join(file);
@@ -437,7 +436,7 @@ pub fn gc(args: &CmdArgs) -> Result<(), Error> {
     let Some(valid) = args.conf.gc_valid_attachments() else {
         return Ok(());
     };
-    let dir = data_dir_for_del(&args.stdin);
+    let dir = plan::SavedFile::new(args).dir;
     let keep: std::collections::HashSet<String> = valid
         .iter()
         .filter_map(|a| state::file_name(&a.container_id, &a.ifname).ok())
