@@ -193,6 +193,22 @@ impl Plan {
         });
     }
 
+    /// DEL's removal of the attachment's interface when `CNI_NETNS` is given: the namespace
+    /// entered, `CNI_IFNAME` deleted in it, and the temporary-named link that goes with it
+    /// (`temporary_in`: the container for a link left under its temporary name by a killed
+    /// ADD, the plugin's own namespace for a veth's host end, which goes with its peer).
+    pub fn delete_container_interface(&mut self, args: &CmdArgs, temporary_in: Netns) {
+        if let Some(path) = &args.netns {
+            self.enter(path);
+            self.link(
+                Netns::Container,
+                &LinkName::named(args.ifname.as_str()),
+                LinkChange::Delete,
+            );
+            self.link(temporary_in, &LinkName::Temporary, LinkChange::Delete);
+        }
+    }
+
     pub fn sysctl(&mut self, netns: Netns, key: SysctlKey) {
         self.push(Touch::Sysctl { netns, key });
     }

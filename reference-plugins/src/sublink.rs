@@ -526,15 +526,7 @@ pub fn plan<K: SublinkKind>(kind: &K, args: &CmdArgs) -> Result<Plan, Error> {
             if let Some(ipam) = &lenient.ipam_type {
                 plan.delegate(ipam, Command::Del);
             }
-            if let Some(path) = &args.netns {
-                plan.enter(path);
-                plan.link(
-                    Netns::Container,
-                    &LinkName::named(args.ifname.as_str()),
-                    LinkChange::Delete,
-                );
-                plan.link(Netns::Container, &LinkName::Temporary, LinkChange::Delete);
-            }
+            plan.delete_container_interface(args, Netns::Container);
         }
         Command::Status | Command::Gc => {
             if let Some(ipam) = &lenient.ipam_type {

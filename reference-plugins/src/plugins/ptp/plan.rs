@@ -81,16 +81,7 @@ impl DelPlan {
         if let Some(ipam) = &self.conf.ipam_type {
             plan.delegate(ipam, Command::Del);
         }
-        if let Some(path) = &args.netns {
-            plan.enter(path);
-            plan.link(
-                Netns::Container,
-                &LinkName::named(args.ifname.as_str()),
-                LinkChange::Delete,
-            );
-            // The host end goes with its peer.
-            plan.link(Netns::Own, &LinkName::Temporary, LinkChange::Delete);
-        }
+        plan.delete_container_interface(args, Netns::Own);
     }
 }
 
