@@ -4,17 +4,16 @@
 //! reader, one manifest shared with `scripts/install.sh` in both directions, and `--wait`/`wait`
 //! ending on SIGTERM.
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
+mod support;
 
-const MULTICALL: &str = env!("CARGO_BIN_EXE_cni-rs-plugins");
+use support::install_dir::{
+    leftovers, replace_under_reader, sha256_hex, state, variant, Reads, MULTICALL,
+};
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -57,55 +56,6 @@ fn ok(out: &Output) {
         text(&out.stdout),
         text(&out.stderr)
     );
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-type EntryState = (u64, u64, i64, i64, u32, String);
-
-/// Every entry of a directory with what a write would change: inode, size, mtime, mode, hash.
-fn state(dir: &Path) -> BTreeMap<String, EntryState> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let m = std::fs::symlink_metadata(e.path()).unwrap();
-            let hash = if m.is_file() {
-                sha256_hex(&std::fs::read(e.path()).unwrap())
-            } else {
-                String::new()
-            };
-            (
-                e.file_name().into_string().unwrap(),
-                (m.ino(), m.size(), m.mtime(), m.mtime_nsec(), m.mode(), hash),
-            )
-        })
-        .collect()
-}
-
-fn leftovers(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with(".cni-rs-") && n != ".cni-rs-installed")
-        .collect()
-}
-
-/// A copy of the multicall binary with `pad` zero bytes appended: the same program with other
-/// bytes (a "new build").
-fn variant(dir: &Path, name: &str, pad: usize) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let mut bytes = std::fs::read(MULTICALL).unwrap();
-    bytes.resize(bytes.len() + pad, 0);
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p
 }
 
 #[test]
@@ -258,40 +208,11 @@ fn replaces_atomically_under_a_reader_and_leaves_no_temporary_names() {
     let newer = variant(tmp.path(), "newer", 8 << 20);
     let new = std::fs::read(&newer).unwrap();
 
-    // A reader in a loop, as a runtime executing the plugin opens it: every read must see the
-    // old file or the new one, whole.
-    let stop = Arc::new(AtomicBool::new(false));
-    let saw_new = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let (stop, saw_new) = (stop.clone(), saw_new.clone());
-        let path = dir.join("bridge");
-        let (old, new) = (old.clone(), new.clone());
-        std::thread::spawn(move || {
-            let (mut olds, mut news, mut torn) = (0u32, 0u32, Vec::new());
-            while !stop.load(Ordering::Relaxed) {
-                match std::fs::read(&path) {
-                    Ok(b) if b == old => olds += 1,
-                    Ok(b) if b == new => {
-                        news += 1;
-                        saw_new.store(true, Ordering::Relaxed);
-                    }
-                    Ok(b) => torn.push(b.len() as i64),
-                    Err(e) => torn.push(-(e.raw_os_error().unwrap_or(0) as i64)),
-                }
-            }
-            (olds, news, torn)
-        })
-    };
-    std::thread::sleep(Duration::from_millis(50));
-    let out = install(&dir, &["--from", newer.to_str().unwrap()]);
-    // Until the reader has read the new file whole once (a read of 90 MB takes a while under
-    // load), at most 30 s.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !saw_new.load(Ordering::Relaxed) && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    stop.store(true, Ordering::Relaxed);
-    let (olds, news, torn) = reader.join().unwrap();
+    // Every read must see the old file or the new one, whole.
+    let (out, Reads { olds, news, torn }) =
+        replace_under_reader(&dir.join("bridge"), old, new.clone(), || {
+            install(&dir, &["--from", newer.to_str().unwrap()])
+        });
     ok(&out);
     assert!(
         torn.is_empty(),

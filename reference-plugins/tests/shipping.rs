@@ -3,16 +3,15 @@
 //! `scripts/install.sh` (install, idempotence, refusal of files it did not install, `--force`,
 //! atomic replacement) in a temporary directory.
 
-use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
-use sha2::{Digest, Sha256};
+mod support;
 
-const MULTICALL: &str = env!("CARGO_BIN_EXE_cni-rs-plugins");
+use support::install_dir::{
+    leftovers, replace_under_reader, sha256_hex, state, variant, Reads, MULTICALL,
+};
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
@@ -170,53 +169,6 @@ fn install(dir: &Path, binary: &Path, extra: &[&str]) -> Output {
         .unwrap()
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Every entry of a directory with what a write would change: inode, size, mtime, content hash.
-fn state(dir: &Path) -> BTreeMap<String, (u64, u64, i64, i64, String)> {
-    let mut hashes: BTreeMap<u64, String> = BTreeMap::new();
-    std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| {
-            let e = e.unwrap();
-            let m = e.metadata().unwrap();
-            let hash = hashes
-                .entry(m.ino())
-                .or_insert_with(|| sha256_hex(&std::fs::read(e.path()).unwrap()))
-                .clone();
-            (
-                e.file_name().into_string().unwrap(),
-                (m.ino(), m.size(), m.mtime(), m.mtime_nsec(), hash),
-            )
-        })
-        .collect()
-}
-
-fn leftovers(dir: &Path) -> Vec<String> {
-    std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|n| n.starts_with(".cni-rs-") && n != ".cni-rs-installed")
-        .collect()
-}
-
-/// A copy of the multicall binary with `pad` zero bytes appended: still the same program, with
-/// other bytes (a "new build").
-fn variant(dir: &Path, name: &str, pad: usize) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
-    let mut bytes = std::fs::read(MULTICALL).unwrap();
-    bytes.resize(bytes.len() + pad, 0);
-    let p = dir.join(name);
-    std::fs::write(&p, bytes).unwrap();
-    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-    p
-}
-
 #[test]
 fn install_puts_every_plugin_in_place_once_and_a_second_run_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -315,31 +267,11 @@ fn install_replaces_atomically_and_leaves_no_temporary_names() {
     let newer = variant(tmp.path(), "newer", 8 << 20);
     let new = std::fs::read(&newer).unwrap();
 
-    // A reader in a loop, as a runtime executing the plugin would open it: every read must see
-    // the old file or the new one, whole.
-    let stop = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let stop = stop.clone();
-        let path = dir.join("bridge");
-        let (old, new) = (old.clone(), new.clone());
-        std::thread::spawn(move || {
-            let (mut olds, mut news, mut torn) = (0u32, 0u32, Vec::new());
-            while !stop.load(Ordering::Relaxed) {
-                match std::fs::read(&path) {
-                    Ok(b) if b == old => olds += 1,
-                    Ok(b) if b == new => news += 1,
-                    Ok(b) => torn.push(b.len()),
-                    Err(e) => torn.push(usize::MAX - e.raw_os_error().unwrap_or(0) as usize),
-                }
-            }
-            (olds, news, torn)
-        })
-    };
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    let out = install(&dir, &newer, &[]);
-    std::thread::sleep(std::time::Duration::from_millis(50));
-    stop.store(true, Ordering::Relaxed);
-    let (olds, news, torn) = reader.join().unwrap();
+    // Every read must see the old file or the new one, whole.
+    let (out, Reads { olds, news, torn }) =
+        replace_under_reader(&dir.join("bridge"), old, new.clone(), || {
+            install(&dir, &newer, &[])
+        });
     assert!(out.status.success(), "{}{}", stdout(&out), stderr(&out));
     assert!(
         torn.is_empty(),

@@ -5,6 +5,7 @@
 //! plugin must pass the same way ([`verb_rules`]). Not every test file uses every helper.
 #![allow(dead_code)]
 
+pub mod install_dir;
 pub mod verb_rules;
 
 use std::io::Write;
