@@ -49,6 +49,11 @@ fn certify_with_dhcp(plugin: &str, config: &str, subnet_prefix: &str) {
         Path::new("/usr/sbin/dnsmasq").exists(),
         "dnsmasq is missing: run scripts/setup.sh"
     );
+    // What an earlier, killed run may have left is not this run's doing.
+    let (procs_before, dirs_before) = (fixture_processes(), fixture_dirs());
+    let new_since = |before: &[String], now: Vec<String>| -> Vec<String> {
+        now.into_iter().filter(|x| !before.contains(x)).collect()
+    };
     let dir = build_plugins();
     let reports = tempfile::tempdir().unwrap();
     let json = reports.path().join("report.json");
@@ -98,12 +103,10 @@ fn certify_with_dhcp(plugin: &str, config: &str, subnet_prefix: &str) {
         served > 0,
         "{plugin} with {config}: no address of {subnet_prefix}* in the report"
     );
-    assert!(
-        fixture_processes().is_empty(),
-        "left running: {:?}",
-        fixture_processes()
-    );
-    assert!(fixture_dirs().is_empty(), "left: {:?}", fixture_dirs());
+    let running = new_since(&procs_before, fixture_processes());
+    assert!(running.is_empty(), "left running: {running:?}");
+    let dirs = new_since(&dirs_before, fixture_dirs());
+    assert!(dirs.is_empty(), "left: {dirs:?}");
     let leaked = netns_sandbox::sweep();
     assert!(leaked.is_empty(), "namespaces left behind: {leaked:?}");
 }
