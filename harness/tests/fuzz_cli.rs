@@ -25,31 +25,11 @@ fn plugins() -> &'static PathBuf {
     DIR.get_or_init(build_plugins)
 }
 
-/// The built `cni-fuzz-mutant` example (built here: `--test fuzz_cli` alone builds no examples).
+/// The built `cni-fuzz-mutant` example.
 fn mutant_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "-q",
-                "-p",
-                "harness",
-                "--example",
-                "cni-fuzz-mutant",
-            ])
-            .current_dir(workspace())
-            .status()
-            .expect("cargo runs");
-        assert!(
-            status.success(),
-            "building the cni-fuzz-mutant example failed"
-        );
-        let bin = plugins().join("examples/cni-fuzz-mutant");
-        assert!(bin.is_file(), "{} missing", bin.display());
-        bin
-    })
-    .clone()
+    BIN.get_or_init(|| support::build_example("cni-fuzz-mutant"))
+        .clone()
 }
 
 fn config(name: &str) -> PathBuf {

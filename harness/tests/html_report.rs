@@ -11,6 +11,8 @@
 //! /usr/lib/cni, and `chromium` with `chromium-driver` (scripts/setup.sh installs them all). A
 //! missing browser fails the test and says so: it never passes without rendering.
 
+mod support;
+
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::os::unix::process::CommandExt;
@@ -54,26 +56,10 @@ fn require_tools() {
     }
 }
 
-/// The built `cni-mutant` example (built here when a lone `--test html_report` did not).
+/// The built `cni-mutant` example.
 fn mutant_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test executable");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>/deps");
-        let bin = profile_dir.join("examples").join("cni-mutant");
-        if !bin.is_file() {
-            let status = Command::new(env!("CARGO"))
-                .args(["build", "-p", "harness", "--example", "cni-mutant"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("run cargo build");
-            assert!(status.success(), "building the cni-mutant example failed");
-        }
-        bin
-    })
+    BIN.get_or_init(|| support::build_example("cni-mutant"))
 }
 
 /// Certifies `plugin` with `conformance-cases/configs/<config>` and `args`, requires exit

@@ -7,6 +7,8 @@
 //!
 //! Needs root and Debian's containernetworking-plugins in /usr/lib/cni (scripts/setup.sh).
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -26,29 +28,10 @@ fn require_upstream() {
     }
 }
 
-/// The built `cni-mutant` example (`cargo test` builds examples; a lone `--test mutants`
-/// does not, so it is built here on demand).
+/// The built `cni-mutant` example.
 fn mutant_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test executable");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>/deps");
-        let bin = profile_dir.join("examples").join("cni-mutant");
-        if !bin.is_file() {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let status = std::process::Command::new(cargo)
-                .args(["build", "-p", "harness", "--example", "cni-mutant"])
-                .current_dir(env!("CARGO_MANIFEST_DIR"))
-                .status()
-                .expect("run cargo build");
-            assert!(status.success(), "building the cni-mutant example failed");
-        }
-        assert!(bin.is_file(), "{} missing", bin.display());
-        bin
-    })
+    BIN.get_or_init(|| support::build_example("cni-mutant"))
 }
 
 fn config(name: &str) -> PathBuf {

@@ -5,6 +5,8 @@
 //!
 //! Needs root (namespaces, ptrace of the plugin processes) and `ip`.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -13,29 +15,10 @@ use std::time::Duration;
 use assert_cmd::Command;
 use serde_json::Value;
 
-/// The built `cni-robust-mutant` example (a lone `--test` build does not build examples).
+/// The built `cni-robust-mutant` example.
 fn mutant_binary() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let exe = std::env::current_exe().expect("test executable");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("target/<profile>/deps");
-        let bin = profile_dir.join("examples").join("cni-robust-mutant");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = std::process::Command::new(cargo)
-            .args(["build", "-p", "harness", "--example", "cni-robust-mutant"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("run cargo build");
-        assert!(
-            status.success(),
-            "building the cni-robust-mutant example failed"
-        );
-        assert!(bin.is_file(), "{} missing", bin.display());
-        bin
-    })
+    BIN.get_or_init(|| support::build_example("cni-robust-mutant"))
 }
 
 const LINK_CONFIG: &str =

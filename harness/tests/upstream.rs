@@ -87,6 +87,38 @@ fn certify_with(harness: &Path, plugin: &str, config: &str, known: &[&str]) -> V
         "{} is missing: run scripts/setup.sh (installs containernetworking-plugins)",
         path.display()
     );
+    let (code, output, report) = run_certify(
+        harness,
+        &path,
+        config,
+        &["--jobs", "2"],
+        Duration::from_secs(300),
+    );
+    let failed = failed_requirements(&report);
+    let explained = with_deviations(plugin, known);
+    let known: BTreeSet<&str> = known.iter().copied().collect();
+    assert_eq!(
+        failed.iter().map(String::as_str).collect::<BTreeSet<_>>(),
+        known,
+        "{plugin}: failed requirements differ from the known upstream violations \
+         ({explained}):\n{output}"
+    );
+    // A known MUST violation fails the certification.
+    assert_eq!(code, Some(1), "{output}");
+    report
+}
+
+/// One `cni-conformance certify` run (executable `harness`) of the plugin at `plugin` with
+/// `conformance-cases/configs/<config>` and `extra` arguments, with the checkout's cases and a
+/// JSON report: its exit status, its stdout and stderr, and the report, which must list no
+/// setup failure.
+fn run_certify(
+    harness: &Path,
+    plugin: &Path,
+    config: &str,
+    extra: &[&str],
+    timeout: Duration,
+) -> (Option<i32>, String, Value) {
     let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance-cases");
     let config = cases.join("configs").join(config);
     let dir = tempfile::tempdir().unwrap();
@@ -99,12 +131,13 @@ fn certify_with(harness: &Path, plugin: &str, config: &str, known: &[&str]) -> V
             .arg(&cases)
             .arg("certify")
             .arg("--plugin")
-            .arg(&path)
+            .arg(plugin)
             .arg("--config")
             .arg(&config)
-            .args(["--jobs", "2", "--json"])
+            .args(extra)
+            .arg("--json")
             .arg(&json)
-            .timeout(Duration::from_secs(300))
+            .timeout(timeout)
             .output();
         match run {
             // A fresh copy may be briefly busy (ETXTBSY) while another test forks.
@@ -120,30 +153,29 @@ fn certify_with(harness: &Path, plugin: &str, config: &str, known: &[&str]) -> V
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    eprintln!("{plugin}: certified in {:?}", start.elapsed());
+    eprintln!("{}: certified in {:?}", plugin.display(), start.elapsed());
     let report: Value = serde_json::from_slice(
         &std::fs::read(&json).unwrap_or_else(|e| panic!("no JSON report ({e}):\n{output}")),
     )
     .expect("JSON report parses");
     let setup = report["setup_failures"].as_array().unwrap();
-    assert!(setup.is_empty(), "{plugin}: setup failures:\n{output}");
-    let failed: BTreeSet<&str> = report["requirements"]
+    assert!(
+        setup.is_empty(),
+        "{}: setup failures:\n{output}",
+        plugin.display()
+    );
+    (out.status.code(), output, report)
+}
+
+/// The IDs of the requirements a report fails.
+fn failed_requirements(report: &Value) -> BTreeSet<String> {
+    report["requirements"]
         .as_array()
         .unwrap()
         .iter()
         .filter(|r| r["verdict"] == "fail")
-        .map(|r| r["id"].as_str().unwrap())
-        .collect();
-    let explained = with_deviations(plugin, known);
-    let known: BTreeSet<&str> = known.iter().copied().collect();
-    assert_eq!(
-        failed, known,
-        "{plugin}: failed requirements differ from the known upstream violations \
-         ({explained}):\n{output}"
-    );
-    // A known MUST violation fails the certification.
-    assert_eq!(out.status.code(), Some(1), "{output}");
-    report
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -461,48 +493,22 @@ fn certify_dhcp_strictly(plugin: &str, config: &str, known: &[&str], racy: &[&st
         path.is_file() && Path::new(REAL_DIR).join("dhcp").is_file(),
         "upstream {plugin} or dhcp is missing: run scripts/setup.sh"
     );
-    let cases = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance-cases");
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("report.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_cni-conformance"))
-        .arg("--cases")
-        .arg(&cases)
-        .args(["certify", "--strict", "--plugin"])
-        .arg(&path)
-        .arg("--config")
-        .arg(cases.join("configs").join(config))
-        .args(["--cni-path", REAL_DIR, "--json"])
-        .arg(&json)
-        .timeout(Duration::from_secs(1200))
-        .output()
-        .expect("run cni-conformance");
-    let output = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
+    let (code, output, report) = run_certify(
+        Path::new(env!("CARGO_BIN_EXE_cni-conformance")),
+        &path,
+        config,
+        &["--strict", "--cni-path", REAL_DIR],
+        Duration::from_secs(1200),
     );
-    let report: Value = serde_json::from_slice(
-        &std::fs::read(&json).unwrap_or_else(|e| panic!("no JSON report ({e}):\n{output}")),
-    )
-    .expect("JSON report parses");
-    assert!(
-        report["setup_failures"].as_array().unwrap().is_empty(),
-        "{plugin}: setup failures:\n{output}"
-    );
-    let failed: BTreeSet<&str> = report["requirements"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|r| r["verdict"] == "fail")
-        .map(|r| r["id"].as_str().unwrap())
-        .collect();
+    let failed = failed_requirements(&report);
+    let failed: BTreeSet<&str> = failed.iter().map(String::as_str).collect();
     let known: BTreeSet<&str> = known.iter().copied().collect();
     let racy: BTreeSet<&str> = racy.iter().copied().collect();
     assert!(
         known.is_subset(&failed) && failed.difference(&known).all(|id| racy.contains(id)),
         "{plugin} with upstream dhcp: failed {failed:?}, known {known:?} (and maybe {racy:?}):\n{output}"
     );
-    assert_eq!(out.status.code(), Some(1), "{output}");
+    assert_eq!(code, Some(1), "{output}");
     // 32 parallel ADDs got their leases and DELs left nothing (RT-3).
     assert_cases_passed(&report, &["concurrency-parallel"]);
     report

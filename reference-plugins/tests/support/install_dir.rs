@@ -134,3 +134,20 @@ pub fn replace_under_reader<T>(
     stop.store(true, Ordering::Relaxed);
     (out, reader.join().unwrap())
 }
+
+/// What an install into `dir` must leave: exactly `names` and the manifest (not the multicall
+/// binary's own name), every name a hard link of one binary with mode 0755.
+pub fn assert_one_binary_under_every_name(dir: &Path, names: &[String]) {
+    let inode = std::fs::metadata(dir.join(&names[0])).unwrap().ino();
+    for name in names {
+        let m = std::fs::metadata(dir.join(name)).unwrap();
+        assert_eq!(m.ino(), inode, "{name} is a hard link of the one binary");
+        assert_eq!(m.mode() & 0o777, 0o755, "{name}");
+    }
+    let mut entries: Vec<String> = state(dir).into_keys().collect();
+    entries.sort();
+    let mut expected = names.to_vec();
+    expected.push(".cni-rs-installed".into());
+    expected.sort();
+    assert_eq!(entries, expected, "only the plugin names and the manifest");
+}
