@@ -18,7 +18,7 @@
 #   RUSTFLAGS='-C target-feature=+crt-static -C relocation-model=static' \
 #     cargo build --release --target <host triple> -p reference-plugins --bin cni-rs-plugins
 #
-# Rules:
+# Rules (the binary's installer applies them, so both install paths agree):
 # - Atomic: the binary is written to a temporary name in DIR, synced, then hard-linked and
 #   renamed over each plugin name (rename(2)); a runtime executing a plugin meanwhile sees the
 #   old file or the new one, never a partial one. Temporary names start with `.cni-rs-` and are
@@ -67,103 +67,9 @@ if [[ -z $binary ]]; then
 fi
 [[ -f $binary && -x $binary ]] || die "no binary at $binary (build it, or pass --binary)"
 
-mapfile -t names < <("$binary" --list) || die "$binary --list failed"
-((${#names[@]})) || die "$binary --list named no plugin"
-for n in "${names[@]}"; do
-  [[ $n =~ ^[A-Za-z0-9][A-Za-z0-9._-]*$ ]] || die "$binary --list gave a bad name: $n"
-done
-
-mkdir -p "$dir"
-manifest=$dir/.cni-rs-installed
-new_sum=$(sha256sum <"$binary" | cut -d' ' -f1)
-
-# The manifest's record for a name (its checksum), if any.
-declare -A recorded=()
-if [[ -f $manifest ]]; then
-  while read -r sum name; do
-    [[ -n ${name:-} ]] && recorded[$name]=$sum
-  done <"$manifest"
-fi
-
-# Plan every name before writing anything.
-to_write=()
-refused=()
-adopted=0
-declare -A sum_of=()
-for n in "${names[@]}"; do
-  f=$dir/$n
-  if [[ ! -e $f && ! -L $f ]]; then
-    to_write+=("$n")
-    continue
-  fi
-  if [[ -d $f && ! -L $f ]]; then
-    refused+=("$n (a directory)")
-    continue
-  fi
-  # Hard links of one file are hashed once.
-  id=$(stat -L -c %d:%i "$f" 2>/dev/null) || id=""
-  if [[ -n $id && -n ${sum_of[$id]:-} ]]; then
-    cur=${sum_of[$id]}
-  else
-    cur=$(sha256sum <"$f" 2>/dev/null | cut -d' ' -f1) || cur=unreadable
-    [[ -n $id ]] && sum_of[$id]=$cur
-  fi
-  if [[ -L $f ]]; then
-    cur="symlink:$cur"
-  fi
-  if [[ $cur == "$new_sum" ]]; then
-    # Already this build; recorded now if it was not (same bytes: nothing to replace).
-    [[ ${recorded[$n]:-} == "$new_sum" ]] || adopted=1
-    continue
-  elif [[ ${recorded[$n]:-} == "$cur" ]] || ((force)); then
-    to_write+=("$n")
-  else
-    refused+=("$n")
-  fi
-done
-if ((${#refused[@]})); then
-  echo "install: not installing: these exist in $dir and were not installed by this script" \
-    "(or were changed since); --force replaces them:" >&2
-  printf '  %s\n' "${refused[@]}" >&2
-  exit 1
-fi
-if ((${#to_write[@]} == 0 && adopted == 0)); then
-  echo "install: ${#names[@]} plugins in $dir are up to date ($($binary --version))"
-  exit 0
-fi
-
-tmp=""
-staged=()
-cleanup() {
-  local t
-  for t in "${staged[@]}"; do rm -f "$t"; done
-  [[ -n $tmp ]] && rm -f "$tmp"
-  return 0
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM HUP
-
-if ((${#to_write[@]})); then
-  tmp=$(mktemp "$dir/.cni-rs-plugins.XXXXXX")
-  cp "$binary" "$tmp"
-  chmod 0755 "$tmp"
-  sync "$tmp"
-fi
-for n in "${to_write[@]}"; do
-  link=$dir/.cni-rs-new.$n.$$
-  staged+=("$link")
-  ln -f "$tmp" "$link"
-  mv -f -T "$link" "$dir/$n"
-done
-
-# The manifest: this run's names with the new checksum, other names' records kept.
-for n in "${names[@]}"; do recorded[$n]=$new_sum; done
-mtmp=$dir/.cni-rs-new.manifest.$$
-staged+=("$mtmp")
-for n in "${!recorded[@]}"; do
-  printf '%s  %s\n' "${recorded[$n]}" "$n"
-done | sort -k2 >"$mtmp"
-sync "$mtmp"
-mv -f -T "$mtmp" "$manifest"
-
-echo "install: ${#to_write[@]} of ${#names[@]} plugins written to $dir ($($binary --version))"
+# The rules in the header are applied by the binary's own installer (`cni-rs-plugins install`,
+# reference-plugins/src/installer.rs, which images without a shell run directly): started
+# under its own name, whatever the file is called, it installs itself.
+args=(install --dir "$dir")
+((force)) && args+=(--force)
+exec -a cni-rs-plugins "$binary" "${args[@]}"
