@@ -71,14 +71,17 @@ for t in "${targets[@]}"; do
 done
 
 # One build for every target, before the runs: parallel `cargo fuzz run`s would wait on
-# each other's build lock.
+# each other's build lock. The sanitizer build has its own target directory
+# (fuzz/target/address/), so switching between the two builds rebuilds neither.
 echo "building ${#targets[@]} target(s), sanitizer $san ..." >&2
+target_dir="$fuzz/target"
+[[ "$san" == none ]] || target_dir="$fuzz/target/$san"
 if [[ ${#targets[@]} == 1 ]]; then
-    (cd "$fuzz" && cargo fuzz build -s "$san" "${targets[0]}" >&2)
+    (cd "$fuzz" && cargo fuzz build -s "$san" --target-dir "$target_dir" "${targets[0]}" >&2)
 else
-    (cd "$fuzz" && cargo fuzz build -s "$san" >&2)
+    (cd "$fuzz" && cargo fuzz build -s "$san" --target-dir "$target_dir" >&2)
 fi
-bin_dir="$fuzz/target/$(rustc -vV | sed -n 's/^host: //p')/release"
+bin_dir="$target_dir/$(rustc -vV | sed -n 's/^host: //p')/release"
 
 logs="$(mktemp -d /tmp/cni-fuzz.XXXXXX)"
 artifacts_count() {
