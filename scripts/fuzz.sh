@@ -2,7 +2,7 @@
 # Runs the fuzz targets of fuzz/ for a given time each, several at a time, merges the new
 # corpus entries into fuzz/corpus/<target>/ and prints a table (markdown) of the runs.
 #
-#   scripts/fuzz.sh [-t SECONDS] [-j JOBS] [-s address|none] [-n] [TARGET...]
+#   scripts/fuzz.sh [-t SECONDS] [-j JOBS] [-s address|none] [-n] [-l] [TARGET...]
 #
 #   -t SECONDS  time per target (default 60)
 #   -j JOBS     targets run at once (default: the number of cores, nproc)
@@ -10,6 +10,9 @@
 #               on stable with RUSTC_BOOTSTRAP=1 (cargo-fuzz passes -Z flags); none: no
 #               sanitizer, plain stable, faster per run but blind to memory errors
 #   -n          do not merge: leave fuzz/corpus as it was
+#   -l          append each target's run to the campaign ledger fuzz/campaign.tsv (date,
+#               commit, sanitizer, target, seconds, runs, exec/s, crashes), which
+#               scripts/fuzz-campaign.sh sums
 #   TARGET...   the targets to run (default: every [[bin]] of fuzz/Cargo.toml)
 #
 # Each target runs from its corpus (fuzz/corpus/<target>/, seeds included) into a fresh
@@ -30,15 +33,17 @@ secs=60
 jobs="$(nproc)"
 san=address
 merge=1
+ledger=0
 
-usage() { sed -n '2,26p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
-while getopts "t:j:s:nh" opt; do
+while getopts "t:j:s:nlh" opt; do
     case "$opt" in
         t) secs="$OPTARG" ;;
         j) jobs="$OPTARG" ;;
         s) san="$OPTARG" ;;
         n) merge=0 ;;
+        l) ledger=1 ;;
         h) usage 0 ;;
         *) usage ;;
     esac
@@ -84,6 +89,13 @@ fi
 bin_dir="$target_dir/$(rustc -vV | sed -n 's/^host: //p')/release"
 
 logs="$(mktemp -d /tmp/cni-fuzz.XXXXXX)"
+commit="$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
+if [[ -n "$(git -C "$root" status --porcelain --untracked-files=no -- . ':!fuzz/campaign.tsv' 2>/dev/null)" ]]; then
+    commit="$commit+changes"
+fi
+if [[ "$ledger" == 1 && ! -s "$fuzz/campaign.tsv" ]]; then
+    printf 'date\tcommit\tsanitizer\ttarget\tseconds\truns\texec_per_s\tcrashes\n' >"$fuzz/campaign.tsv"
+fi
 artifacts_count() {
     find "$fuzz/artifacts/$1" -maxdepth 1 -type f \
         \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) \
@@ -120,6 +132,12 @@ run_one() {
         crashes="exit $status"
     fi
     echo "$t ${execs:-?} ${runs:-?} ${units:-?} ${cov0:-?} ${cov1:-?} $merged $crashes" >"$logs/$t.row"
+    if [[ "$ledger" == 1 ]]; then
+        # One line per run; flock: several targets finish at once.
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$commit" \
+            "$san" "$t" "$secs" "${runs:-0}" "${execs:-0}" "$crashes" |
+            flock "$fuzz/campaign.tsv" tee -a "$fuzz/campaign.tsv" >/dev/null
+    fi
 }
 
 echo "running ${#targets[@]} target(s) for ${secs}s each, $jobs at a time (logs: $logs)" >&2
