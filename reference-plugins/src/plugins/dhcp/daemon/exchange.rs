@@ -188,18 +188,10 @@ async fn select(
     }
 }
 
-/// How an attempt to extend a DHCPv6 lease ended.
+/// How an attempt to extend a lease ended; `I` is the family's lease information.
 #[derive(Debug)]
-pub enum Extension6 {
-    Extended(super::packet6::Lease6Info),
-    Refused,
-    NoAnswer,
-}
-
-/// How an attempt to extend a lease ended.
-#[derive(Debug)]
-pub enum Extension {
-    Extended(LeaseInfo),
+pub enum Extension<I> {
+    Extended(I),
     Refused,
     NoAnswer,
 }
@@ -212,7 +204,7 @@ pub async fn extend(
     address: Ipv4Addr,
     server: Option<Ipv4Addr>,
     timing: &Timing,
-) -> Result<Extension, SockError> {
+) -> Result<Extension<LeaseInfo>, SockError> {
     let (socket, _) = tokio_socket(sock::bind(netns, ifname, address)?)?;
     let xid = new_xid();
     let to = SocketAddrV4::new(server.unwrap_or(Ipv4Addr::BROADCAST), SERVER_PORT);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::net::UdpSocket;
 use tokio::time::{timeout_at, Instant};
 
-use super::exchange::{new_xid, AcquireError, Extension6, Timing};
+use super::exchange::{new_xid, AcquireError, Extension, Timing};
 use super::packet6::{decode_reply6, Client6, Lease6Event, Lease6Info};
 use super::sock::{self, SockError};
 
@@ -133,7 +133,7 @@ pub async fn extend6(
     lease: &Lease6Info,
     renew: bool,
     timing: &Timing,
-) -> Result<Extension6, SockError> {
+) -> Result<Extension<Lease6Info>, SockError> {
     let (socket, to) = socket6(netns, ifname).await?;
     let xid = new_xid() & 0x00ff_ffff;
     let server = renew.then_some(lease.server_duid.as_slice());
@@ -149,10 +149,10 @@ pub async fn extend6(
     .await;
     Ok(match answer {
         Some(Lease6Event::Reply(info)) if info.address == lease.address => {
-            Extension6::Extended(info)
+            Extension::Extended(info)
         }
-        Some(_) => Extension6::Refused,
-        None => Extension6::NoAnswer,
+        Some(_) => Extension::Refused,
+        None => Extension::NoAnswer,
     })
 }
 

@@ -9,20 +9,21 @@
 //! the [`Store`]; a dropped lease's file is removed.
 
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
-use std::path::PathBuf;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cni::Error;
 use tokio::sync::Mutex as AsyncMutex;
 
-use super::exchange::{self, Extension, Extension6, Timing};
+use super::exchange::{self, Extension, Timing};
 use super::exchange6;
 use super::flags::Flags;
 use super::packet::Client;
 use super::packet6::Client6;
-use super::sock;
+use super::sock::{self, SockError};
 use super::store::{now_secs, Store, StoredLease, StoredLease6, FORMAT_VERSION};
 use crate::plugins::dhcp::protocol::{AddRequest, AttachmentKey, Request, Response};
 use crate::plugins::dhcp::{CODE_NO_LEASE, CODE_NO_SERVER};
@@ -30,20 +31,173 @@ use crate::plugins::dhcp::{CODE_NO_LEASE, CODE_NO_SERVER};
 /// How often a lease's task looks for its namespace and interface.
 const LIVENESS_INTERVAL: Duration = Duration::from_secs(10);
 
-struct Held {
-    record: Arc<Mutex<StoredLease>>,
+/// A lease of family `F` and the task keeping it alive.
+struct Held<F> {
+    record: Arc<Mutex<F>>,
     task: tokio::task::AbortHandle,
 }
 
-struct Held6 {
-    record: Arc<Mutex<StoredLease6>>,
-    task: tokio::task::AbortHandle,
-}
-
+/// The leases of one attachment: at most one per family.
 #[derive(Default)]
 struct Slot {
-    held: Option<Held>,
-    held6: Option<Held6>,
+    held: Option<Held<StoredLease>>,
+    held6: Option<Held<StoredLease6>>,
+}
+
+/// What differs between a DHCPv4 and a DHCPv6 lease for the daemon: its place in a slot, its
+/// file, its timers and its exchanges with the server. A lease's task, its release and its
+/// removal are written once over this.
+trait Family: Clone + Send + Sync + 'static {
+    /// The lease information an extension brings.
+    type Info: Send;
+    /// How log lines name a lease of the family.
+    const LEASE: &'static str;
+    /// How log lines name the family's release message.
+    const RELEASE: &'static str;
+    fn key(&self) -> &AttachmentKey;
+    /// `CNI_NETNS` as the plugin gave it.
+    fn netns(&self) -> &str;
+    fn address(&self) -> IpAddr;
+    fn granted_at(&self) -> u64;
+    /// Seconds from the grant to T1 and to T2.
+    fn t1_t2(&self) -> (u32, u32);
+    /// Seconds from the grant to the end of the lease.
+    fn lifetime(&self) -> u32;
+    fn expires_at(&self) -> u64 {
+        self.granted_at() + u64::from(self.lifetime())
+    }
+    /// Takes an extension's information, granted at `at`.
+    fn extended(&mut self, info: Self::Info, at: u64);
+    /// The family's place in a slot.
+    fn place(slot: &mut Slot) -> &mut Option<Held<Self>>;
+    /// Whether the slot holds a lease of the other family.
+    fn other_held(slot: &Slot) -> bool;
+    fn save(&self, store: &Store) -> std::io::Result<()>;
+    fn remove(store: &Store, key: &AttachmentKey) -> std::io::Result<()>;
+    /// One renewal (`renew`: to the granting server) or rebinding exchange.
+    fn extend(
+        &self,
+        netns: &Path,
+        renew: bool,
+        timing: &Timing,
+    ) -> impl Future<Output = Result<Extension<Self::Info>, SockError>> + Send;
+    /// Sends the release of the lease.
+    fn release(&self, netns: &Path) -> impl Future<Output = Result<(), SockError>> + Send;
+}
+
+impl Family for StoredLease {
+    type Info = super::packet::LeaseInfo;
+    const LEASE: &'static str = "lease";
+    const RELEASE: &'static str = "DHCPRELEASE";
+    fn key(&self) -> &AttachmentKey {
+        &self.attachment
+    }
+    fn netns(&self) -> &str {
+        &self.netns
+    }
+    fn address(&self) -> IpAddr {
+        self.info.address.into()
+    }
+    fn granted_at(&self) -> u64 {
+        self.granted_at
+    }
+    fn t1_t2(&self) -> (u32, u32) {
+        (self.info.t1_secs, self.info.t2_secs)
+    }
+    fn lifetime(&self) -> u32 {
+        self.info.lease_secs
+    }
+    fn extended(&mut self, info: Self::Info, at: u64) {
+        self.info = info;
+        self.granted_at = at;
+    }
+    fn place(slot: &mut Slot) -> &mut Option<Held<Self>> {
+        &mut slot.held
+    }
+    fn other_held(slot: &Slot) -> bool {
+        slot.held6.is_some()
+    }
+    fn save(&self, store: &Store) -> std::io::Result<()> {
+        store.save(self)
+    }
+    fn remove(store: &Store, key: &AttachmentKey) -> std::io::Result<()> {
+        store.remove(key)
+    }
+    async fn extend(
+        &self,
+        netns: &Path,
+        renew: bool,
+        timing: &Timing,
+    ) -> Result<Extension<Self::Info>, SockError> {
+        let server = renew.then_some(self.info.server_id);
+        let (ifname, client) = (&self.attachment.ifname, client_of(self));
+        exchange::extend(netns, ifname, &client, self.info.address, server, timing).await
+    }
+    async fn release(&self, netns: &Path) -> Result<(), SockError> {
+        let (ifname, client) = (&self.attachment.ifname, client_of(self));
+        exchange::release(
+            netns,
+            ifname,
+            &client,
+            self.info.address,
+            self.info.server_id,
+        )
+        .await
+    }
+}
+
+impl Family for StoredLease6 {
+    type Info = super::packet6::Lease6Info;
+    const LEASE: &'static str = "DHCPv6 lease";
+    const RELEASE: &'static str = "DHCPv6 RELEASE";
+    fn key(&self) -> &AttachmentKey {
+        &self.attachment
+    }
+    fn netns(&self) -> &str {
+        &self.netns
+    }
+    fn address(&self) -> IpAddr {
+        self.info.address.into()
+    }
+    fn granted_at(&self) -> u64 {
+        self.granted_at
+    }
+    fn t1_t2(&self) -> (u32, u32) {
+        (self.info.t1_secs, self.info.t2_secs)
+    }
+    fn lifetime(&self) -> u32 {
+        self.info.valid_secs
+    }
+    fn extended(&mut self, info: Self::Info, at: u64) {
+        self.info = info;
+        self.granted_at = at;
+    }
+    fn place(slot: &mut Slot) -> &mut Option<Held<Self>> {
+        &mut slot.held6
+    }
+    fn other_held(slot: &Slot) -> bool {
+        slot.held.is_some()
+    }
+    fn save(&self, store: &Store) -> std::io::Result<()> {
+        store.save6(self)
+    }
+    fn remove(store: &Store, key: &AttachmentKey) -> std::io::Result<()> {
+        store.remove6(key)
+    }
+    async fn extend(
+        &self,
+        netns: &Path,
+        renew: bool,
+        timing: &Timing,
+    ) -> Result<Extension<Self::Info>, SockError> {
+        let client = Client6::new(&self.attachment.client_id_text());
+        let ifname = &self.attachment.ifname;
+        exchange6::extend6(netns, ifname, &client, &self.info, renew, timing).await
+    }
+    async fn release(&self, netns: &Path) -> Result<(), SockError> {
+        let client = Client6::new(&self.attachment.client_id_text());
+        exchange6::release6(netns, &self.attachment.ifname, &client, &self.info).await
+    }
 }
 
 /// All leases of the daemon.
@@ -143,19 +297,12 @@ impl Daemon {
                 lease.info.address,
                 lease.attachment.client_id_text()
             ));
-            guard.held6 = Some(self.hold6(lease));
+            guard.held6 = Some(self.hold(lease));
         }
     }
 
-    /// Starts the task of a DHCPv6 lease.
-    fn hold6(self: &Arc<Daemon>, lease: StoredLease6) -> Held6 {
-        let record = Arc::new(Mutex::new(lease));
-        let task = tokio::spawn(self.clone().maintain6(record.clone())).abort_handle();
-        Held6 { record, task }
-    }
-
     /// Starts the task of a lease.
-    fn hold(self: &Arc<Daemon>, lease: StoredLease) -> Held {
+    fn hold<F: Family>(self: &Arc<Daemon>, lease: F) -> Held<F> {
         let record = Arc::new(Mutex::new(lease));
         let task = tokio::spawn(self.clone().maintain(record.clone())).abort_handle();
         Held { record, task }
@@ -240,12 +387,12 @@ impl Daemon {
                 Some(r) => r,
                 None => {
                     if let Some(old) = guard.held6.take() {
-                        self.drop_held6(old, true).await;
+                        self.drop_held(old, true).await;
                     }
                     match self.acquire6(&req).await {
                         Ok(lease) => {
                             let r = lease.info.to_result();
-                            guard.held6 = Some(self.hold6(lease));
+                            guard.held6 = Some(self.hold(lease));
                             r
                         }
                         Err(e) => {
@@ -342,57 +489,19 @@ impl Daemon {
         Ok(lease)
     }
 
-    /// Stops a DHCPv6 lease's task, sends RELEASE when `release`, forgets the lease.
-    async fn drop_held6(&self, held: Held6, release: bool) {
+    /// Stops a lease's task, sends the release when `release`, forgets the lease.
+    async fn drop_held<F: Family>(&self, held: Held<F>, release: bool) {
         held.task.abort();
         let lease = held.record.lock().unwrap().clone();
+        let (address, id) = (lease.address(), lease.key().client_id_text());
         if release {
-            let netns = self.netns_path(&lease.netns);
-            let client = Client6::new(&lease.attachment.client_id_text());
-            match exchange6::release6(&netns, &lease.attachment.ifname, &client, &lease.info).await
-            {
-                Ok(()) => log(format!(
-                    "released {} of {}",
-                    lease.info.address,
-                    lease.attachment.client_id_text()
-                )),
-                Err(e) => log(format!("no DHCPv6 RELEASE for {}: {e}", lease.info.address)),
+            match lease.release(&self.netns_path(lease.netns())).await {
+                Ok(()) => log(format!("released {address} of {id}")),
+                Err(e) => log(format!("no {} for {address} of {id}: {e}", F::RELEASE)),
             }
         }
-        if let Err(e) = self.store.remove6(&lease.attachment) {
-            log(format!("cannot remove the saved DHCPv6 lease: {e}"));
-        }
-    }
-
-    /// Stops a lease's task, sends DHCPRELEASE when `release`, forgets the lease.
-    async fn drop_held(&self, held: Held, release: bool) {
-        held.task.abort();
-        let lease = held.record.lock().unwrap().clone();
-        if release {
-            let netns = self.netns_path(&lease.netns);
-            match exchange::release(
-                &netns,
-                &lease.attachment.ifname,
-                &client_of(&lease),
-                lease.info.address,
-                lease.info.server_id,
-            )
-            .await
-            {
-                Ok(()) => log(format!(
-                    "released {} of {}",
-                    lease.info.address,
-                    lease.attachment.client_id_text()
-                )),
-                Err(e) => log(format!(
-                    "no DHCPRELEASE for {} of {}: {e}",
-                    lease.info.address,
-                    lease.attachment.client_id_text()
-                )),
-            }
-        }
-        if let Err(e) = self.store.remove(&lease.attachment) {
-            log(format!("cannot remove the saved lease: {e}"));
+        if let Err(e) = F::remove(&self.store, lease.key()) {
+            log(format!("cannot remove the saved {}: {e}", F::LEASE));
         }
     }
 
@@ -405,7 +514,7 @@ impl Daemon {
             self.drop_held(held, true).await;
         }
         if let Some(held) = guard.held6.take() {
-            self.drop_held6(held, true).await;
+            self.drop_held(held, true).await;
         }
         self.remove_slot_if_idle(key, &slot);
         Ok(())
@@ -478,22 +587,23 @@ impl Daemon {
     }
 
     /// Removes a lease whose task ends it (expired, refused, attachment gone).
-    async fn forget(&self, record: &Arc<Mutex<StoredLease>>, why: &str) {
-        let key = record.lock().unwrap().attachment.clone();
+    async fn forget<F: Family>(&self, record: &Arc<Mutex<F>>, why: &str) {
+        let key = record.lock().unwrap().key().clone();
         log(format!(
-            "dropping the lease of {}: {why}",
+            "dropping the {} of {}: {why}",
+            F::LEASE,
             key.client_id_text()
         ));
         if let Some(slot) = self.existing_slot(&key) {
             let mut guard = slot.lock().await;
-            if guard
-                .held
+            let place = F::place(&mut guard);
+            if place
                 .as_ref()
                 .is_some_and(|h| Arc::ptr_eq(&h.record, record))
             {
-                guard.held = None;
-                let _ = self.store.remove(&key);
-                if guard.held6.is_none() {
+                *place = None;
+                let _ = F::remove(&self.store, &key);
+                if !F::other_held(&guard) {
                     self.remove_slot_if_idle(&key, &slot);
                 }
             }
@@ -501,16 +611,16 @@ impl Daemon {
     }
 
     /// The task of one lease (see the module documentation).
-    async fn maintain(self: Arc<Daemon>, record: Arc<Mutex<StoredLease>>) {
+    async fn maintain<F: Family>(self: Arc<Daemon>, record: Arc<Mutex<F>>) {
         loop {
             let lease = record.lock().unwrap().clone();
             let now = now_secs();
-            let netns = self.netns_path(&lease.netns);
-            let ifname = lease.attachment.ifname.clone();
+            let netns = self.netns_path(lease.netns());
+            let ifname = &lease.key().ifname;
             if now >= lease.expires_at() {
                 return self.forget(&record, "expired").await;
             }
-            match sock::attachment_present(&netns, &ifname) {
+            match sock::attachment_present(&netns, ifname) {
                 Ok(false) => return self.forget(&record, "namespace or interface gone").await,
                 Ok(true) => {}
                 Err(e) => log(format!(
@@ -518,44 +628,32 @@ impl Daemon {
                     netns.display()
                 )),
             }
-            let t1 = lease.granted_at + u64::from(lease.info.t1_secs);
-            let t2 = lease.granted_at + u64::from(lease.info.t2_secs);
+            let (t1, t2) = lease.t1_t2();
+            let t1 = lease.granted_at() + u64::from(t1);
+            let t2 = lease.granted_at() + u64::from(t2);
             if now < t1 {
                 let wait = Duration::from_secs(t1 - now).min(LIVENESS_INTERVAL);
                 tokio::time::sleep(wait).await;
                 continue;
             }
-            let server = (now < t2).then_some(lease.info.server_id);
-            let outcome = exchange::extend(
-                &netns,
-                &ifname,
-                &client_of(&lease),
-                lease.info.address,
-                server,
-                self.timing(),
-            )
-            .await;
-            match outcome {
+            let renew = now < t2;
+            match lease.extend(&netns, renew, self.timing()).await {
                 Ok(Extension::Extended(info)) => {
                     let updated = {
                         let mut rec = record.lock().unwrap();
-                        rec.info = info;
-                        rec.granted_at = now_secs();
+                        rec.extended(info, now_secs());
                         rec.clone()
                     };
                     log(format!(
-                        "{} lease {} of {} for {} s",
-                        if server.is_some() {
-                            "renewed"
-                        } else {
-                            "rebound"
-                        },
-                        updated.info.address,
-                        updated.attachment.client_id_text(),
-                        updated.info.lease_secs
+                        "{} {} {} of {} for {} s",
+                        if renew { "renewed" } else { "rebound" },
+                        F::LEASE,
+                        updated.address(),
+                        updated.key().client_id_text(),
+                        updated.lifetime()
                     ));
-                    if let Err(e) = self.store.save(&updated) {
-                        log(format!("cannot save the lease: {e}"));
+                    if let Err(e) = updated.save(&self.store) {
+                        log(format!("cannot save the {}: {e}", F::LEASE));
                     }
                 }
                 Ok(Extension::Refused) => {
@@ -566,11 +664,7 @@ impl Daemon {
                 Ok(Extension::NoAnswer) => {
                     // Half the time left until the next phase (T2 while renewing, expiry
                     // while rebinding), at least a second (RFC 2131 4.4.5).
-                    let next = if server.is_some() {
-                        t2
-                    } else {
-                        lease.expires_at()
-                    };
+                    let next = if renew { t2 } else { lease.expires_at() };
                     let left = next.saturating_sub(now_secs());
                     let wait = Duration::from_secs((left / 2).max(1)).min(LIVENESS_INTERVAL);
                     tokio::time::sleep(wait).await;
@@ -579,100 +673,7 @@ impl Daemon {
                     return self.forget(&record, "namespace or interface gone").await
                 }
                 Err(e) => {
-                    log(format!("cannot extend the lease: {e}"));
-                    tokio::time::sleep(LIVENESS_INTERVAL).await;
-                }
-            }
-        }
-    }
-
-    /// Removes a DHCPv6 lease whose task ends it.
-    async fn forget6(&self, record: &Arc<Mutex<StoredLease6>>, why: &str) {
-        let key = record.lock().unwrap().attachment.clone();
-        log(format!(
-            "dropping the DHCPv6 lease of {}: {why}",
-            key.client_id_text()
-        ));
-        if let Some(slot) = self.existing_slot(&key) {
-            let mut guard = slot.lock().await;
-            if guard
-                .held6
-                .as_ref()
-                .is_some_and(|h| Arc::ptr_eq(&h.record, record))
-            {
-                guard.held6 = None;
-                let _ = self.store.remove6(&key);
-                if guard.held.is_none() {
-                    self.remove_slot_if_idle(&key, &slot);
-                }
-            }
-        }
-    }
-
-    /// The task of one DHCPv6 lease: RENEW from T1, REBIND from T2, dropped at expiry, after
-    /// a refusal, or when the namespace or interface is gone.
-    async fn maintain6(self: Arc<Daemon>, record: Arc<Mutex<StoredLease6>>) {
-        loop {
-            let lease = record.lock().unwrap().clone();
-            let now = now_secs();
-            let netns = self.netns_path(&lease.netns);
-            let ifname = lease.attachment.ifname.clone();
-            if now >= lease.expires_at() {
-                return self.forget6(&record, "expired").await;
-            }
-            match sock::attachment_present(&netns, &ifname) {
-                Ok(false) => return self.forget6(&record, "namespace or interface gone").await,
-                Ok(true) => {}
-                Err(e) => log(format!(
-                    "cannot look for {ifname:?} in {}: {e}",
-                    netns.display()
-                )),
-            }
-            let t1 = lease.granted_at + u64::from(lease.info.t1_secs);
-            let t2 = lease.granted_at + u64::from(lease.info.t2_secs);
-            if now < t1 {
-                tokio::time::sleep(Duration::from_secs(t1 - now).min(LIVENESS_INTERVAL)).await;
-                continue;
-            }
-            let client = Client6::new(&lease.attachment.client_id_text());
-            let renew = now < t2;
-            let outcome =
-                exchange6::extend6(&netns, &ifname, &client, &lease.info, renew, self.timing())
-                    .await;
-            match outcome {
-                Ok(Extension6::Extended(info)) => {
-                    let updated = {
-                        let mut rec = record.lock().unwrap();
-                        rec.info = info;
-                        rec.granted_at = now_secs();
-                        rec.clone()
-                    };
-                    log(format!(
-                        "{} DHCPv6 lease {} of {}",
-                        if renew { "renewed" } else { "rebound" },
-                        updated.info.address,
-                        updated.attachment.client_id_text()
-                    ));
-                    if let Err(e) = self.store.save6(&updated) {
-                        log(format!("cannot save the DHCPv6 lease: {e}"));
-                    }
-                }
-                Ok(Extension6::Refused) => {
-                    return self
-                        .forget6(&record, "the server refused to extend it")
-                        .await
-                }
-                Ok(Extension6::NoAnswer) => {
-                    let next = if renew { t2 } else { lease.expires_at() };
-                    let left = next.saturating_sub(now_secs());
-                    let wait = Duration::from_secs((left / 2).max(1)).min(LIVENESS_INTERVAL);
-                    tokio::time::sleep(wait).await;
-                }
-                Err(e) if e.is_gone() => {
-                    return self.forget6(&record, "namespace or interface gone").await
-                }
-                Err(e) => {
-                    log(format!("cannot extend the DHCPv6 lease: {e}"));
+                    log(format!("cannot extend the {}: {e}", F::LEASE));
                     tokio::time::sleep(LIVENESS_INTERVAL).await;
                 }
             }
