@@ -2,21 +2,26 @@
 //! created in, so a short-lived thread enters the namespace (`setns`), creates and binds the
 //! socket there, and hands it back; the daemon's own threads never change namespace.
 //!
-//! Every socket is bound to port 68 on the attachment's interface (`SO_BINDTODEVICE`), with
-//! `SO_BROADCAST` and `SO_REUSEADDR` (several leases of one namespace share the port), and
-//! `IP_FREEBIND` when the bound address need not be configured (renewing a lease whose
-//! address the interface does not carry). The kernel sends such a socket's datagrams from
-//! 0.0.0.0, so a release from an address the interface no longer carries goes out through
-//! [`send_broadcast_from`], a raw socket that writes the IP header itself. Answers broadcast to an interface that has no address yet reach a
-//! socket bound to 0.0.0.0 unless reverse-path filtering drops them (`rp_filter` 1 or 2 on
-//! the interface with no route back to the server); the BOOTP broadcast flag makes servers
-//! broadcast, see [`super::packet`].
+//! Every DHCPv4 socket is bound to port 68 on the attachment's interface (`SO_BINDTODEVICE`),
+//! with `SO_BROADCAST`, `SO_REUSEADDR` (several leases of one namespace share the port) and
+//! `IP_FREEBIND` (the bound address need not be configured: renewing a lease whose address
+//! the interface does not carry). The kernel sends such a socket's datagrams from 0.0.0.0, so
+//! a release from an address the interface no longer carries goes out through
+//! [`send_broadcast_from`], a raw socket that writes the IP header itself. Answers broadcast
+//! to an interface that has no address yet reach a socket bound to 0.0.0.0 unless
+//! reverse-path filtering drops them (`rp_filter` 1 or 2 on the interface with no route back
+//! to the server); the BOOTP broadcast flag makes servers broadcast, see [`super::packet`].
+//! DHCPv6 sockets are bound to `[::]:546` on the interface ([`bind6`]). The sockets are made
+//! with `socket2`; the one `ioctl` left reads the interface's hardware address.
 
 use std::fs::File;
 use std::io;
-use std::net::{Ipv4Addr, UdpSocket};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::net::{Ipv4Addr, SocketAddrV4, SocketAddrV6, UdpSocket};
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+
+use nix::sched::CloneFlags;
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 /// Why a socket could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -51,18 +56,34 @@ fn io_err(what: &'static str) -> impl FnOnce(io::Error) -> SockError {
     move |source| SockError::Io { what, source }
 }
 
-fn check(rc: libc::c_int, what: &'static str) -> Result<(), SockError> {
-    if rc < 0 {
-        Err(SockError::Io {
-            what,
-            source: io::Error::last_os_error(),
-        })
-    } else {
-        Ok(())
+/// `ENODEV` means the interface is gone; anything else is a failed `what`.
+fn gone_or<'a>(ifname: &'a str, what: &'static str) -> impl FnOnce(io::Error) -> SockError + 'a {
+    move |e| {
+        if e.raw_os_error() == Some(libc::ENODEV) {
+            SockError::InterfaceGone(ifname.to_string())
+        } else {
+            SockError::Io { what, source: e }
+        }
     }
 }
 
-fn ifreq(ifname: &str) -> Result<libc::ifreq, SockError> {
+/// A close-on-exec socket in the thread's current namespace, bound to `ifname`
+/// (`SO_BINDTODEVICE`).
+fn socket_on(
+    ifname: &str,
+    domain: Domain,
+    ty: Type,
+    protocol: Option<Protocol>,
+) -> Result<Socket, SockError> {
+    let socket = Socket::new(domain, ty, protocol).map_err(io_err("socket"))?;
+    socket
+        .bind_device(Some(ifname.as_bytes()))
+        .map_err(gone_or(ifname, "SO_BINDTODEVICE"))?;
+    Ok(socket)
+}
+
+/// The hardware address of `ifname`, asked through `socket` (`SIOCGIFHWADDR`).
+fn hardware_address(socket: &Socket, ifname: &str) -> Result<[u8; 6], SockError> {
     let bytes = ifname.as_bytes();
     if bytes.is_empty() || bytes.len() >= libc::IFNAMSIZ || bytes.contains(&0) {
         return Err(SockError::InterfaceGone(ifname.to_string()));
@@ -72,95 +93,39 @@ fn ifreq(ifname: &str) -> Result<libc::ifreq, SockError> {
     for (dst, src) in req.ifr_name.iter_mut().zip(bytes) {
         *dst = *src as libc::c_char;
     }
-    Ok(req)
+    // SAFETY: the ioctl writes into `req`, a live ifreq, on a descriptor we own.
+    if unsafe { libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFHWADDR, &mut req) } < 0 {
+        return Err(gone_or(ifname, "SIOCGIFHWADDR")(io::Error::last_os_error()));
+    }
+    let mut mac = [0u8; 6];
+    // SAFETY: SIOCGIFHWADDR filled the hardware-address member of the union.
+    let data = unsafe { req.ifr_ifru.ifru_hwaddr.sa_data };
+    for (m, b) in mac.iter_mut().zip(data.iter()) {
+        *m = *b as u8;
+    }
+    Ok(mac)
 }
 
-/// Creates, in the thread's current namespace, a UDP socket bound to `addr`:68 on `ifname`;
-/// with `freebind`, `addr` need not be configured.
-fn bind_here(ifname: &str, addr: Ipv4Addr, freebind: bool) -> Result<Bound, SockError> {
-    // SAFETY: plain syscalls on a descriptor we own; every pointer is to a live local.
-    unsafe {
-        let fd = libc::socket(
-            libc::AF_INET,
-            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-            0,
-        );
-        check(fd, "socket")?;
-        let fd = OwnedFd::from_raw_fd(fd);
-        let raw = fd.as_raw_fd();
-        let one: libc::c_int = 1;
-        let opt = |level, name, what| {
-            check(
-                libc::setsockopt(
-                    raw,
-                    level,
-                    name,
-                    &one as *const _ as *const libc::c_void,
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                ),
-                what,
-            )
-        };
-        opt(libc::SOL_SOCKET, libc::SO_REUSEADDR, "SO_REUSEADDR")?;
-        opt(libc::SOL_SOCKET, libc::SO_BROADCAST, "SO_BROADCAST")?;
-        if freebind {
-            opt(libc::IPPROTO_IP, libc::IP_FREEBIND, "IP_FREEBIND")?;
-        }
-        let rc = libc::setsockopt(
-            raw,
-            libc::SOL_SOCKET,
-            libc::SO_BINDTODEVICE,
-            ifname.as_ptr() as *const libc::c_void,
-            ifname.len() as libc::socklen_t,
-        );
-        if rc < 0 {
-            let e = io::Error::last_os_error();
-            return Err(if e.raw_os_error() == Some(libc::ENODEV) {
-                SockError::InterfaceGone(ifname.to_string())
-            } else {
-                SockError::Io {
-                    what: "SO_BINDTODEVICE",
-                    source: e,
-                }
-            });
-        }
-        let mut req = ifreq(ifname)?;
-        if libc::ioctl(raw, libc::SIOCGIFHWADDR, &mut req) < 0 {
-            let e = io::Error::last_os_error();
-            return Err(if e.raw_os_error() == Some(libc::ENODEV) {
-                SockError::InterfaceGone(ifname.to_string())
-            } else {
-                SockError::Io {
-                    what: "SIOCGIFHWADDR",
-                    source: e,
-                }
-            });
-        }
-        let mut mac = [0u8; 6];
-        for (m, b) in mac.iter_mut().zip(req.ifr_ifru.ifru_hwaddr.sa_data.iter()) {
-            *m = *b as u8;
-        }
-        let sin = libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: 68u16.to_be(),
-            sin_addr: libc::in_addr {
-                s_addr: u32::from(addr).to_be(),
-            },
-            sin_zero: [0; 8],
-        };
-        check(
-            libc::bind(
-                raw,
-                &sin as *const _ as *const libc::sockaddr,
-                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            ),
-            "bind to port 68",
-        )?;
-        Ok(Bound {
-            socket: UdpSocket::from(fd),
-            mac,
-        })
-    }
+/// Creates, in the thread's current namespace, a non-blocking UDP socket bound to `addr`:68
+/// on `ifname`; `addr` need not be configured (`IP_FREEBIND`).
+fn bind_here(ifname: &str, addr: Ipv4Addr) -> Result<Bound, SockError> {
+    let socket = socket_on(ifname, Domain::IPV4, Type::DGRAM, None)?;
+    socket.set_nonblocking(true).map_err(io_err("O_NONBLOCK"))?;
+    socket
+        .set_reuse_address(true)
+        .map_err(io_err("SO_REUSEADDR"))?;
+    socket.set_broadcast(true).map_err(io_err("SO_BROADCAST"))?;
+    socket
+        .set_freebind_v4(true)
+        .map_err(io_err("IP_FREEBIND"))?;
+    let mac = hardware_address(&socket, ifname)?;
+    socket
+        .bind(&SocketAddrV4::new(addr, 68).into())
+        .map_err(io_err("bind to port 68"))?;
+    Ok(Bound {
+        socket: socket.into(),
+        mac,
+    })
 }
 
 /// Runs `f` on a new thread that first enters the network namespace at `netns`.
@@ -177,17 +142,12 @@ fn in_netns<T: Send>(
     };
     std::thread::scope(|s| {
         s.spawn(|| {
-            // SAFETY: setns on a descriptor we hold; it changes this new thread only, which
-            // ends right after `f`.
-            if unsafe { libc::setns(file.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-                let e = io::Error::last_os_error();
-                return Err(if e.raw_os_error() == Some(libc::EINVAL) {
-                    SockError::NetnsGone(netns.to_path_buf())
-                } else {
-                    io_err("setns")(e)
-                });
+            // This thread only: it ends right after `f`.
+            match nix::sched::setns(&file, CloneFlags::CLONE_NEWNET) {
+                Ok(()) => f(),
+                Err(nix::errno::Errno::EINVAL) => Err(SockError::NetnsGone(netns.to_path_buf())),
+                Err(e) => Err(io_err("setns")(e.into())),
             }
-            f()
         })
         .join()
         .unwrap_or_else(|_| {
@@ -201,7 +161,7 @@ fn in_netns<T: Send>(
 
 /// A socket bound to `addr`:68 on `ifname` inside `netns`, `addr` configured or not.
 pub fn bind(netns: &Path, ifname: &str, addr: Ipv4Addr) -> Result<Bound, SockError> {
-    in_netns(netns, || bind_here(ifname, addr, true))
+    in_netns(netns, || bind_here(ifname, addr))
 }
 
 fn netlink_in(netns: &Path) -> Result<crate::netlink::Netlink, SockError> {
@@ -251,12 +211,7 @@ pub fn ensure_up(netns: &Path, ifname: &str) -> Result<(), SockError> {
 
 /// Whether the namespace and the interface in it still exist: `Ok(false)` when either is gone.
 pub fn attachment_present(netns: &Path, ifname: &str) -> Result<bool, SockError> {
-    let name =
-        std::ffi::CString::new(ifname).map_err(|_| SockError::InterfaceGone(ifname.into()))?;
-    match in_netns(netns, || {
-        // SAFETY: a NUL-terminated name.
-        Ok(unsafe { libc::if_nametoindex(name.as_ptr()) } != 0)
-    }) {
+    match in_netns(netns, || Ok(nix::net::if_::if_nametoindex(ifname).is_ok())) {
         Ok(present) => Ok(present),
         Err(e) if e.is_gone() => Ok(false),
         Err(e) => Err(e),
@@ -292,117 +247,38 @@ pub fn send_broadcast_from(
 ) -> Result<(), SockError> {
     let datagram = broadcast_datagram(src, payload);
     in_netns(netns, || {
-        // SAFETY: plain syscalls on a descriptor we own; pointers are to live locals.
-        unsafe {
-            let fd = libc::socket(
-                libc::AF_INET,
-                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
-                libc::IPPROTO_RAW,
-            );
-            check(fd, "raw socket")?;
-            let fd = OwnedFd::from_raw_fd(fd);
-            let raw = fd.as_raw_fd();
-            let one: libc::c_int = 1;
-            check(
-                libc::setsockopt(
-                    raw,
-                    libc::SOL_SOCKET,
-                    libc::SO_BROADCAST,
-                    &one as *const _ as *const libc::c_void,
-                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                ),
-                "SO_BROADCAST",
-            )?;
-            if libc::setsockopt(
-                raw,
-                libc::SOL_SOCKET,
-                libc::SO_BINDTODEVICE,
-                ifname.as_ptr() as *const libc::c_void,
-                ifname.len() as libc::socklen_t,
-            ) < 0
-            {
-                return Err(SockError::InterfaceGone(ifname.to_string()));
-            }
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: 0,
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from(Ipv4Addr::BROADCAST).to_be(),
-                },
-                sin_zero: [0; 8],
-            };
-            let n = libc::sendto(
-                raw,
-                datagram.as_ptr() as *const libc::c_void,
-                datagram.len(),
-                0,
-                &sin as *const _ as *const libc::sockaddr,
-                std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-            );
-            check(n as libc::c_int, "sending the raw datagram")
-        }
+        // IPPROTO_RAW: the datagram carries its own IP header.
+        let socket = socket_on(
+            ifname,
+            Domain::IPV4,
+            Type::RAW,
+            Some(Protocol::from(libc::IPPROTO_RAW)),
+        )?;
+        socket.set_broadcast(true).map_err(io_err("SO_BROADCAST"))?;
+        let to: SockAddr = SocketAddrV4::new(Ipv4Addr::BROADCAST, 0).into();
+        socket
+            .send_to(&datagram, &to)
+            .map(drop)
+            .map_err(io_err("sending the raw datagram"))
     })
 }
 
 /// A UDP socket bound to [::]:546 on `ifname` inside `netns` (DHCPv6 client port), and the
 /// interface index (the scope of `ff02::1:2`).
 pub fn bind6(netns: &Path, ifname: &str) -> Result<(UdpSocket, u32), SockError> {
-    let name =
-        std::ffi::CString::new(ifname).map_err(|_| SockError::InterfaceGone(ifname.into()))?;
     in_netns(netns, || {
-        // SAFETY: plain syscalls on a descriptor we own; pointers are to live locals.
-        unsafe {
-            let index = libc::if_nametoindex(name.as_ptr());
-            if index == 0 {
-                return Err(SockError::InterfaceGone(ifname.to_string()));
-            }
-            let fd = libc::socket(
-                libc::AF_INET6,
-                libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
-                0,
-            );
-            check(fd, "socket")?;
-            let fd = OwnedFd::from_raw_fd(fd);
-            let raw = fd.as_raw_fd();
-            let one: libc::c_int = 1;
-            for (level, opt, what) in [
-                (libc::SOL_SOCKET, libc::SO_REUSEADDR, "SO_REUSEADDR"),
-                (libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, "IPV6_V6ONLY"),
-            ] {
-                check(
-                    libc::setsockopt(
-                        raw,
-                        level,
-                        opt,
-                        &one as *const _ as *const libc::c_void,
-                        std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-                    ),
-                    what,
-                )?;
-            }
-            if libc::setsockopt(
-                raw,
-                libc::SOL_SOCKET,
-                libc::SO_BINDTODEVICE,
-                ifname.as_ptr() as *const libc::c_void,
-                ifname.len() as libc::socklen_t,
-            ) < 0
-            {
-                return Err(SockError::InterfaceGone(ifname.to_string()));
-            }
-            let mut sin6: libc::sockaddr_in6 = std::mem::zeroed();
-            sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
-            sin6.sin6_port = 546u16.to_be();
-            check(
-                libc::bind(
-                    raw,
-                    &sin6 as *const _ as *const libc::sockaddr,
-                    std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t,
-                ),
-                "bind to port 546",
-            )?;
-            Ok((UdpSocket::from(fd), index))
-        }
+        let index = nix::net::if_::if_nametoindex(ifname)
+            .map_err(|_| SockError::InterfaceGone(ifname.to_string()))?;
+        let socket = socket_on(ifname, Domain::IPV6, Type::DGRAM, None)?;
+        socket.set_nonblocking(true).map_err(io_err("O_NONBLOCK"))?;
+        socket
+            .set_reuse_address(true)
+            .map_err(io_err("SO_REUSEADDR"))?;
+        socket.set_only_v6(true).map_err(io_err("IPV6_V6ONLY"))?;
+        socket
+            .bind(&SocketAddrV6::new(std::net::Ipv6Addr::UNSPECIFIED, 546, 0, 0).into())
+            .map_err(io_err("bind to port 546"))?;
+        Ok((socket.into(), index))
     })
 }
 
