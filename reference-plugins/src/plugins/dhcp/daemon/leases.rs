@@ -85,31 +85,39 @@ trait Family: Clone + Send + Sync + 'static {
     fn release(&self, netns: &Path) -> impl Future<Output = Result<(), SockError>> + Send;
 }
 
+/// The [`Family`] methods that read and write the fields both stored lease types have
+/// (`attachment`, `netns`, `granted_at`, `info` with `address`, `t1_secs` and `t2_secs`).
+macro_rules! lease_fields {
+    () => {
+        fn key(&self) -> &AttachmentKey {
+            &self.attachment
+        }
+        fn netns(&self) -> &str {
+            &self.netns
+        }
+        fn address(&self) -> IpAddr {
+            self.info.address.into()
+        }
+        fn granted_at(&self) -> u64 {
+            self.granted_at
+        }
+        fn t1_t2(&self) -> (u32, u32) {
+            (self.info.t1_secs, self.info.t2_secs)
+        }
+        fn extended(&mut self, info: Self::Info, at: u64) {
+            self.info = info;
+            self.granted_at = at;
+        }
+    };
+}
+
 impl Family for StoredLease {
     type Info = super::packet::LeaseInfo;
     const LEASE: &'static str = "lease";
     const RELEASE: &'static str = "DHCPRELEASE";
-    fn key(&self) -> &AttachmentKey {
-        &self.attachment
-    }
-    fn netns(&self) -> &str {
-        &self.netns
-    }
-    fn address(&self) -> IpAddr {
-        self.info.address.into()
-    }
-    fn granted_at(&self) -> u64 {
-        self.granted_at
-    }
-    fn t1_t2(&self) -> (u32, u32) {
-        (self.info.t1_secs, self.info.t2_secs)
-    }
+    lease_fields!();
     fn lifetime(&self) -> u32 {
         self.info.lease_secs
-    }
-    fn extended(&mut self, info: Self::Info, at: u64) {
-        self.info = info;
-        self.granted_at = at;
     }
     fn place(slot: &mut Slot) -> &mut Option<Held<Self>> {
         &mut slot.held
@@ -150,27 +158,9 @@ impl Family for StoredLease6 {
     type Info = super::packet6::Lease6Info;
     const LEASE: &'static str = "DHCPv6 lease";
     const RELEASE: &'static str = "DHCPv6 RELEASE";
-    fn key(&self) -> &AttachmentKey {
-        &self.attachment
-    }
-    fn netns(&self) -> &str {
-        &self.netns
-    }
-    fn address(&self) -> IpAddr {
-        self.info.address.into()
-    }
-    fn granted_at(&self) -> u64 {
-        self.granted_at
-    }
-    fn t1_t2(&self) -> (u32, u32) {
-        (self.info.t1_secs, self.info.t2_secs)
-    }
+    lease_fields!();
     fn lifetime(&self) -> u32 {
         self.info.valid_secs
-    }
-    fn extended(&mut self, info: Self::Info, at: u64) {
-        self.info = info;
-        self.granted_at = at;
     }
     fn place(slot: &mut Slot) -> &mut Option<Held<Self>> {
         &mut slot.held6
