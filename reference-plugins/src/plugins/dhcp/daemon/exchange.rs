@@ -10,7 +10,7 @@
 //! is sent, so the first DISCOVER is often lost; a retransmission a second later would add
 //! that second to every ADD (`scripts/bench-dhcp.sh` shows it through the bridge plugin).
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::Path;
 use std::time::Duration;
 
@@ -40,9 +40,6 @@ impl Default for Timing {
 }
 
 const SERVER_PORT: u16 = 67;
-const FIRST_INTERVAL: Duration = Duration::from_millis(250);
-/// How long the retransmission interval stays at [`FIRST_INTERVAL`] before doubling.
-const EARLY_PHASE: Duration = Duration::from_secs(2);
 
 /// Why no lease was acquired.
 #[derive(Debug, thiserror::Error)]
@@ -77,8 +74,69 @@ fn tokio_socket(bound: sock::Bound) -> Result<(UdpSocket, [u8; 6]), SockError> {
         })
 }
 
-/// Sends `packet` to `to` with retransmissions until `accept` takes an answer or `timing`'s
-/// exchange timeout passes.
+/// When a family's exchanges send again: every `first` during the `early` part of an
+/// exchange, then at doubling intervals up to the daemon's `-resendmax`.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub first: Duration,
+    pub early: Duration,
+}
+
+/// DHCPv4's schedule (see the module documentation).
+const SCHEDULE: Schedule = Schedule {
+    first: Duration::from_millis(250),
+    early: Duration::from_secs(2),
+};
+
+/// Sends `packet` to `to` and again on `schedule` until `decode` takes an answer (a datagram
+/// for this transaction that the caller waits for) or `timing`'s exchange timeout passes.
+pub async fn retransmit<E>(
+    socket: &UdpSocket,
+    packet: &[u8],
+    to: SocketAddr,
+    timing: &Timing,
+    schedule: Schedule,
+    decode: impl Fn(&[u8]) -> Option<E>,
+) -> Option<E> {
+    let start = Instant::now();
+    let end = start + timing.timeout;
+    let mut interval = schedule.first.min(timing.resend_max);
+    let mut buf = vec![0u8; 1500];
+    loop {
+        let now = Instant::now();
+        if now >= end {
+            return None;
+        }
+        match socket.send_to(packet, to).await {
+            // A DHCPv6 socket cannot send while its link-local address is tentative; the
+            // next round tries again.
+            Err(e) if e.raw_os_error() == Some(libc::EADDRNOTAVAIL) => {}
+            Err(e) => eprintln!("dhcp daemon: sending to {to}: {e}"),
+            Ok(_) => {}
+        }
+        let round_end = (now + interval).min(end);
+        loop {
+            match timeout_at(round_end, socket.recv_from(&mut buf)).await {
+                Err(_) => break,
+                Ok(Ok((n, _))) => {
+                    if let Some(answer) = decode(&buf[..n]) {
+                        return Some(answer);
+                    }
+                }
+                Ok(Err(_)) => {
+                    tokio::time::sleep_until(round_end).await;
+                    break;
+                }
+            }
+        }
+        if start.elapsed() >= schedule.early {
+            interval = (interval * 2).min(timing.resend_max.max(schedule.first));
+        }
+    }
+}
+
+/// One DHCPv4 exchange: `packet` to `to`, until an answer for `xid` and `mac` that `accept`
+/// takes.
 async fn exchange(
     socket: &UdpSocket,
     packet: &[u8],
@@ -88,39 +146,8 @@ async fn exchange(
     timing: &Timing,
     accept: impl Fn(&LeaseEvent) -> bool,
 ) -> Option<LeaseEvent> {
-    let start = Instant::now();
-    let end = start + timing.timeout;
-    let mut interval = FIRST_INTERVAL.min(timing.resend_max);
-    let mut buf = vec![0u8; 1500];
-    loop {
-        let now = Instant::now();
-        if now >= end {
-            return None;
-        }
-        if let Err(e) = socket.send_to(packet, to).await {
-            eprintln!("dhcp daemon: sending to {to}: {e}");
-        }
-        let round_end = (now + interval).min(end);
-        loop {
-            match timeout_at(round_end, socket.recv_from(&mut buf)).await {
-                Err(_) => break,
-                Ok(Ok((n, _))) => {
-                    if let Ok(ev) = decode_reply(&buf[..n], xid, mac) {
-                        if accept(&ev) {
-                            return Some(ev);
-                        }
-                    }
-                }
-                Ok(Err(_)) => {
-                    tokio::time::sleep_until(round_end).await;
-                    break;
-                }
-            }
-        }
-        if start.elapsed() >= EARLY_PHASE {
-            interval = (interval * 2).min(timing.resend_max.max(FIRST_INTERVAL));
-        }
-    }
+    let decode = |b: &[u8]| decode_reply(b, xid, mac).ok().filter(&accept);
+    retransmit(socket, packet, to.into(), timing, SCHEDULE, decode).await
 }
 
 /// Acquires a lease on `ifname` in the namespace at `netns`: the interface's MAC and the lease.

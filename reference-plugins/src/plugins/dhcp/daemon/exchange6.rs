@@ -8,15 +8,20 @@ use std::path::Path;
 use std::time::Duration;
 
 use tokio::net::UdpSocket;
-use tokio::time::{timeout_at, Instant};
+use tokio::time::Instant;
 
-use super::exchange::{new_xid, AcquireError, Extension, Timing};
+use super::exchange::{new_xid, retransmit, AcquireError, Extension, Schedule, Timing};
 use super::packet6::{decode_reply6, Client6, Lease6Event, Lease6Info};
 use super::sock::{self, SockError};
 
 const ALL_SERVERS: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 1, 2);
 const SERVER_PORT: u16 = 547;
-const FIRST_INTERVAL: Duration = Duration::from_secs(1);
+/// RFC 8415's initial retransmission time for SOLICIT, REQUEST, RENEW and REBIND (1 s),
+/// doubling from the first retransmission.
+const SCHEDULE: Schedule = Schedule {
+    first: Duration::from_secs(1),
+    early: Duration::ZERO,
+};
 
 async fn socket6(netns: &Path, ifname: &str) -> Result<(UdpSocket, SocketAddrV6), SockError> {
     let (std_socket, index) = sock::bind6(netns, ifname)?;
@@ -30,6 +35,8 @@ async fn socket6(netns: &Path, ifname: &str) -> Result<(UdpSocket, SocketAddrV6)
     ))
 }
 
+/// One DHCPv6 exchange: `packet` to `to`, until an answer for `xid` and `client` that
+/// `accept` takes.
 async fn exchange6(
     socket: &UdpSocket,
     packet: &[u8],
@@ -39,35 +46,8 @@ async fn exchange6(
     timing: &Timing,
     accept: impl Fn(&Lease6Event) -> bool,
 ) -> Option<Lease6Event> {
-    let end = Instant::now() + timing.timeout;
-    let mut interval = FIRST_INTERVAL.min(timing.resend_max);
-    let mut buf = vec![0u8; 1500];
-    loop {
-        let now = Instant::now();
-        if now >= end {
-            return None;
-        }
-        // Fails while the link-local address is still tentative; the next round retries.
-        let _ = socket.send_to(packet, to).await;
-        let round_end = (now + interval).min(end);
-        loop {
-            match timeout_at(round_end, socket.recv_from(&mut buf)).await {
-                Err(_) => break,
-                Ok(Ok((n, _))) => {
-                    if let Ok(ev) = decode_reply6(&buf[..n], xid, client) {
-                        if accept(&ev) {
-                            return Some(ev);
-                        }
-                    }
-                }
-                Ok(Err(_)) => {
-                    tokio::time::sleep_until(round_end).await;
-                    break;
-                }
-            }
-        }
-        interval = (interval * 2).min(timing.resend_max.max(FIRST_INTERVAL));
-    }
+    let decode = |b: &[u8]| decode_reply6(b, xid, client).ok().filter(&accept);
+    retransmit(socket, packet, to.into(), timing, SCHEDULE, decode).await
 }
 
 /// Acquires an address by DHCPv6 on `ifname` in the namespace at `netns`.
