@@ -1,7 +1,8 @@
 //! DHCPv6 client exchanges over a socket in the container's namespace: SOLICIT, ADVERTISE,
 //! REQUEST, REPLY to acquire; RENEW (to the granting server) or REBIND (to any) to extend;
 //! RELEASE. Every message goes to `ff02::1:2` (All_DHCP_Relay_Agents_and_Servers) on the
-//! interface; sent again by [`super::exchange::retransmit`] on RFC 8415's schedule (1 s, doubling).
+//! interface; sent again by [`super::exchange::retransmit`] on RFC 8415's schedule (1 s,
+//! doubling).
 
 use std::net::{Ipv6Addr, SocketAddrV6};
 use std::path::Path;
