@@ -547,9 +547,18 @@ impl Store {
         check_container_id(id)?;
         check_ifname(ifname)?;
         let entries = self.entries(true)?;
+        self.release_each(owned_by(&entries, id, ifname))
+    }
+
+    /// Releases each of `entries`; returns the addresses released. Keeps going after a
+    /// failure and reports the first one.
+    fn release_each<'e>(
+        &mut self,
+        entries: impl IntoIterator<Item = &'e Entry>,
+    ) -> Result<Vec<IpAddr>, StoreError> {
         let mut released = Vec::new();
         let mut first_err = None;
-        for e in owned_by(&entries, id, ifname) {
+        for e in entries {
             match self.release(e) {
                 Ok(()) => released.push(e.ip),
                 Err(err) => {
@@ -585,27 +594,11 @@ impl Store {
             .collect();
         let ids: HashSet<&[u8]> = valid.iter().map(|a| a.container_id.as_bytes()).collect();
         let entries = self.entries(true)?;
-        let mut released = Vec::new();
-        let mut first_err = None;
-        for e in &entries {
-            let stale = match e.owner() {
-                Owner::Attachment { id, ifname } => !pairs.contains(&(id, ifname)),
-                Owner::Legacy { id } => !ids.contains(id),
-                Owner::Unknown => e.content.is_some(),
-            };
-            if stale {
-                match self.release(e) {
-                    Ok(()) => released.push(e.ip),
-                    Err(err) => {
-                        first_err.get_or_insert(err);
-                    }
-                }
-            }
-        }
-        match first_err {
-            Some(e) => Err(e),
-            None => Ok(released),
-        }
+        self.release_each(entries.iter().filter(|e| match e.owner() {
+            Owner::Attachment { id, ifname } => !pairs.contains(&(id, ifname)),
+            Owner::Legacy { id } => !ids.contains(id),
+            Owner::Unknown => e.content.is_some(),
+        }))
     }
 }
 
