@@ -101,22 +101,14 @@ fn dump_rules(family: u8, table: &str, chain: Option<&str>) -> io::Result<Vec<Ru
     if let Some(chain) = chain {
         put_str_attr(&mut attrs, NFTA_RULE_CHAIN, chain);
     }
-    let messages = match dump(NFT_MSG_GETRULE, family, &attrs) {
-        Ok(messages) => messages,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
     let mut out = Vec::new();
-    for (kind, payload) in messages {
-        if kind != (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWRULE {
-            continue;
-        }
+    for payload in dump_objects(NFT_MSG_GETRULE, NFT_MSG_NEWRULE, family, &attrs)? {
         let mut rule_table = None;
         let mut rule_chain = None;
         let mut handle = None;
         let mut comment = None;
         let mut exprs = Vec::new();
-        for (ty, value) in attributes(payload.get(NFGENMSG_LEN..).unwrap_or_default()) {
+        for (ty, value) in attributes(&payload) {
             match ty {
                 NFTA_RULE_TABLE => rule_table = Some(c_str(value).to_string()),
                 NFTA_RULE_CHAIN => rule_chain = Some(c_str(value).to_string()),
@@ -177,22 +169,14 @@ impl BaseChain {
 pub fn chains(family: u8, table: &str) -> io::Result<Vec<Chain>> {
     let mut attrs = Vec::new();
     put_str_attr(&mut attrs, NFTA_CHAIN_TABLE, table);
-    let messages = match dump(NFT_MSG_GETCHAIN, family, &attrs) {
-        Ok(messages) => messages,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(Vec::new()),
-        Err(e) => return Err(e),
-    };
     let mut out = Vec::new();
-    for (kind, payload) in messages {
-        if kind != (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWCHAIN {
-            continue;
-        }
+    for payload in dump_objects(NFT_MSG_GETCHAIN, NFT_MSG_NEWCHAIN, family, &attrs)? {
         let mut in_table = false;
         let mut name = None;
         let mut hook = None;
         let mut chain_type = None;
         let mut policy = None;
-        for (ty, value) in attributes(payload.get(NFGENMSG_LEN..).unwrap_or_default()) {
+        for (ty, value) in attributes(&payload) {
             match ty {
                 NFTA_CHAIN_TABLE => in_table = c_str(value) == table,
                 NFTA_CHAIN_NAME => name = Some(c_str(value).to_string()),
@@ -410,6 +394,21 @@ pub fn probe() -> io::Result<()> {
 /// payload); an interrupted dump is asked again.
 fn dump(msg: u16, family: u8, attrs: &[u8]) -> io::Result<Parts> {
     request(msg, NLM_F_REQUEST | NLM_F_DUMP, family, attrs)
+}
+
+/// The attributes of each object a `get` dump of `family` answers with (messages of type
+/// `new`; the `nfgenmsg` header stripped). A missing table has none.
+fn dump_objects(get: u16, new: u16, family: u8, attrs: &[u8]) -> io::Result<Vec<Vec<u8>>> {
+    let messages = match dump(get, family, attrs) {
+        Ok(messages) => messages,
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    Ok(messages
+        .into_iter()
+        .filter(|(kind, _)| *kind == (NFNL_SUBSYS_NFTABLES << 8) | new)
+        .map(|(_, mut payload)| payload.split_off(NFGENMSG_LEN.min(payload.len())))
+        .collect())
 }
 
 /// Sends one nf_tables request on a socket of its own ([`NfSocket::request`]).
