@@ -151,8 +151,15 @@ fn all_succeeded(b: &mut Bench, verb: &str, answers: &[Answer], atts: &[String])
 
 /// Runs `verb` for each attachment at once (all threads start together).
 fn all_at_once(b: &mut Bench, verb: &str, atts: &[String]) -> Vec<Answer> {
-    let requests: Vec<_> = atts.iter().map(|a| b.request(verb, a)).collect();
-    let barrier = Barrier::new(atts.len());
+    let calls: Vec<(&str, &str)> = atts.iter().map(|a| (verb, a.as_str())).collect();
+    at_once(b, &calls)
+}
+
+/// Runs each (verb, attachment) call from a thread of its own, all threads released
+/// together; logs and tracks every answer, in the order of `calls`.
+fn at_once(b: &mut Bench, calls: &[(&str, &str)]) -> Vec<Answer> {
+    let requests: Vec<_> = calls.iter().map(|(v, a)| b.request(v, a)).collect();
+    let barrier = Barrier::new(calls.len());
     let world = &b.s.world;
     let target = b.s.target;
     let runs: Vec<_> = std::thread::scope(|s| {
@@ -174,9 +181,9 @@ fn all_at_once(b: &mut Bench, verb: &str, atts: &[String]) -> Vec<Answer> {
             .collect()
     });
     runs.into_iter()
-        .zip(atts)
+        .zip(calls)
         .zip(&requests)
-        .map(|(((run, elapsed), att), (env, stdin))| {
+        .map(|(((run, elapsed), (verb, att)), (env, stdin))| {
             let answer = Answer::from_output(&run.output);
             b.log(verb, (env, stdin), &answer, elapsed);
             b.track(verb, att, &answer);
@@ -382,35 +389,7 @@ fn interleaved(
 
 /// Runs `x` and `y` for attachment `a` from two threads at once.
 fn pair(b: &mut Bench, x: &str, y: &str, a: &str) -> Vec<Answer> {
-    let reqs = [b.request(x, a), b.request(y, a)];
-    let barrier = Barrier::new(2);
-    let world = &b.s.world;
-    let target = b.s.target;
-    let runs: Vec<_> = std::thread::scope(|s| {
-        let hs: Vec<_> = reqs
-            .iter()
-            .map(|(env, stdin)| {
-                let barrier = &barrier;
-                s.spawn(move || {
-                    barrier.wait();
-                    let start = Instant::now();
-                    let r = world.run_plugin(&target.plugin, env, stdin, target.timeout);
-                    (r, start.elapsed())
-                })
-            })
-            .collect();
-        hs.into_iter().map(|h| h.join().expect("thread")).collect()
-    });
-    runs.into_iter()
-        .zip([x, y])
-        .zip(&reqs)
-        .map(|(((run, elapsed), verb), (env, stdin))| {
-            let ans = Answer::from_output(&run.output);
-            b.log(verb, (env, stdin), &ans, elapsed);
-            b.track(verb, a, &ans);
-            ans
-        })
-        .collect()
+    at_once(b, &[(x, a), (y, a)])
 }
 
 /// The end state is a serial one: the world as before, or an attachment that CHECK accepts

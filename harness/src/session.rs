@@ -167,22 +167,32 @@ impl<'t> Session<'t> {
         st.prelude_active = true;
     }
 
-    /// ADD of the prelude plugins in order, each given the previous one's result; returns the
-    /// last result. A plugin missing or failing ends the prelude with a finding.
-    fn prelude_add(&mut self, attachment: &str) -> Option<CniResult> {
-        let mut prev: Option<CniResult> = None;
-        for obj in self.target.prelude.clone() {
-            let ty = obj
-                .get("type")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let Ok(path) = cni::invoke::find_in_path(&ty, &self.target.cni_path) else {
+    /// The type of a prelude plugin object and its binary on `--cni-path`; a finding when it
+    /// is not there.
+    fn prelude_plugin(
+        &mut self,
+        obj: &serde_json::Map<String, Value>,
+    ) -> Option<(String, std::path::PathBuf)> {
+        let ty = obj.get("type").and_then(Value::as_str).unwrap_or("");
+        match cni::invoke::find_in_path(ty, &self.target.cni_path) {
+            Ok(path) => Some((ty.to_string(), path)),
+            Err(_) => {
                 self.finding(
                     &[],
                     false,
                     format!("prelude plugin {ty:?} not found on --cni-path"),
                 );
+                None
+            }
+        }
+    }
+
+    /// ADD of the prelude plugins in order, each given the previous one's result; returns the
+    /// last result. A plugin missing or failing ends the prelude with a finding.
+    fn prelude_add(&mut self, attachment: &str) -> Option<CniResult> {
+        let mut prev: Option<CniResult> = None;
+        for obj in self.target.prelude.clone() {
+            let Some((ty, path)) = self.prelude_plugin(&obj) else {
                 break;
             };
             let env = self.env_for("ADD", attachment);
@@ -254,17 +264,7 @@ impl<'t> Session<'t> {
             .ok()
             .and_then(|v| v.get("cni.dev/valid-attachments").cloned());
         for obj in self.target.prelude.clone() {
-            let ty = obj
-                .get("type")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
-            let Ok(path) = cni::invoke::find_in_path(&ty, &self.target.cni_path) else {
-                self.finding(
-                    &[],
-                    false,
-                    format!("prelude plugin {ty:?} not found on --cni-path"),
-                );
+            let Some((ty, path)) = self.prelude_plugin(&obj) else {
                 return;
             };
             let mut req = self.request(&obj, version, None);

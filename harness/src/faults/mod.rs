@@ -602,15 +602,22 @@ fn killed_add(b: &mut Bench, at: KillAt, point: &str) -> Result<(), String> {
     Ok(())
 }
 
-fn killed_del(b: &mut Bench, at: KillAt, point: &str) -> Result<(), String> {
-    let a = PRIMARY_ATTACHMENT;
-    let add = b.call("ADD", a, None);
-    if !add.ok {
-        return Err(format!(
+/// The ADD of the primary attachment that a killed DEL or GC then acts on.
+fn add_before_the_kill(b: &mut Bench) -> Result<(), String> {
+    let add = b.call("ADD", PRIMARY_ATTACHMENT, None);
+    if add.ok {
+        Ok(())
+    } else {
+        Err(format!(
             "the ADD before the kill failed: {}",
             add.describe()
-        ));
+        ))
     }
+}
+
+fn killed_del(b: &mut Bench, at: KillAt, point: &str) -> Result<(), String> {
+    let a = PRIMARY_ATTACHMENT;
+    add_before_the_kill(b)?;
     let check = b.version() >= SpecVersion::V0_4_0;
     let added = check.then(|| b.s.world.snapshot());
     let t = b.killed("DEL", a, at)?;
@@ -655,13 +662,7 @@ fn killed_del(b: &mut Bench, at: KillAt, point: &str) -> Result<(), String> {
 /// and the node must be as before the ADD (RT-18). The bench is rebuilt afterwards.
 fn killed_gc(b: &mut Bench, at: KillAt, point: &str) -> Result<(), String> {
     let a = PRIMARY_ATTACHMENT;
-    let add = b.call("ADD", a, None);
-    if !add.ok {
-        return Err(format!(
-            "the ADD before the kill failed: {}",
-            add.describe()
-        ));
-    }
+    add_before_the_kill(b)?;
     b.s.world.delete_netns(a);
     let t = b.killed("GC", a, at)?;
     let outcome = kill_outcome(&t);
