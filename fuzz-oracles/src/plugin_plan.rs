@@ -57,6 +57,20 @@ use std::path::PathBuf;
 use crate::request::assert_code;
 
 /// The oracle of the `plugin_plan` target.
+/// The plugin's arguments for `req`, as skel builds them (the namespace path as given).
+fn request_args(req: &PlanRequest) -> Result<CmdArgs, cni::Error> {
+    let mut args = CmdArgs::from_request(
+        req.verb,
+        &req.container_id,
+        &req.ifname,
+        &req.cni_args,
+        req.stdin.to_vec(),
+        &SpecVersion::ALL,
+    )?;
+    args.netns = req.netns.clone();
+    Ok(args)
+}
+
 pub fn plugin_plan(data: &[u8]) {
     let Some(req) = PlanRequest::parse(data) else {
         return;
@@ -72,19 +86,10 @@ pub fn plugin_plan(data: &[u8]) {
     if !req.verb.required_vars().iter().all(|k| present(k)) {
         return;
     }
-    let built = CmdArgs::from_request(
-        req.verb,
-        &req.container_id,
-        &req.ifname,
-        &req.cni_args,
-        req.stdin.to_vec(),
-        &SpecVersion::ALL,
-    );
-    let mut args = match built {
+    let args = match request_args(&req) {
         Ok(args) => args,
         Err(e) => return assert_code("skel", &e, &[1, 2, 3, 4, 6, 7]),
     };
-    args.netns = req.netns.clone();
     let outcome = plan::for_request(req.plugin, &args).expect("a covered plugin");
     match outcome {
         // portmap refuses a prevResult without an address on CNI_IFNAME with the internal
@@ -611,32 +616,49 @@ pub fn check_plan(plan: &Plan, allowed: &Allowed) -> Result<(), String> {
     Ok(())
 }
 
+/// What the unit tests below share: a real plan from a request, and planted touches.
+#[cfg(test)]
+mod test_support {
+    use super::*;
+
+    /// The `plugin_plan` seed `name`.
+    pub fn seed(name: &str) -> Vec<u8> {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus/plugin_plan");
+        std::fs::read(dir.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+    }
+
+    /// The plan of a request (which must have one) and what the request allows; the plan
+    /// passes the check.
+    pub fn real_plan(data: &[u8]) -> (Plan, Allowed) {
+        let req = PlanRequest::parse(data).unwrap();
+        let args = request_args(&req).unwrap();
+        let p = plan::for_request(req.plugin, &args).unwrap().unwrap();
+        let allowed = Allowed::from_request(&req);
+        check_plan(&p, &allowed).unwrap();
+        (p, allowed)
+    }
+
+    /// Each of `plants`, added to the plan on its own, fails the check.
+    pub fn caught(p: &Plan, allowed: &Allowed, plants: impl IntoIterator<Item = Touch>) {
+        for plant in plants {
+            let mut bad = p.clone();
+            bad.touches.push(plant.clone());
+            assert!(check_plan(&bad, allowed).is_err(), "not caught: {plant:?}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::test_support::{caught, real_plan};
     use super::*;
 
     const BRIDGE: &[u8] = b"bridge ADD\nctr-1\neth0\n/run/netns/x\n\n{\"cniVersion\":\"1.0.0\",\"name\":\"net1\",\"type\":\"bridge\",\"bridge\":\"br-a\",\"vlan\":7,\"isGateway\":true,\"ipMasq\":true,\"macspoofchk\":true,\"ipam\":{\"type\":\"host-local\",\"subnet\":\"10.9.0.0/24\"}}";
 
-    fn real_plan(data: &[u8]) -> (Plan, Allowed) {
-        let req = PlanRequest::parse(data).unwrap();
-        let mut args = CmdArgs::from_request(
-            req.verb,
-            &req.container_id,
-            &req.ifname,
-            &req.cni_args,
-            req.stdin.to_vec(),
-            &SpecVersion::ALL,
-        )
-        .unwrap();
-        args.netns = req.netns.clone();
-        let p = plan::for_request(req.plugin, &args).unwrap().unwrap();
-        (p, Allowed::from_request(&req))
-    }
-
     #[test]
     fn a_real_bridge_plan_passes_and_names_its_config() {
-        let (p, allowed) = real_plan(BRIDGE);
-        check_plan(&p, &allowed).unwrap();
+        let (p, _) = real_plan(BRIDGE);
         let has = |t: &Touch| p.touches.contains(t);
         assert!(has(&Touch::Link {
             netns: Netns::Own,
@@ -728,11 +750,7 @@ mod tests {
             },
             Touch::EnterNetns("/proc/1/ns/net".into()),
         ];
-        for plant in plants {
-            let mut bad = p.clone();
-            bad.touches.push(plant.clone());
-            assert!(check_plan(&bad, &allowed).is_err(), "not caught: {plant:?}");
-        }
+        caught(&p, &allowed, plants);
         // The verb rules: DEL creating, CHECK changing.
         let mut del = p.clone();
         del.verb = Command::Del;
@@ -746,26 +764,14 @@ mod tests {
 
 #[cfg(test)]
 mod tuning_tests {
+    use super::test_support::{caught, real_plan};
     use super::*;
 
     const TUNING: &[u8] = b"tuning ADD\nctr-1\neth0\n/run/netns/x\n\n{\"cniVersion\":\"1.0.0\",\"name\":\"t\",\"type\":\"tuning\",\"mtu\":1400,\"dataDir\":\"/tmp/tun\",\"sysctl\":{\"net.ipv4.conf.IFNAME.forwarding\":\"1\",\"net/core/somaxconn\":\"512\"},\"prevResult\":{\"cniVersion\":\"1.0.0\",\"interfaces\":[{\"name\":\"eth0\",\"sandbox\":\"/run/netns/x\"}]}}";
 
     #[test]
     fn tuning_plan_names_its_sysctls_and_saved_file_and_plants_are_caught() {
-        let req = PlanRequest::parse(TUNING).unwrap();
-        let mut args = CmdArgs::from_request(
-            req.verb,
-            &req.container_id,
-            &req.ifname,
-            &req.cni_args,
-            req.stdin.to_vec(),
-            &SpecVersion::ALL,
-        )
-        .unwrap();
-        args.netns = req.netns.clone();
-        let p = plan::for_request("tuning", &args).unwrap().unwrap();
-        let allowed = Allowed::from_request(&req);
-        check_plan(&p, &allowed).unwrap();
+        let (p, allowed) = real_plan(TUNING);
         let path = |s: &str| s.split('/').map(str::to_string).collect::<Vec<_>>();
         for want in [
             Touch::Sysctl {
@@ -806,39 +812,18 @@ mod tuning_tests {
             },
             Touch::DirEntries("/tmp/tun".into()),
         ];
-        for plant in plants {
-            let mut bad = p.clone();
-            bad.touches.push(plant.clone());
-            assert!(check_plan(&bad, &allowed).is_err(), "not caught: {plant:?}");
-        }
+        caught(&p, &allowed, plants);
     }
 }
 
 #[cfg(test)]
 mod portmap_tests {
+    use super::test_support::{caught, real_plan, seed};
     use super::*;
 
     #[test]
     fn portmap_plan_names_its_chains_and_plants_are_caught() {
-        let data = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../fuzz/corpus/plugin_plan/seed-conformance-portmap-ours-portmap-add"),
-        )
-        .unwrap();
-        let req = PlanRequest::parse(&data).unwrap();
-        let mut args = CmdArgs::from_request(
-            req.verb,
-            &req.container_id,
-            &req.ifname,
-            &req.cni_args,
-            req.stdin.to_vec(),
-            &SpecVersion::ALL,
-        )
-        .unwrap();
-        args.netns = req.netns.clone();
-        let p = plan::for_request("portmap", &args).unwrap().unwrap();
-        let allowed = Allowed::from_request(&req);
-        check_plan(&p, &allowed).unwrap();
+        let (p, allowed) = real_plan(&seed("seed-conformance-portmap-ours-portmap-add"));
         assert!(p.touches.contains(&Touch::Sysctl {
             netns: Netns::Own,
             key: SysctlKey::interface("ipv4", &LinkName::RouteInterface, "route_localnet"),
@@ -879,48 +864,17 @@ mod portmap_tests {
                 key: SysctlKey::interface("ipv4", &LinkName::named("eth0"), "route_localnet"),
             },
         ];
-        for plant in plants {
-            let mut bad = p.clone();
-            bad.touches.push(plant.clone());
-            assert!(check_plan(&bad, &allowed).is_err(), "not caught: {plant:?}");
-        }
+        caught(&p, &allowed, plants);
     }
 }
 
 #[cfg(test)]
 mod ipam_tests {
+    use super::test_support::{caught, real_plan, seed};
     use super::*;
 
     fn seed_plan(name: &str) -> (Plan, Allowed) {
-        let data = std::fs::read(
-            std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../fuzz/corpus/plugin_plan")
-                .join(name),
-        )
-        .unwrap();
-        let req = PlanRequest::parse(&data).unwrap();
-        let mut args = CmdArgs::from_request(
-            req.verb,
-            &req.container_id,
-            &req.ifname,
-            &req.cni_args,
-            req.stdin.to_vec(),
-            &SpecVersion::ALL,
-        )
-        .unwrap();
-        args.netns = req.netns.clone();
-        let p = plan::for_request(req.plugin, &args).unwrap().unwrap();
-        let allowed = Allowed::from_request(&req);
-        check_plan(&p, &allowed).unwrap();
-        (p, allowed)
-    }
-
-    fn caught(p: &Plan, allowed: &Allowed, plants: Vec<Touch>) {
-        for plant in plants {
-            let mut bad = p.clone();
-            bad.touches.push(plant.clone());
-            assert!(check_plan(&bad, allowed).is_err(), "not caught: {plant:?}");
-        }
+        real_plan(&seed(name))
     }
 
     #[test]
@@ -1001,16 +955,7 @@ mod seed_tests {
             }
             let data = std::fs::read(e.path()).unwrap();
             let req = PlanRequest::parse(&data).unwrap();
-            let mut args = CmdArgs::from_request(
-                req.verb,
-                &req.container_id,
-                &req.ifname,
-                &req.cni_args,
-                req.stdin.to_vec(),
-                &SpecVersion::ALL,
-            )
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
-            args.netns = req.netns.clone();
+            let args = request_args(&req).unwrap_or_else(|e| panic!("{name}: {e}"));
             let p = plan::for_request(req.plugin, &args)
                 .unwrap()
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
