@@ -64,6 +64,27 @@ fn mutant_binary() -> &'static Path {
 
 /// Certifies `plugin` with `conformance-cases/configs/<config>` and `args`, requires exit
 /// status `expected`, and returns the HTML page's path.
+/// Certifies the `mutation` of the mutant plugin with `config`, only the cases of `filter`,
+/// expecting exit status `expected`, and opens the HTML report in a browser. The temporary
+/// directory holds the plugin and the report: bind it first, so that it outlives the page.
+fn open_report(
+    mutation: &str,
+    config: &str,
+    filter: &str,
+    expected: i32,
+) -> (tempfile::TempDir, PathBuf, Browser) {
+    require_tools();
+    let dir = tempfile::Builder::new()
+        .prefix("cnirs-html-")
+        .tempdir()
+        .unwrap();
+    let plugin = mutant(dir.path(), mutation);
+    let html = certify_html(dir.path(), &plugin, config, &["--filter", filter], expected);
+    let page = Browser::start();
+    page.open(&html);
+    (dir, plugin, page)
+}
+
 fn certify_html(dir: &Path, plugin: &Path, config: &str, args: &[&str], expected: i32) -> PathBuf {
     let html = dir.join("report.html");
     let out = Command::new(env!("CARGO_BIN_EXE_cni-conformance"))
@@ -147,23 +168,13 @@ fn assert_nothing_fetched(page: &Browser) {
 
 #[test]
 fn failing_certification_shows_the_failed_requirement_and_its_evidence() {
-    require_tools();
-    let dir = tempfile::Builder::new()
-        .prefix("cnirs-html-")
-        .tempdir()
-        .unwrap();
-    let plugin = mutant(dir.path(), "del-not-idempotent@host-local");
     // A MUST broken: exit status 1.
-    let html = certify_html(
-        dir.path(),
-        &plugin,
+    let (_dir, plugin, page) = open_report(
+        "del-not-idempotent@host-local",
         "host-local.json",
-        &["--filter", "del-idempotent"],
+        "del-idempotent",
         1,
     );
-
-    let page = Browser::start();
-    page.open(&html);
     assert!(page.title().contains("NOT CONFORMANT"), "{}", page.title());
     let verdict = page.find("#verdict");
     assert_eq!(page.text(&verdict), "NOT CONFORMANT");
@@ -240,22 +251,7 @@ fn failing_certification_shows_the_failed_requirement_and_its_evidence() {
 /// `--strict`, and the failed comparison's differences listed one per line, added state green.
 #[test]
 fn state_differences_are_listed_line_by_line() {
-    require_tools();
-    let dir = tempfile::Builder::new()
-        .prefix("cnirs-html-")
-        .tempdir()
-        .unwrap();
-    let plugin = mutant(dir.path(), "leak-on-del@ptp");
-    let html = certify_html(
-        dir.path(),
-        &plugin,
-        "ptp.json",
-        &["--filter", "del-only-own-attachment"],
-        0,
-    );
-
-    let page = Browser::start();
-    page.open(&html);
+    let (_dir, _, page) = open_report("leak-on-del@ptp", "ptp.json", "del-only-own-attachment", 0);
     let cells = assert_cells_colored(&page);
     assert!(
         cells.iter().any(|c| c.0 == "DEL-1" && c.2 == "warn"),
@@ -281,22 +277,7 @@ fn state_differences_are_listed_line_by_line() {
 
 #[test]
 fn passing_certification_is_green_and_lists_no_failure() {
-    require_tools();
-    let dir = tempfile::Builder::new()
-        .prefix("cnirs-html-")
-        .tempdir()
-        .unwrap();
-    let plugin = mutant(dir.path(), "none@host-local");
-    let html = certify_html(
-        dir.path(),
-        &plugin,
-        "host-local.json",
-        &["--filter", "del-idempotent"],
-        0,
-    );
-
-    let page = Browser::start();
-    page.open(&html);
+    let (_dir, _, page) = open_report("none@host-local", "host-local.json", "del-idempotent", 0);
     let verdict = page.find("#verdict");
     assert_eq!(page.text(&verdict), "CONFORMANT");
     assert_eq!(page.css(&verdict, "background-color"), color("pass"));
