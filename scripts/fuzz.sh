@@ -35,7 +35,7 @@ san=address
 merge=1
 ledger=0
 
-usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 while getopts "t:j:s:nlh" opt; do
     case "$opt" in
