@@ -13,6 +13,17 @@ use serde_json::{Map, Value};
 use crate::result::Dns;
 use crate::version::{self, SpecVersion};
 
+/// Reads `bytes`, JSON text, into `T`. JSON text is UTF-8 (RFC 8259), and serde_json checks
+/// that only in the strings it keeps: bytes that are not UTF-8 inside a field it skips (an
+/// unknown key of a typed object) would pass, and the same bytes read as a
+/// `serde_json::Value` (as plugins read their own keys) would not. So the text is checked
+/// whole first.
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| ConfigError::Json(format!("the configuration is not UTF-8: {e}")))?;
+    serde_json::from_str(text).map_err(|e| ConfigError::Json(e.to_string()))
+}
+
 /// The `ipam` object of a plugin configuration.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct IpamConf {
@@ -177,7 +188,7 @@ pub fn validate_plugin_type(t: &str) -> Result<(), ConfigError> {
 impl NetConf {
     /// Parses a request configuration (does not validate; see [`NetConf::validate`]).
     pub fn parse(bytes: &[u8]) -> Result<NetConf, ConfigError> {
-        serde_json::from_slice(bytes).map_err(|e| ConfigError::Json(e.to_string()))
+        from_json(bytes)
     }
 
     /// Name, type and ipam type rules; the version is checked by whoever knows what it supports.
@@ -294,16 +305,14 @@ pub struct NetConfList {
 impl NetConfList {
     /// Parses and validates a list.
     pub fn parse(bytes: &[u8]) -> Result<NetConfList, ConfigError> {
-        let list: NetConfList =
-            serde_json::from_slice(bytes).map_err(|e| ConfigError::Json(e.to_string()))?;
+        let list: NetConfList = from_json(bytes)?;
         list.validate()?;
         Ok(list)
     }
 
     /// Lifts a single-plugin configuration (`.conf`) into a one-plugin list, as libcni does.
     pub fn from_single(bytes: &[u8]) -> Result<NetConfList, ConfigError> {
-        let conf: Map<String, Value> =
-            serde_json::from_slice(bytes).map_err(|e| ConfigError::Json(e.to_string()))?;
+        let conf: Map<String, Value> = from_json(bytes)?;
         let text = |k: &str| {
             conf.get(k)
                 .and_then(Value::as_str)
@@ -394,6 +403,27 @@ pub fn validate_plugin_object(p: &Map<String, Value>) -> Result<(), ConfigError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A byte that is no UTF-8 inside a key the typed reading skips (an attachment's unknown
+    /// key) is refused, as reading the text as a `Value` refuses it; found by the
+    /// `plugin_plan` fuzz target, where dhcp's GC went to the default daemon socket because
+    /// its own reading of the same stdin failed.
+    #[test]
+    fn text_that_is_not_utf8_is_refused_even_in_a_skipped_key() {
+        let good: &[u8] = b"{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"type\":\"t\",\"cni.dev/valid-attachments\":[{\"containerID\":\"c\",\"ifname\":\"e\",\"mac\":\"x\"}]}";
+        let bad = [&good[..good.len() - 5], b"\x8a\"}]}".as_slice()].concat();
+        assert!(serde_json::from_slice::<Value>(&bad).is_err());
+        assert!(NetConf::parse(good).is_ok());
+        let err = NetConf::parse(&bad).unwrap_err();
+        assert!(err.to_string().contains("not UTF-8"), "{err}");
+        let list = [
+            b"{\"cniVersion\":\"1.1.0\",\"name\":\"n\",\"plugins\":[".as_slice(),
+            &bad,
+            b"]}",
+        ]
+        .concat();
+        assert!(NetConfList::parse(&list).is_err());
+    }
 
     #[test]
     fn unknown_keys_are_kept_in_order() {

@@ -75,8 +75,7 @@ pub fn load_file(path: &Path) -> Result<NetConfList, LoadError> {
         source,
     };
     let mut list = if path.extension().is_some_and(|e| e == "conflist") {
-        serde_json::from_slice::<NetConfList>(&bytes)
-            .map_err(|e| invalid(ConfigError::Json(e.to_string())))?
+        crate::config::from_json::<NetConfList>(&bytes).map_err(invalid)?
     } else {
         NetConfList::from_single(&bytes).map_err(invalid)?
     };
@@ -89,10 +88,10 @@ pub fn load_file(path: &Path) -> Result<NetConfList, LoadError> {
                     path: file.clone(),
                     source,
                 })?;
-                let obj: serde_json::Map<String, serde_json::Value> = serde_json::from_slice(&raw)
-                    .map_err(|e| LoadError::Invalid {
+                let obj: serde_json::Map<String, serde_json::Value> =
+                    crate::config::from_json(&raw).map_err(|source| LoadError::Invalid {
                         path: file.clone(),
-                        source: ConfigError::Json(e.to_string()),
+                        source,
                     })?;
                 validate_plugin_object(&obj).map_err(|source| LoadError::Invalid {
                     path: file.clone(),

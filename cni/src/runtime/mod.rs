@@ -310,7 +310,7 @@ impl CniConfig {
                         .collect(),
                     capability_args: stale.capability_args.clone(),
                 };
-                let cached_list = serde_json::from_slice::<NetConfList>(&stale.config)
+                let cached_list = crate::config::from_json::<NetConfList>(&stale.config)
                     .unwrap_or_else(|_| list.clone());
                 if let Err(e) = self.del_network_list(&cached_list, &rt) {
                     first_error.get_or_insert(e);
