@@ -306,13 +306,27 @@ fn nft_direct_rules_are_the_bytes_nft_writes() {
     in_ns(&ns, || nft.check(&m)).unwrap();
 }
 
-/// nf_tables netlink sockets (protocol 12) open in the calling thread's namespace.
+/// Netfilter netlink sockets (protocol 12) of the calling thread's namespace that this process
+/// holds open. The namespace's list alone would not do: the kernel takes a closed netlink
+/// socket off it only after an RCU grace period, which under load outlasts the close.
 fn netfilter_sockets() -> usize {
+    let ours: std::collections::HashSet<String> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter_map(|l| {
+            let l = l.to_string_lossy().into_owned();
+            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
+        })
+        .collect();
     std::fs::read_to_string("/proc/thread-self/net/netlink")
         .unwrap()
         .lines()
         .skip(1)
-        .filter(|l| l.split_whitespace().nth(1) == Some("12"))
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(1) == Some(&"12") && f.get(9).is_some_and(|inode| ours.contains(*inode))
+        })
         .count()
 }
 
@@ -327,6 +341,11 @@ fn teardown_around_deletes_rules_before_links_with_the_socket_open() {
     in_ns(&ns, || nft.setup(&a)).unwrap();
     in_ns(&ns, || nft.setup(&b)).unwrap();
     spawns.take();
+    assert_eq!(
+        in_ns(&ns, netfilter_sockets),
+        0,
+        "a setup left a socket open"
+    );
 
     let (result, (open_before, open_during, rs)) = in_ns(&ns, || {
         let before = netfilter_sockets();
