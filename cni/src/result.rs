@@ -641,6 +641,10 @@ mod tests {
             r#"{"cniVersion":"0.4.0","ips":[{"version":"6","address":"10.0.0.1/8"}]}"#.into(),
             r#"{"cni\u0056ersion":"0.3.1","ips":[{"version":"4","address":"10.0.0.1/8"}]}"#.into(),
             r#"{"cniVersion":"1.0.0"} x"#.into(),
+            // Numbers beyond an f64 in an unknown key: a Value refuses them, skipping did not.
+            r#"{"cniVersion":"0.2.0","ii2":555555550000000.01147E825530}"#.into(),
+            format!(r#"{{"cniVersion":"1.0.0","x":-{}}}"#, "9".repeat(400)),
+            r#"{"cniVersion":"1.0.0","x":[1e308,2.5E-7,1e+99,true,false]}"#.into(),
             deep,
         ];
         let bad_utf8: &[u8] = b"{\"cniVersion\":\"1.0.0\",\"msg\":\"\xff\"}";
@@ -754,7 +758,7 @@ mod direct {
         // serde_json checks UTF-8 only in the strings it keeps: a skipped field with invalid
         // bytes would pass here and fail the Value path.
         std::str::from_utf8(bytes).ok()?;
-        if depth_exceeds(bytes, MAX_DEPTH) {
+        if depth_exceeds(bytes, MAX_DEPTH) || has_far_number(bytes) {
             return None;
         }
         let version = top_level_version(bytes)?;
@@ -791,6 +795,54 @@ mod direct {
                 b']' | b'}' => depth = depth.saturating_sub(1),
                 _ => {}
             }
+        }
+        false
+    }
+
+    /// Whether a number outside strings has an exponent of three digits or more, or three
+    /// hundred digits in a row: serde_json skips an unknown field's number without checking
+    /// that it fits an `f64`, which the `Value` path refuses ("number out of range"). Such
+    /// texts take the `Value` path.
+    fn has_far_number(bytes: &[u8]) -> bool {
+        let (mut in_string, mut escaped) = (false, false);
+        let (mut run, mut exponent, mut prev) = (0usize, None::<usize>, 0u8);
+        for &b in bytes {
+            if in_string {
+                match b {
+                    _ if escaped => escaped = false,
+                    b'\\' => escaped = true,
+                    b'"' => in_string = false,
+                    _ => {}
+                }
+                prev = b;
+                continue;
+            }
+            match b {
+                b'0'..=b'9' => {
+                    run += 1;
+                    if let Some(n) = exponent.as_mut() {
+                        *n += 1;
+                        if *n >= 3 {
+                            return true;
+                        }
+                    }
+                    if run >= 300 {
+                        return true;
+                    }
+                }
+                b'e' | b'E' if prev.is_ascii_digit() || prev == b'.' => {
+                    exponent = Some(0);
+                    run = 0;
+                }
+                b'+' | b'-' if matches!(prev, b'e' | b'E') => {}
+                b'.' => run = 0,
+                _ => {
+                    in_string = b == b'"';
+                    run = 0;
+                    exponent = None;
+                }
+            }
+            prev = b;
         }
         false
     }
