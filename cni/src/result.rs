@@ -758,7 +758,7 @@ mod direct {
         // serde_json checks UTF-8 only in the strings it keeps: a skipped field with invalid
         // bytes would pass here and fail the Value path.
         std::str::from_utf8(bytes).ok()?;
-        if depth_exceeds(bytes, MAX_DEPTH) || has_far_number(bytes) {
+        if needs_value_path(bytes) {
             return None;
         }
         let version = top_level_version(bytes)?;
@@ -771,40 +771,12 @@ mod direct {
         Some(result)
     }
 
-    /// Whether brackets outside strings nest deeper than `max`.
-    fn depth_exceeds(bytes: &[u8], max: usize) -> bool {
+    /// Whether the text must take the `Value` path, read in one pass outside strings: brackets
+    /// nesting deeper than [`MAX_DEPTH`], or a number with an exponent of three digits or more
+    /// or three hundred digits in a row (serde_json skips an unknown field's number without
+    /// checking that it fits an `f64`, which the `Value` path refuses: "number out of range").
+    fn needs_value_path(bytes: &[u8]) -> bool {
         let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
-        for &b in bytes {
-            if in_string {
-                match b {
-                    _ if escaped => escaped = false,
-                    b'\\' => escaped = true,
-                    b'"' => in_string = false,
-                    _ => {}
-                }
-                continue;
-            }
-            match b {
-                b'"' => in_string = true,
-                b'[' | b'{' => {
-                    depth += 1;
-                    if depth > max {
-                        return true;
-                    }
-                }
-                b']' | b'}' => depth = depth.saturating_sub(1),
-                _ => {}
-            }
-        }
-        false
-    }
-
-    /// Whether a number outside strings has an exponent of three digits or more, or three
-    /// hundred digits in a row: serde_json skips an unknown field's number without checking
-    /// that it fits an `f64`, which the `Value` path refuses ("number out of range"). Such
-    /// texts take the `Value` path.
-    fn has_far_number(bytes: &[u8]) -> bool {
-        let (mut in_string, mut escaped) = (false, false);
         let (mut run, mut exponent, mut prev) = (0usize, None::<usize>, 0u8);
         for &b in bytes {
             if in_string {
@@ -837,7 +809,17 @@ mod direct {
                 b'+' | b'-' if matches!(prev, b'e' | b'E') => {}
                 b'.' => run = 0,
                 _ => {
-                    in_string = b == b'"';
+                    match b {
+                        b'"' => in_string = true,
+                        b'[' | b'{' => {
+                            depth += 1;
+                            if depth > MAX_DEPTH {
+                                return true;
+                            }
+                        }
+                        b']' | b'}' => depth = depth.saturating_sub(1),
+                        _ => {}
+                    }
                     run = 0;
                     exponent = None;
                 }
