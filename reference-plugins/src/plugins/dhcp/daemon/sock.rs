@@ -82,6 +82,17 @@ fn socket_on(
     Ok(socket)
 }
 
+/// A non-blocking UDP socket of `domain` on `ifname`, with `SO_REUSEADDR` (several leases
+/// of one namespace share the client port).
+fn udp_socket_on(ifname: &str, domain: Domain) -> Result<Socket, SockError> {
+    let socket = socket_on(ifname, domain, Type::DGRAM, None)?;
+    socket.set_nonblocking(true).map_err(io_err("O_NONBLOCK"))?;
+    socket
+        .set_reuse_address(true)
+        .map_err(io_err("SO_REUSEADDR"))?;
+    Ok(socket)
+}
+
 /// The hardware address of `ifname`, asked through `socket` (`SIOCGIFHWADDR`).
 fn hardware_address(socket: &Socket, ifname: &str) -> Result<[u8; 6], SockError> {
     let bytes = ifname.as_bytes();
@@ -109,11 +120,7 @@ fn hardware_address(socket: &Socket, ifname: &str) -> Result<[u8; 6], SockError>
 /// Creates, in the thread's current namespace, a non-blocking UDP socket bound to `addr`:68
 /// on `ifname`; `addr` need not be configured (`IP_FREEBIND`).
 fn bind_here(ifname: &str, addr: Ipv4Addr) -> Result<Bound, SockError> {
-    let socket = socket_on(ifname, Domain::IPV4, Type::DGRAM, None)?;
-    socket.set_nonblocking(true).map_err(io_err("O_NONBLOCK"))?;
-    socket
-        .set_reuse_address(true)
-        .map_err(io_err("SO_REUSEADDR"))?;
+    let socket = udp_socket_on(ifname, Domain::IPV4)?;
     socket.set_broadcast(true).map_err(io_err("SO_BROADCAST"))?;
     socket
         .set_freebind_v4(true)
@@ -269,11 +276,7 @@ pub fn bind6(netns: &Path, ifname: &str) -> Result<(UdpSocket, u32), SockError> 
     in_netns(netns, || {
         let index = nix::net::if_::if_nametoindex(ifname)
             .map_err(|_| SockError::InterfaceGone(ifname.to_string()))?;
-        let socket = socket_on(ifname, Domain::IPV6, Type::DGRAM, None)?;
-        socket.set_nonblocking(true).map_err(io_err("O_NONBLOCK"))?;
-        socket
-            .set_reuse_address(true)
-            .map_err(io_err("SO_REUSEADDR"))?;
+        let socket = udp_socket_on(ifname, Domain::IPV6)?;
         socket.set_only_v6(true).map_err(io_err("IPV6_V6ONLY"))?;
         socket
             .bind(&SocketAddrV6::new(std::net::Ipv6Addr::UNSPECIFIED, 546, 0, 0).into())
