@@ -13,15 +13,31 @@ use serde_json::{Map, Value};
 use crate::result::Dns;
 use crate::version::{self, SpecVersion};
 
-/// Reads `bytes`, JSON text, into `T`. JSON text is UTF-8 (RFC 8259), and serde_json checks
-/// that only in the strings it keeps: bytes that are not UTF-8 inside a field it skips (an
-/// unknown key of a typed object) would pass, and the same bytes read as a
-/// `serde_json::Value` (as plugins read their own keys) would not. So the text is checked
-/// whole first.
+/// Reads `bytes`, JSON text, into `T`. serde_json checks two things only in the strings it
+/// keeps: that the text is UTF-8 (RFC 8259), and that a `\u` escape of a UTF-16 surrogate is
+/// one half of a pair. Inside a field it skips (an unknown key of a typed object) either would
+/// pass, and the same bytes read as a `serde_json::Value` (as plugins read their own keys)
+/// would not. So the text is checked whole for UTF-8, and text that may hold a surrogate
+/// escape is read as a `Value` first.
 pub(crate) fn from_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ConfigError> {
     let text = std::str::from_utf8(bytes)
         .map_err(|e| ConfigError::Json(format!("the configuration is not UTF-8: {e}")))?;
+    if may_hold_surrogate_escape(bytes) {
+        serde_json::from_str::<Value>(text).map_err(|e| ConfigError::Json(e.to_string()))?;
+    }
     serde_json::from_str(text).map_err(|e| ConfigError::Json(e.to_string()))
+}
+
+/// Whether JSON text may hold a `\u` escape of a UTF-16 surrogate (`\uD800` to `\uDFFF`),
+/// which serde_json does not check in a field it skips: true for every such escape, and for
+/// the same six characters after an escaped backslash too.
+pub(crate) fn may_hold_surrogate_escape(bytes: &[u8]) -> bool {
+    bytes.windows(4).any(|w| {
+        w[0] == b'\\'
+            && w[1] == b'u'
+            && w[2].eq_ignore_ascii_case(&b'd')
+            && matches!(w[3].to_ascii_lowercase(), b'8'..=b'9' | b'a'..=b'f')
+    })
 }
 
 /// The `ipam` object of a plugin configuration.
@@ -423,6 +439,29 @@ mod tests {
         ]
         .concat();
         assert!(NetConfList::parse(&list).is_err());
+    }
+
+    /// A lone UTF-16 surrogate escape in a key the typed reading skips is refused, as reading
+    /// the text as a `Value` refuses it; a whole pair, and the same letters after an escaped
+    /// backslash, are text.
+    #[test]
+    fn a_lone_surrogate_escape_is_refused_even_in_a_skipped_key() {
+        let conf = |mac_key: &str| {
+            format!(
+                r#"{{"cniVersion":"1.1.0","name":"n","type":"t","cni.dev/valid-attachments":[{{"containerID":"c","ifname":"e","{mac_key}":"x"}}]}}"#
+            )
+        };
+        for lone in [r"m\uD800", r"m\udfff", r"\uDBFFx"] {
+            let text = conf(lone);
+            assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
+            assert!(NetConf::parse(text.as_bytes()).is_err(), "{text}");
+        }
+        for fine in [r"m\uD83D\uDE00", r"m\\uD800", r"m\u00e9"] {
+            let text = conf(fine);
+            assert!(NetConf::parse(text.as_bytes()).is_ok(), "{text}");
+        }
+        assert!(may_hold_surrogate_escape(br#""\uDa00""#));
+        assert!(!may_hold_surrogate_escape(br#""\uD7FF\ue000 \u0044800""#));
     }
 
     #[test]

@@ -645,6 +645,12 @@ mod tests {
             r#"{"cniVersion":"0.2.0","ii2":555555550000000.01147E825530}"#.into(),
             format!(r#"{{"cniVersion":"1.0.0","x":-{}}}"#, "9".repeat(400)),
             r#"{"cniVersion":"1.0.0","x":[1e308,2.5E-7,1e+99,true,false]}"#.into(),
+            // A lone UTF-16 surrogate in a skipped key or value: a Value refuses it, skipping
+            // did not; a whole pair, or the same letters after an escaped backslash, is text.
+            r#"{"cniVersion":"0.3.0","interfaces":[{"nam\uD999e":"eth0"}],"dns":{}}"#.into(),
+            r#"{"cniVersion":"1.0.0","x":"\udc00"}"#.into(),
+            r#"{"cniVersion":"1.0.0","x":"\uD83D\uDE00"}"#.into(),
+            r#"{"cniVersion":"1.0.0","x":"\\uD800"}"#.into(),
             deep,
         ];
         let bad_utf8: &[u8] = b"{\"cniVersion\":\"1.0.0\",\"msg\":\"\xff\"}";
@@ -663,6 +669,10 @@ mod tests {
             }
         }
         assert!(CniResult::parse(inputs.last().unwrap().as_bytes(), None).is_err());
+        for lone in [r#""nam\uD999e""#, r#""\udc00""#] {
+            let text = inputs.iter().find(|t| t.contains(lone)).unwrap();
+            assert!(CniResult::parse(text.as_bytes(), None).is_err(), "{text}");
+        }
         assert!(direct::parse(V1.as_bytes()).is_some());
     }
 
@@ -755,10 +765,10 @@ mod direct {
     pub(super) const MAX_DEPTH: usize = 100;
 
     pub(super) fn parse(bytes: &[u8]) -> Option<CniResult> {
-        // serde_json checks UTF-8 only in the strings it keeps: a skipped field with invalid
-        // bytes would pass here and fail the Value path.
+        // serde_json checks UTF-8 and surrogate pairs only in the strings it keeps: a skipped
+        // field with invalid bytes or a lone surrogate would pass here and fail the Value path.
         std::str::from_utf8(bytes).ok()?;
-        if needs_value_path(bytes) {
+        if crate::config::may_hold_surrogate_escape(bytes) || needs_value_path(bytes) {
             return None;
         }
         let version = top_level_version(bytes)?;
