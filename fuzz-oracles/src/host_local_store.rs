@@ -238,27 +238,6 @@ fn node(path: &Path) -> Option<Node> {
     })
 }
 
-/// Every entry under `root`, recursively, by path relative to `root` (links not followed).
-fn tree(root: &Path) -> BTreeMap<PathBuf, Node> {
-    let mut out = BTreeMap::new();
-    let mut todo = vec![root.to_path_buf()];
-    while let Some(dir) = todo.pop() {
-        let Ok(rd) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let p = e.path();
-            if let Some(n) = node(&p) {
-                if n == Node::Dir {
-                    todo.push(p.clone());
-                }
-                out.insert(p.strip_prefix(root).unwrap().to_path_buf(), n);
-            }
-        }
-    }
-    out
-}
-
 /// The store directory's entries by name (empty when it is not a directory).
 fn listing(store: &Path) -> BTreeMap<String, Node> {
     if !std::fs::symlink_metadata(store).is_ok_and(|m| m.is_dir()) {
@@ -426,14 +405,36 @@ impl World {
         }
     }
 
-    /// Everything the verbs must leave alone: the whole temporary tree but the store
-    /// directory's own entries.
+    /// Everything the verbs must leave alone: every entry under the temporary root, by path
+    /// relative to it (links not followed), but the store directory's own entries, which are
+    /// not read; what lies inside a directory in the store is walked like the rest.
     fn untouchable(&self) -> BTreeMap<PathBuf, Node> {
-        let store_rel = self.store.strip_prefix(&self.root).unwrap();
-        tree(&self.root)
-            .into_iter()
-            .filter(|(p, n)| p.parent() != Some(store_rel) && !(p == store_rel && *n == Node::Dir))
-            .collect()
+        let mut out = BTreeMap::new();
+        let mut todo = vec![self.root.clone()];
+        while let Some(dir) = todo.pop() {
+            let in_store = dir == self.store;
+            let Ok(rd) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let p = e.path();
+                if in_store {
+                    if e.file_type().is_ok_and(|t| t.is_dir()) {
+                        todo.push(p);
+                    }
+                    continue;
+                }
+                let Some(n) = node(&p) else { continue };
+                if n == Node::Dir {
+                    todo.push(p.clone());
+                    if p == self.store {
+                        continue;
+                    }
+                }
+                out.insert(p.strip_prefix(&self.root).unwrap().to_path_buf(), n);
+            }
+        }
+        out
     }
 }
 
@@ -447,18 +448,21 @@ fn run(input: &Input) {
     let outside = w.untouchable();
     let mut before = listing(&w.store);
     for op in &input.ops {
-        match op {
+        let after = match op {
             Op::Add(id, ifname, ip) => add(&w, (id, ifname), *ip, &before),
             Op::Del(id, ifname) => del(&w, (id, ifname), &before),
-            Op::Check(id, ifname) => check(&w, (id, ifname), &before),
+            Op::Check(id, ifname) => {
+                check(&w, (id, ifname), &before);
+                listing(&w.store)
+            }
             Op::Gc(valid) => gc(&w, valid, &before),
             Op::Status => {
                 if let Err(e) = hl::status(&w.cfg) {
                     assert_code("STATUS", &e, &[50]);
                 }
+                listing(&w.store)
             }
-        }
-        let after = listing(&w.store);
+        };
         assert_eq!(
             outside,
             w.untouchable(),
@@ -514,7 +518,13 @@ fn valid_attachment(id: &str, ifname: &str) -> bool {
     hl::store::check_container_id(id).is_ok() && hl::store::check_ifname(ifname).is_ok()
 }
 
-fn add(w: &World, a: (&str, &str), request: Option<IpAddr>, before: &BTreeMap<String, Node>) {
+/// ADD, checked; returns the store's listing after it.
+fn add(
+    w: &World,
+    a: (&str, &str),
+    request: Option<IpAddr>,
+    before: &BTreeMap<String, Node>,
+) -> BTreeMap<String, Node> {
     let mut cfg = w.cfg.clone();
     if let Some(ip) = request {
         cfg.requested = vec![Requested {
@@ -537,7 +547,7 @@ fn add(w: &World, a: (&str, &str), request: Option<IpAddr>, before: &BTreeMap<St
                 .filter(|k| !before.contains_key(*k) && address(k).is_some())
                 .collect();
             assert!(new.is_empty(), "a failed ADD left {new:?}: {e}");
-            return;
+            return after;
         }
     };
     assert!(valid_attachment(a.0, a.1), "ADD accepted {a:?}");
@@ -580,12 +590,15 @@ fn add(w: &World, a: (&str, &str), request: Option<IpAddr>, before: &BTreeMap<St
             }
         }
     }
+    after
 }
 
-fn del(w: &World, a: (&str, &str), before: &BTreeMap<String, Node>) {
+/// DEL, checked; returns the store's listing after it.
+fn del(w: &World, a: (&str, &str), before: &BTreeMap<String, Node>) -> BTreeMap<String, Node> {
     let mine = owned(before, a);
     let result = hl::del(&w.cfg.location, a.0, a.1);
-    let gone = released(before, &listing(&w.store));
+    let after = listing(&w.store);
+    let gone = released(before, &after);
     assert!(
         gone.is_subset(&mine),
         "DEL for {a:?} released {:?}, not its own",
@@ -596,6 +609,7 @@ fn del(w: &World, a: (&str, &str), before: &BTreeMap<String, Node>) {
         Err(e) if e.code.code() == 4 => assert!(!valid_attachment(a.0, a.1), "{e}"),
         Err(e) => assert_code("DEL", &e, &[5]),
     }
+    after
 }
 
 /// `listing` as the store reads it: a file's first [`MAX_CONTENT`] bytes.
@@ -623,7 +637,12 @@ fn check(w: &World, a: (&str, &str), before: &BTreeMap<String, Node>) {
     }
 }
 
-fn gc(w: &World, valid: &[(String, String)], before: &BTreeMap<String, Node>) {
+/// GC, checked; returns the store's listing after it.
+fn gc(
+    w: &World,
+    valid: &[(String, String)],
+    before: &BTreeMap<String, Node>,
+) -> BTreeMap<String, Node> {
     let attachments: Vec<Attachment> = valid
         .iter()
         .map(|(id, ifname)| Attachment {
@@ -644,7 +663,8 @@ fn gc(w: &World, valid: &[(String, String)], before: &BTreeMap<String, Node>) {
         .map(|(k, _)| k.clone())
         .collect();
     let result = hl::gc(&w.cfg.location, Some(&attachments));
-    let gone = released(before, &listing(&w.store));
+    let after = listing(&w.store);
+    let gone = released(before, &after);
     assert!(
         gone.is_subset(&stale),
         "GC released {:?}, which are not stale",
@@ -653,5 +673,54 @@ fn gc(w: &World, valid: &[(String, String)], before: &BTreeMap<String, Node>) {
     match result {
         Ok(()) => assert_eq!(gone, stale, "GC left stale reservations"),
         Err(e) => assert_code("GC", &e, &[5]),
+    }
+    after
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The walk sees changes outside the store and inside a directory in the store, and none
+    /// to the store's own entries.
+    #[test]
+    fn untouchable_covers_all_but_the_store_entries() {
+        let w = World::new(&parse_input(b"file 10.0.0.2 c0\\r\\neth0\ndir sub\n"));
+        let before = w.untouchable();
+        assert!(before.contains_key(Path::new("outside/file")));
+        assert!(before.contains_key(Path::new("data/net/sub/inner")));
+        assert!(!before
+            .keys()
+            .any(|p| p.ends_with("10.0.0.2") && p.starts_with("data")));
+
+        std::fs::write(w.store.join("10.0.0.2"), "c9\r\neth1").unwrap();
+        std::fs::write(w.store.join("10.0.0.3"), "c9\r\neth1").unwrap();
+        assert_eq!(
+            before,
+            w.untouchable(),
+            "the store's own entries are the verbs' to change"
+        );
+
+        std::fs::write(w.store.join("sub/inner"), "changed").unwrap();
+        assert_ne!(before, w.untouchable(), "inside a store directory");
+        std::fs::write(w.store.join("sub/inner"), "c0\r\neth0").unwrap();
+        assert_eq!(before, w.untouchable());
+
+        std::fs::write(w.root.join("outside/file"), "changed").unwrap();
+        assert_ne!(before, w.untouchable(), "outside the store");
+    }
+
+    /// With the store a link, the link itself is one of the things that must stay.
+    #[test]
+    fn untouchable_keeps_a_linked_store() {
+        let w = World::new(&parse_input(b"store-is-symlink\n"));
+        let before = w.untouchable();
+        assert!(matches!(
+            before.get(Path::new("data/net")),
+            Some(Node::Link(_))
+        ));
+        std::fs::remove_file(&w.store).unwrap();
+        std::fs::create_dir(&w.store).unwrap();
+        assert_ne!(before, w.untouchable());
     }
 }
