@@ -2,10 +2,13 @@
 # Runs the fuzz targets of fuzz/ for a given time each, several at a time, merges the new
 # corpus entries into fuzz/corpus/<target>/ and prints a table (markdown) of the runs.
 #
-#   scripts/fuzz.sh [-t SECONDS] [-j JOBS] [-s address|none] [-n] [-l] [TARGET...]
+#   scripts/fuzz.sh [-t SECONDS] [-j JOBS] [-w WORKERS] [-s address|none] [-n] [-l]
+#                   [TARGET[:SECONDS]...]
 #
 #   -t SECONDS  time per target (default 60)
 #   -j JOBS     targets run at once (default: the number of cores, nproc)
+#   -w WORKERS  each target in WORKERS processes (libFuzzer's -fork), taking WORKERS of the
+#               JOBS; for fewer targets than cores (default 1)
 #   -s SAN      address (default): AddressSanitizer and libFuzzer's comparison tracing, built
 #               on stable with RUSTC_BOOTSTRAP=1 (cargo-fuzz passes -Z flags); none: no
 #               sanitizer, plain stable, faster per run but blind to memory errors
@@ -13,7 +16,8 @@
 #   -l          append each target's run to the campaign ledger fuzz/campaign.tsv (date,
 #               commit, sanitizer, target, seconds, runs, exec/s, crashes), which
 #               scripts/fuzz-campaign.sh sums
-#   TARGET...   the targets to run (default: every [[bin]] of fuzz/Cargo.toml)
+#   TARGET...   the targets to run (default: every [[bin]] of fuzz/Cargo.toml), in this
+#               order; TARGET:SECONDS runs that one for SECONDS instead of -t's time
 #
 # Each target runs from its corpus (fuzz/corpus/<target>/, seeds included) into a fresh
 # directory; afterwards `-merge=1` adds to the corpus only the new entries that reach new
@@ -21,26 +25,34 @@
 # to fuzz/artifacts/<target>/ as usual; a crash ends that target's run. Logs are kept in a
 # temporary directory named at the end.
 #
-# Columns: exec/s and runs from libFuzzer's final statistics; new units = entries the run
-# added to its own corpus; cov = edges covered at start -> end of the run (libFuzzer's
-# `cov:`); merged = entries the merge added to fuzz/corpus; crashes = crash, leak, timeout and
-# out-of-memory inputs the run wrote to fuzz/artifacts/<target>/.
+# With the sanitizer, runs use ASAN_OPTIONS=malloc_context_size=0 unless ASAN_OPTIONS is set:
+# every error is still detected and reported with its own stack, but allocations record no
+# stack (a fifth more runs per second); for a report with the allocating and freeing stacks,
+# run the artifact again with ASAN_OPTIONS= (empty).
+#
+# Columns: seconds = the target's time; exec/s and runs from libFuzzer's final statistics
+# (with -w, runs from its last status line and exec/s = runs / seconds); new units = entries
+# the run added to its own corpus; cov = edges covered at start -> end of the run
+# (libFuzzer's `cov:`); merged = entries the merge added to fuzz/corpus; crashes = crash,
+# leak, timeout and out-of-memory inputs the run wrote to fuzz/artifacts/<target>/.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fuzz="$root/fuzz"
 secs=60
 jobs="$(nproc)"
+workers=1
 san=address
 merge=1
 ledger=0
 
-usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
-while getopts "t:j:s:nlh" opt; do
+while getopts "t:j:w:s:nlh" opt; do
     case "$opt" in
         t) secs="$OPTARG" ;;
         j) jobs="$OPTARG" ;;
+        w) workers="$OPTARG" ;;
         s) san="$OPTARG" ;;
         n) merge=0 ;;
         l) ledger=1 ;;
@@ -51,12 +63,19 @@ done
 shift $((OPTIND - 1))
 
 case "$san" in
-    address) export RUSTC_BOOTSTRAP=1 ;;
+    address)
+        export RUSTC_BOOTSTRAP=1
+        export ASAN_OPTIONS="${ASAN_OPTIONS-malloc_context_size=0}"
+        ;;
     none) ;;
     *) echo "fuzz.sh: -s must be address or none, not $san" >&2; exit 2 ;;
 esac
 [[ "$secs" =~ ^[0-9]+$ && "$secs" -gt 0 ]] || { echo "fuzz.sh: -t needs seconds" >&2; exit 2; }
 [[ "$jobs" =~ ^[0-9]+$ && "$jobs" -gt 0 ]] || { echo "fuzz.sh: -j needs a number" >&2; exit 2; }
+[[ "$workers" =~ ^[0-9]+$ && "$workers" -gt 0 ]] || { echo "fuzz.sh: -w needs a number" >&2; exit 2; }
+# Targets at once: each takes WORKERS of the JOBS.
+at_once=$((jobs / workers))
+[[ "$at_once" -gt 0 ]] || at_once=1
 command -v cargo-fuzz >/dev/null || {
     echo "fuzz.sh: cargo-fuzz is missing: cargo install cargo-fuzz --locked" >&2
     exit 2
@@ -66,10 +85,22 @@ all_targets() {
     awk '/^\[\[bin\]\]/ { bin = 1; next } /^\[/ { bin = 0 }
          bin && $1 == "name" { gsub(/"/, "", $3); print $3 }' "$fuzz/Cargo.toml"
 }
+# targets: the names; seconds_of: each one's time.
+declare -A seconds_of=()
+targets=()
 if [[ $# -gt 0 ]]; then
-    targets=("$@")
+    for arg in "$@"; do
+        t="${arg%%:*}"
+        t_secs="$secs"
+        [[ "$arg" == *:* ]] && t_secs="${arg#*:}"
+        [[ "$t_secs" =~ ^[0-9]+$ && "$t_secs" -gt 0 ]] ||
+            { echo "fuzz.sh: $arg: $t_secs is no number of seconds" >&2; exit 2; }
+        targets+=("$t")
+        seconds_of["$t"]="$t_secs"
+    done
 else
     mapfile -t targets < <(all_targets)
+    for t in "${targets[@]}"; do seconds_of["$t"]="$secs"; done
 fi
 for t in "${targets[@]}"; do
     all_targets | grep -qx "$t" || { echo "fuzz.sh: no target $t in fuzz/Cargo.toml" >&2; exit 2; }
@@ -102,22 +133,33 @@ artifacts_count() {
         2>/dev/null | wc -l
 }
 
-# Runs one target for $secs into a fresh corpus directory, then merges; writes
+# Runs one target for its seconds into a fresh corpus directory, then merges; writes
 # $logs/<target>.row with the table's numbers.
 run_one() {
     local t="$1" new="$logs/$1.new" corpus="$fuzz/corpus/$1" log="$logs/$1.log"
+    local secs="${seconds_of[$1]}"
     mkdir -p "$new" "$corpus" "$fuzz/artifacts/$t"
     local crashes_before
     crashes_before="$(artifacts_count "$t")"
-    local status=0
-    "$bin_dir/$t" "$new" "$corpus" -artifact_prefix="$fuzz/artifacts/$t/" \
+    local status=0 fork=()
+    [[ "$workers" -gt 1 ]] && fork=(-fork="$workers")
+    "$bin_dir/$t" "$new" "$corpus" -artifact_prefix="$fuzz/artifacts/$t/" "${fork[@]}" \
         -max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1 || status=$?
     local crashes=$(($(artifacts_count "$t") - crashes_before))
     local runs execs units cov0 cov1
-    runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
-    execs="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
-    units="$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -1)"
-    cov0="$(grep -m1 -o 'INITED cov: [0-9]*' "$log" | grep -o '[0-9]*$' || true)"
+    if [[ "$workers" -gt 1 ]]; then
+        # Fork mode prints no final statistics: its status lines count the runs of all
+        # workers (`#RUNS: cov: ...`), and the new units are the entries it wrote.
+        runs="$(sed -n 's/^#\([0-9]*\): cov:.*/\1/p' "$log" | tail -1)"
+        [[ -n "$runs" ]] && execs=$((runs / secs))
+        units="$(find "$new" -maxdepth 1 -type f | wc -l)"
+        cov0="$(grep -m1 -o 'cov: [0-9]*' "$log" | grep -o '[0-9]*$' || true)"
+    else
+        runs="$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)"
+        execs="$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)"
+        units="$(sed -n 's/^stat::new_units_added: *//p' "$log" | tail -1)"
+        cov0="$(grep -m1 -o 'INITED cov: [0-9]*' "$log" | grep -o '[0-9]*$' || true)"
+    fi
     cov1="$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)"
     local merged=-
     if [[ "$merge" == 1 ]]; then
@@ -140,15 +182,15 @@ run_one() {
     fi
 }
 
-echo "running ${#targets[@]} target(s) for ${secs}s each, $jobs at a time (logs: $logs)" >&2
+echo "running ${#targets[@]} target(s), $jobs at a time (logs: $logs)" >&2
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 running=0
 for t in "${targets[@]}"; do
-    if [[ "$running" -ge "$jobs" ]]; then
+    if [[ "$running" -ge "$at_once" ]]; then
         wait -n || true
         running=$((running - 1))
     fi
-    echo "  $t" >&2
+    echo "  $t for ${seconds_of[$t]}s" >&2
     run_one "$t" &
     running=$((running + 1))
 done
@@ -156,16 +198,16 @@ wait
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
-echo "Sanitizer $san, ${secs}s per target, $jobs at a time on $(nproc) cores;" \
+echo "Sanitizer $san, $jobs at a time on $(nproc) cores;" \
     "load average before $load_before, after $load_after."
 echo
-echo "| target | exec/s | runs | new units | cov (start -> end) | merged | crashes |"
-echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+echo "| target | seconds | exec/s | runs | new units | cov (start -> end) | merged | crashes |"
+echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
 fail=0
 for t in "${targets[@]}"; do
     read -r name execs runs units cov0 cov1 merged crashes <"$logs/$t.row"
-    printf '| `%s` | %s | %s | %s | %s -> %s | %s | %s |\n' \
-        "$name" "$execs" "$runs" "$units" "$cov0" "$cov1" "$merged" "$crashes"
+    printf '| `%s` | %s | %s | %s | %s | %s -> %s | %s | %s |\n' "$name" "${seconds_of[$t]}" \
+        "$execs" "$runs" "$units" "$cov0" "$cov1" "$merged" "$crashes"
     [[ "$crashes" == 0 ]] || fail=1
 done
 echo
