@@ -1,25 +1,32 @@
 #!/usr/bin/env bash
 # A fuzzing campaign with the sanitizer that adds up over many sittings: runs the targets
-# still below the goal in chunks through scripts/fuzz.sh -l (which appends each run to the
-# ledger fuzz/campaign.tsv and merges new corpus entries), until the time is up, then prints
-# where every target stands.
+# still below the goal through scripts/fuzz.sh -l (which appends each run to the ledger
+# fuzz/campaign.tsv and merges new corpus entries), round after round until the time is up,
+# then prints where every target stands.
 #
 #   scripts/fuzz-campaign.sh [-g RUNS] [-c SECONDS] [-T SECONDS] [-j JOBS] [TARGET...]
 #   scripts/fuzz-campaign.sh -s [-g RUNS]        # only print the standing
+#   scripts/fuzz-campaign.sh -p [-g RUNS] [-c SECONDS] [-T SECONDS] [-j JOBS]
+#                                                # only print the next round's plan
 #
 #   -g RUNS     the goal per target: sanitizer runs summed over the ledger (default 10000000)
-#   -c SECONDS  longest chunk per target (default 600); a target's chunk is shortened to
-#               what its last exec/s says it still needs (at least 30 s)
-#   -T SECONDS  stop starting chunks after this long (default 3600)
+#   -c SECONDS  longest run per target in a round (default 600); a target's run is shortened
+#               to what its last exec/s says it still needs (at least 30 s)
+#   -T SECONDS  stop starting rounds after this long, and plan no round longer (default 3600)
 #   -j JOBS     targets at once (default: the number of cores)
 #   -s          print the standing and exit (of the ledger $FUZZ_LEDGER when set)
+#   -p          print the next round (TARGET:SECONDS, one per line) and exit
 #   TARGET...   only these targets (default: every target of fuzz/Cargo.toml)
 #
-# Each round runs the JOBS targets below the goal that need the least time to reach it (by
-# their last exec/s; targets never run come first), so as many targets as possible reach the
-# goal. A crash stops the campaign: fuzz.sh leaves the input in fuzz/artifacts/<target>/, and
-# its fix and regression seed come before more runs. The standing counts only sanitizer runs;
-# runs are summed across commits, as the code under test changes over a campaign.
+# A round gives every target below the goal its own time and runs them JOBS at a time, longest
+# first, so that no core waits long for a longer run of another target; when the time left
+# cannot hold them all, the targets that need the least time to reach the goal go first (by
+# their last exec/s; targets never run before all others), so that as many targets as
+# possible reach it. With fewer targets than JOBS, each runs in JOBS / targets processes
+# (fuzz.sh -w). A round holds no more than JOBS x the time left. A crash
+# stops the campaign: fuzz.sh leaves the input in fuzz/artifacts/<target>/, and its fix and
+# regression seed come before more runs. The standing counts only sanitizer runs; runs are
+# summed across commits, as the code under test changes over a campaign.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -29,16 +36,18 @@ chunk=600
 total=3600
 jobs="$(nproc)"
 status_only=0
+plan_only=0
 
-usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
-while getopts "g:c:T:j:sh" opt; do
+while getopts "g:c:T:j:sph" opt; do
     case "$opt" in
         g) goal="$OPTARG" ;;
         c) chunk="$OPTARG" ;;
         T) total="$OPTARG" ;;
         j) jobs="$OPTARG" ;;
         s) status_only=1 ;;
+        p) plan_only=1 ;;
         h) usage 0 ;;
         *) usage ;;
     esac
@@ -95,30 +104,48 @@ if [[ "$status_only" == 1 ]]; then
     exit 0
 fi
 
+# The next round for $1 seconds left, a TARGET:SECONDS per line: of the targets below the goal,
+# by the time they still need at their last rate and a twentieth more (unknown rate first),
+# as many as JOBS cores can run in the time left, each for at least 30 s and at most a chunk;
+# listed longest run first, so that the round ends with short runs beside each other rather
+# than one long run beside an idle core.
+plan() {
+    local left="$1"
+    standing | awk -v goal="$goal" '
+        $2 < goal {
+            # A twentieth more: the rate of a run counts its start, which varies.
+            need = ($3 > 0) ? int((goal - $2) / $3 * 1.05) + 1 : -1
+            print need, $1 }' | sort -n -s -k1,1 |
+        awk -v chunk="$chunk" -v budget="$((left * jobs))" '
+            {
+                need = $1
+                if (need < 0 || need > chunk) need = chunk
+                if (need < 30) need = 30
+                if (used + need > budget) need = budget - used
+                if (need < 30) exit
+                used += need
+                print $2 ":" need
+            }' | sort -t: -k2,2nr -s
+}
+
+if [[ "$plan_only" == 1 ]]; then
+    plan "$total"
+    exit 0
+fi
+
 start=$SECONDS
 while [[ $((SECONDS - start)) -lt "$total" ]]; do
-    # The targets below the goal, by the seconds they still need (unknown rate first).
-    mapfile -t next < <(standing | awk -v goal="$goal" -v chunk="$chunk" '
-        $2 < goal {
-            need = ($3 > 0) ? int((goal - $2) / $3) + 1 : -1
-            print need, $1 }' | sort -n | head -n "$jobs")
-    [[ ${#next[@]} -gt 0 ]] || { echo "every target reached $goal runs" >&2; break; }
-    # A round lasts as long as its longest chunk: the most any of its targets still needs
-    # (a whole chunk when the rate is unknown), at least 30 s, within what time is left.
-    secs=0
-    round=()
-    for line in "${next[@]}"; do
-        need="${line%% *}"
-        round+=("${line#* }")
-        [[ "$need" -ge 0 && "$need" -lt "$chunk" ]] || need="$chunk"
-        [[ "$need" -le "$secs" ]] || secs="$need"
-    done
-    [[ "$secs" -ge 30 ]] || secs=30
-    left=$((total - (SECONDS - start)))
-    [[ "$secs" -le "$left" ]] || secs="$left"
-    [[ "$secs" -ge 30 ]] || break
-    echo "campaign: ${round[*]} for ${secs}s ($((SECONDS - start))s of ${total}s used)" >&2
-    if ! "$root/scripts/fuzz.sh" -l -s address -t "$secs" -j "$jobs" "${round[@]}"; then
+    mapfile -t round < <(plan $((total - (SECONDS - start))))
+    if [[ ${#round[@]} -eq 0 ]]; then
+        standing | awk -v goal="$goal" '$2 < goal { n++ } END { exit n > 0 }' &&
+            echo "every target reached $goal runs" >&2
+        break
+    fi
+    echo "campaign: ${round[*]} ($((SECONDS - start))s of ${total}s used)" >&2
+    # Fewer targets than cores: each runs in several processes, so that no core idles.
+    workers=1
+    [[ ${#round[@]} -ge "$jobs" ]] || workers=$((jobs / ${#round[@]}))
+    if ! "$root/scripts/fuzz.sh" -l -s address -j "$jobs" -w "$workers" "${round[@]}"; then
         echo "campaign: a target crashed (see fuzz/artifacts/): stopping" >&2
         print_standing
         exit 1

@@ -5,20 +5,27 @@
 use std::path::Path;
 use std::process::Command;
 
-fn standing(ledger: &str, goal: u64, targets: &[&str]) -> String {
+/// What `fuzz-campaign.sh ARGS` prints with `ledger` as its ledger.
+fn campaign(ledger: &str, args: &[&str]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("campaign.tsv");
     std::fs::write(&path, ledger).unwrap();
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/fuzz-campaign.sh");
     let out = Command::new("bash")
         .arg(script)
-        .args(["-s", "-g", &goal.to_string()])
-        .args(targets)
+        .args(args)
         .env("FUZZ_LEDGER", &path)
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     String::from_utf8(out.stdout).unwrap()
+}
+
+fn standing(ledger: &str, goal: u64, targets: &[&str]) -> String {
+    let goal = goal.to_string();
+    let mut args = vec!["-s", "-g", &goal];
+    args.extend(targets);
+    campaign(ledger, &args)
 }
 
 const HEADER: &str = "date\tcommit\tsanitizer\ttarget\tseconds\truns\texec_per_s\tcrashes\n";
@@ -59,4 +66,42 @@ fn a_missing_ledger_is_an_empty_campaign() {
     assert!(out.status.success());
     assert!(text.contains("| `config` | 0 | 0 | 0 % | 0 |"), "{text}");
     assert!(text.contains("0 of 1 targets at 10000000 runs"), "{text}");
+}
+
+fn plan(ledger: &str, args: &[&str]) -> Vec<String> {
+    let args: Vec<&str> = ["-p"].iter().chain(args).copied().collect();
+    campaign(ledger, &args)
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+/// A round: every target below the goal with the time its last rate says it needs and a
+/// twentieth more (30 s to one chunk), within jobs x the time left (targets never run, then
+/// those that need the least, get in first), listed longest run first.
+#[test]
+fn a_round_gives_each_target_below_the_goal_its_own_time() {
+    let ledger = format!(
+        "{HEADER}\
+         2026-12-02T16:00:00Z\tabc\taddress\tconfig\t600\t900000\t1000\t0\n\
+         2026-12-02T16:00:00Z\tabc\taddress\tresult\t600\t500000\t100\t0\n\
+         2026-12-02T16:00:00Z\tabc\taddress\tconflist\t600\t999990\t1000\t0\n\
+         2026-12-02T16:00:00Z\tabc\taddress\tcni_args\t600\t1000000\t1000\t0\n"
+    );
+    let targets = ["config", "result", "conflist", "cni_args", "versions"];
+    let round = |t: &str| {
+        let mut args = vec!["-g", "1000000", "-c", "600", "-j", "2", "-T", t];
+        args.extend(targets);
+        plan(&ledger, &args)
+    };
+    assert_eq!(
+        round("700"),
+        ["versions:600", "result:600", "config:106", "conflist:30"]
+    );
+    assert_eq!(
+        round("600"),
+        ["versions:600", "result:464", "config:106", "conflist:30"]
+    );
+    assert_eq!(round("300"), ["versions:600"]);
+    assert_eq!(round("10"), Vec::<String>::new());
 }
