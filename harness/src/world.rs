@@ -231,7 +231,8 @@ impl World {
 
     /// [`Self::command`] for a long-running process of the world (the DHCP fixture's daemon):
     /// its mount namespace is a slave of the host's, so namespaces bound under `/run/netns`
-    /// after it started are visible to it.
+    /// after it started are visible to it (`netns-sandbox` makes that directory a shared
+    /// mount point).
     pub(crate) fn service_command(
         &self,
         program: &Path,

@@ -49,6 +49,53 @@ fn sys(what: impl Into<String>) -> impl FnOnce(nix::Error) -> SandboxError {
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
 
+/// Makes [`NETNS_DIR`] a mount point with shared propagation, as `ip netns add` does, once per
+/// process. A namespace is bound there in this mount namespace; a process that unshared its
+/// own mount namespace earlier as a slave of this one (the harness's DHCP daemon) sees the
+/// bind only if the directory is a shared mount. Where `/` is private and nothing has made
+/// the directory a mount point yet, as on a fresh machine without systemd, it is not. The
+/// directory is locked meanwhile, so that concurrent processes do not stack two binds.
+fn share_netns_dir() -> Result<(), SandboxError> {
+    static SHARED: std::sync::Mutex<bool> = std::sync::Mutex::new(false);
+    let mut shared = SHARED.lock().unwrap_or_else(|e| e.into_inner());
+    if *shared {
+        return Ok(());
+    }
+    let dir = fs::File::open(NETNS_DIR).map_err(|source| SandboxError::Sys {
+        what: format!("open {NETNS_DIR}"),
+        source,
+    })?;
+    let _lock = nix::fcntl::Flock::lock(dir, nix::fcntl::FlockArg::LockExclusive)
+        .map_err(|(_, e)| sys(format!("lock {NETNS_DIR}"))(e))?;
+    let make_shared = || {
+        mount(
+            None::<&str>,
+            NETNS_DIR,
+            None::<&str>,
+            MsFlags::MS_SHARED | MsFlags::MS_REC,
+            None::<&str>,
+        )
+    };
+    match make_shared() {
+        Ok(()) => {}
+        // EINVAL: not a mount point yet; bound onto itself, it is one.
+        Err(nix::Error::EINVAL) => {
+            mount(
+                Some(NETNS_DIR),
+                NETNS_DIR,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )
+            .map_err(sys(format!("bind {NETNS_DIR} onto itself")))?;
+            make_shared().map_err(sys(format!("make {NETNS_DIR} a shared mount")))?;
+        }
+        Err(e) => return Err(sys(format!("make {NETNS_DIR} a shared mount"))(e)),
+    }
+    *shared = true;
+    Ok(())
+}
+
 /// A network namespace bound at a path; deleted on drop.
 #[derive(Debug)]
 pub struct Netns {
@@ -72,6 +119,7 @@ impl Netns {
             what: format!("create {NETNS_DIR}"),
             source,
         })?;
+        share_netns_dir()?;
         fs::File::create(&path).map_err(|source| SandboxError::Sys {
             what: format!("create {}", path.display()),
             source,
@@ -209,6 +257,49 @@ mod tests {
         assert!(text.contains("lo:") && !text.contains("eth0"), "{text}");
         drop(ns);
         assert!(!path.exists());
+    }
+
+    /// A namespace bound after a process unshared its mount namespace as a slave of this one
+    /// is visible to that process as a namespace, not as the empty file under the bind.
+    #[test]
+    fn a_namespace_shows_in_a_slave_mount_namespace_made_before_it() {
+        use std::io::{BufRead, Write};
+        use std::os::unix::process::CommandExt;
+        // The directory exists before the child starts, as on a machine where only files
+        // were ever made in it.
+        fs::create_dir_all(NETNS_DIR).unwrap();
+        let mut cmd = Command::new("sh");
+        cmd.args(["-c", "read path; stat -f -c %T \"$path\""])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped());
+        // SAFETY: only raw syscalls run between fork and exec.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::unshare(libc::CLONE_NEWNS) < 0
+                    || libc::mount(
+                        std::ptr::null(),
+                        c"/".as_ptr(),
+                        std::ptr::null(),
+                        libc::MS_REC | libc::MS_SLAVE,
+                        std::ptr::null(),
+                    ) < 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let mut child = cmd.spawn().unwrap();
+        let ns = Netns::new("slave").unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        writeln!(stdin, "{}", ns.path().display()).unwrap();
+        drop(stdin);
+        let mut seen = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut seen)
+            .unwrap();
+        assert!(child.wait().unwrap().success());
+        assert_eq!(seen.trim(), "nsfs", "{}", ns.path().display());
     }
 
     #[test]
