@@ -6,7 +6,8 @@
 #                   [TARGET[:SECONDS]...]
 #
 #   -t SECONDS  time per target (default 60)
-#   -j JOBS     targets run at once (default: the number of cores, nproc)
+#   -j JOBS     fuzzing processes at once (default: the number of cores, nproc): as many
+#               targets at once, or JOBS / WORKERS with -w
 #   -w WORKERS  each target in WORKERS processes (libFuzzer's -fork), taking WORKERS of the
 #               JOBS; for fewer targets than cores (default 1)
 #   -s SAN      address (default): AddressSanitizer and libFuzzer's comparison tracing, built
@@ -46,7 +47,7 @@ san=address
 merge=1
 ledger=0
 
-usage() { sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
+usage() { sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-2}"; }
 
 while getopts "t:j:w:s:nlh" opt; do
     case "$opt" in
@@ -182,7 +183,12 @@ run_one() {
     fi
 }
 
-echo "running ${#targets[@]} target(s), $jobs at a time (logs: $logs)" >&2
+if [[ "$workers" -gt 1 ]]; then
+    at_a_time="$at_once at a time, $workers processes each"
+else
+    at_a_time="$at_once at a time"
+fi
+echo "running ${#targets[@]} target(s), $at_a_time (logs: $logs)" >&2
 load_before="$(cut -d' ' -f1-3 /proc/loadavg)"
 running=0
 for t in "${targets[@]}"; do
@@ -198,7 +204,7 @@ wait
 load_after="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 echo
-echo "Sanitizer $san, $jobs at a time on $(nproc) cores;" \
+echo "Sanitizer $san, $at_a_time on $(nproc) cores;" \
     "load average before $load_before, after $load_after."
 echo
 echo "| target | seconds | exec/s | runs | new units | cov (start -> end) | merged | crashes |"
