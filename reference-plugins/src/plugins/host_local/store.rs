@@ -21,7 +21,8 @@
 //! written are addresses, `lock` and `last_reserved_ip.<n>`. Only regular files are read,
 //! written or locked, and every open is non-blocking: a FIFO (or device) named `lock` or
 //! `last_reserved_ip.<n>` makes the verb fail (code 5) instead of blocking it forever, and one
-//! named by an address is a name taken, not a reservation (never read, never released). Container IDs and ifnames are only
+//! named by an address is a name taken, not a reservation (never read, never released); so is a
+//! directory, and an address is taken by a name in any form the parser reads (`FD00::3`). Container IDs and ifnames are only
 //! file contents, and are refused if they could break the format (empty, `.`/`..`, `/`, NUL,
 //! whitespace).
 //!
@@ -37,7 +38,7 @@ use std::path::{Path, PathBuf};
 
 use cni::config::Attachment;
 use cni::Error;
-use nix::dir::{Dir, Type};
+use nix::dir::Dir;
 use nix::errno::Errno;
 use nix::fcntl::{openat, AtFlags, Flock, FlockArg, OFlag};
 use nix::sys::stat::Mode;
@@ -344,15 +345,15 @@ impl Store {
         &self.path
     }
 
-    /// Reads the directory once: every file named by an address, with its content when
-    /// `contents` is set. Files that cannot be read are listed without content.
+    /// Reads the directory once: every entry named by an address, in any form the address
+    /// parser reads (`FD00::3` as well as `fd00::3`), with its content when `contents` is set.
+    /// Entries of every type are listed, so that each takes its address; those that cannot be
+    /// read as a regular file (a directory, a FIFO) are listed without content and so are no
+    /// one's reservation.
     pub fn entries(&mut self, contents: bool) -> Result<Vec<Entry>, StoreError> {
         let mut found = Vec::new();
         for item in self.dir.iter() {
             let item = item.map_err(io_err("cannot list store directory", &self.path))?;
-            if item.file_type() == Some(Type::Directory) {
-                continue;
-            }
             let name = item.file_name().to_bytes();
             if let Some(ip) = parse_address_name(name) {
                 found.push(Entry {
@@ -822,6 +823,31 @@ mod tests {
         assert_eq!(entries[0].content, None);
         assert!(s.gc(&[]).unwrap().is_empty());
         assert!(d.join("10.0.0.5").exists());
+    }
+
+    /// A directory named by an address takes that address as a FIFO does, whether the name is
+    /// canonical or not (`FD00::3`): ADD handed out fd00::3 beside a directory `FD00::3`,
+    /// though a regular file of that name kept it (found by the host_local_store fuzz target:
+    /// corpus/host_local_store/seed-crash-directory-named-by-uppercase-address).
+    #[test]
+    fn directories_named_by_addresses_take_them_and_are_no_reservations() {
+        let t = tmp();
+        let d = t.path().join("net");
+        std::fs::create_dir(&d).unwrap();
+        for name in ["FD00::3", "10.0.0.7"] {
+            std::fs::create_dir(d.join(name)).unwrap();
+            std::fs::write(d.join(name).join("inner"), "c0\r\neth0").unwrap();
+        }
+        let mut s = Store::open(&loc(t.path(), "net"), OpenMode::Create)
+            .unwrap()
+            .unwrap();
+        let mut entries = s.entries(true).unwrap();
+        entries.sort_by_key(|e| e.ip);
+        let ips: Vec<String> = entries.iter().map(|e| e.ip.to_string()).collect();
+        assert_eq!(ips, ["10.0.0.7", "fd00::3"]);
+        assert!(entries.iter().all(|e| e.content.is_none()));
+        assert!(s.gc(&[]).unwrap().is_empty());
+        assert!(d.join("FD00::3/inner").exists() && d.join("10.0.0.7/inner").exists());
     }
 
     #[test]
