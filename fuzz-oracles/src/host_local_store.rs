@@ -595,7 +595,13 @@ fn add(
 
 /// DEL, checked; returns the store's listing after it.
 fn del(w: &World, a: (&str, &str), before: &BTreeMap<String, Node>) -> BTreeMap<String, Node> {
-    let mine = owned(before, a);
+    // The store picks between the full and the id-only form by what it reads of every file,
+    // a big file's first MAX_CONTENT bytes included (a big file in the full form makes the
+    // id-only files stay); whether a big file itself goes is not checked (`released`).
+    let mine: BTreeSet<String> = owned(&as_read(before), a)
+        .into_iter()
+        .filter(|k| !is_big(k, &before[k]))
+        .collect();
     let result = hl::del(&w.cfg.location, a.0, a.1);
     let after = listing(&w.store);
     let gone = released(before, &after);
