@@ -163,7 +163,8 @@ pub enum Owner<'a> {
     Unknown,
 }
 
-/// One reservation file.
+/// One store entry named by an address: a reservation file, or another entry that only takes
+/// the address (a directory or FIFO, listed without content).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The address, read from the file name.
