@@ -149,15 +149,34 @@ pub struct Semver {
 pub struct InvalidSemver(pub String);
 
 impl Semver {
-    /// Reads `major[.minor[.patch]]`; missing parts are zero.
+    /// Reads `major[.minor[.patch]]`; missing parts are zero. Each part is one or more ASCII
+    /// digits whose value fits a `u64`.
     pub fn parse(s: &str) -> Result<Semver, InvalidSemver> {
         let bad = || InvalidSemver(s.to_string());
+        // One pass over the bytes: version strings come from untrusted configs and results,
+        // and negotiation reads every entry of `cniVersions`.
         let mut parts = [0u64; 3];
-        for (n, piece) in s.split('.').enumerate() {
-            if n == 3 || piece.is_empty() || !piece.bytes().all(|b| b.is_ascii_digit()) {
+        let mut part = 0;
+        let mut digits = 0;
+        for &b in s.as_bytes() {
+            if b == b'.' {
+                if digits == 0 || part == 2 {
+                    return Err(bad());
+                }
+                part += 1;
+                digits = 0;
+            } else if b.is_ascii_digit() {
+                parts[part] = parts[part]
+                    .checked_mul(10)
+                    .and_then(|v| v.checked_add(u64::from(b - b'0')))
+                    .ok_or_else(bad)?;
+                digits += 1;
+            } else {
                 return Err(bad());
             }
-            parts[n] = piece.parse().map_err(|_| bad())?;
+        }
+        if digits == 0 {
+            return Err(bad());
         }
         Ok(Semver {
             major: parts[0],
@@ -250,6 +269,30 @@ mod tests {
         assert!(Semver::parse("1..0").is_err());
         assert!(Semver::parse("99999999999999999999999").is_err());
         assert_eq!(Semver::compare("1.10.0", "1.9.0"), Some(Ordering::Greater));
+    }
+
+    /// The definition `parse` implements: dot-separated parts, one to three, each a non-empty
+    /// run of ASCII digits that fits a `u64`.
+    fn parse_by_definition(s: &str) -> Option<Semver> {
+        let mut parts = [0u64; 3];
+        for (n, piece) in s.split('.').enumerate() {
+            if n == 3 || piece.is_empty() || !piece.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            parts[n] = piece.parse().ok()?;
+        }
+        Some(Semver {
+            major: parts[0],
+            minor: parts[1],
+            patch: parts[2],
+        })
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn semver_parsing_follows_its_definition(s in "[0-9.]{0,12}|[0-9]{18,22}(\\.[0-9]{0,21}){0,3}|[0-9.a-z+-]{0,8}") {
+            proptest::prop_assert_eq!(Semver::parse(&s).ok(), parse_by_definition(&s));
+        }
     }
 
     #[test]
