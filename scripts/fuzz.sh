@@ -120,7 +120,13 @@ else
 fi
 bin_dir="$target_dir/$(rustc -vV | sed -n 's/^host: //p')/release"
 
-logs="$(mktemp -d /tmp/cni-fuzz.XXXXXX)"
+# New corpus entries, fork mode's job files and the logs go to a RAM file system when there is
+# one: a run from the seeds writes thousands of new entries, and on ext4 creating them took more
+# system time than the fuzzing itself (config from its seeds, 300,000 runs: 4 s of system time
+# beside 3 s of user time in /tmp, 0.3 s in /dev/shm).
+scratch=/tmp
+[[ -d /dev/shm && -w /dev/shm ]] && scratch=/dev/shm
+logs="$(mktemp -d "$scratch/cni-fuzz.XXXXXX")"
 commit="$(git -C "$root" rev-parse --short=12 HEAD 2>/dev/null || echo unknown)"
 if [[ -n "$(git -C "$root" status --porcelain --untracked-files=no -- . ':!fuzz/campaign.tsv' 2>/dev/null)" ]]; then
     commit="$commit+changes"
@@ -144,7 +150,7 @@ run_one() {
     crashes_before="$(artifacts_count "$t")"
     local status=0 fork=()
     [[ "$workers" -gt 1 ]] && fork=(-fork="$workers")
-    "$bin_dir/$t" "$new" "$corpus" -artifact_prefix="$fuzz/artifacts/$t/" "${fork[@]}" \
+    TMPDIR="$scratch" "$bin_dir/$t" "$new" "$corpus" -artifact_prefix="$fuzz/artifacts/$t/" "${fork[@]}" \
         -max_total_time="$secs" -print_final_stats=1 >"$log" 2>&1 || status=$?
     local crashes=$(($(artifacts_count "$t") - crashes_before))
     local runs execs units cov0 cov1
