@@ -22,9 +22,9 @@
 //! written or locked, and every open is non-blocking: a FIFO (or device) named `lock` or
 //! `last_reserved_ip.<n>` makes the verb fail (code 5) instead of blocking it forever, and one
 //! named by an address is a name taken, not a reservation (never read, never released); so is a
-//! directory, and an address is taken by a name in any form the parser reads (`FD00::3`). Container IDs and ifnames are only
-//! file contents, and are refused if they could break the format (empty, `.`/`..`, `/`, NUL,
-//! whitespace).
+//! directory, and an address is taken by a name in any form the parser reads (`FD00::3`).
+//! Container IDs and ifnames are only file contents, and are refused if they could break the
+//! format (empty, `.`/`..`, `/`, NUL, whitespace).
 //!
 //! Unlike upstream, only files whose names are IP addresses are read as reservations, so the
 //! lock and `last_reserved_ip.*` files can never match (or be released for) a container ID.
