@@ -325,6 +325,7 @@ impl Daemon {
     fn start(dir: &Path) -> Daemon {
         std::fs::create_dir_all(dir).unwrap();
         let sock = dir.join("dhcp.sock");
+        let serving_before = serving_lines(dir);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -348,9 +349,15 @@ impl Daemon {
             child: Some(child),
             dir: dir.to_path_buf(),
         };
+        // The daemon binds its socket, takes over saved leases, then says "serving": a socket
+        // that accepts proves only the first.
         let end = Instant::now() + Duration::from_secs(10);
-        while UnixStream::connect(&sock).is_err() {
-            assert!(Instant::now() < end, "daemon did not listen: {}", d.log());
+        while serving_lines(dir) == serving_before {
+            assert!(
+                Instant::now() < end,
+                "daemon did not start serving: {}",
+                d.log()
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         d
@@ -373,6 +380,14 @@ impl Daemon {
             assert!(status.success(), "daemon exit: {status}\n{}", self.log());
         }
     }
+}
+
+/// How many times a daemon logging into `dir` has said it is serving.
+fn serving_lines(dir: &Path) -> usize {
+    std::fs::read_to_string(dir.join("daemon.log"))
+        .unwrap_or_default()
+        .matches("dhcp daemon: serving")
+        .count()
 }
 
 impl Drop for Daemon {
@@ -496,10 +511,10 @@ fn add_returns_the_lease_and_del_releases_it_at_the_server(kind: Kind) {
 
     configure(&ct, &result);
     ok(&run(&server, "DEL", "ctr-a", Some(&ct), &c));
+    // The server's lease file and its log are written one after the other: wait for both.
     server.wait_for("the release to reach the server", || {
-        server.leased().is_empty()
+        server.leased().is_empty() && server.log().contains(&server.released_line(ip))
     });
-    assert!(server.log().contains(&server.released_line(ip)));
     assert_eq!(
         std::fs::read_dir(tmp.path().join("state")).unwrap().count(),
         0
@@ -695,8 +710,8 @@ fn gc_releases_leases_of_attachments_no_longer_valid(kind: Kind) {
     ok(&run(&server, "GC", "", None, &gc));
     server.wait_for("the GC release", || {
         server.leased() == vec![keep.to_string()]
+            && server.log().contains(&server.released_line(gone))
     });
-    assert!(server.log().contains(&server.released_line(gone)));
     assert_eq!(
         err_code(&run(&server, "CHECK", "gone", Some(&ct2), &c)),
         101
