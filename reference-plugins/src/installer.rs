@@ -22,7 +22,8 @@
 //!
 //! `--wait` (and `wait` alone) then blocks until SIGTERM, SIGINT or SIGHUP and exits 0: what a
 //! DaemonSet's container does once the node is set up, also as PID 1, where signals without a
-//! handler are ignored.
+//! handler are ignored. With `--wait` the three signals are blocked before installing, so one
+//! sent while the install runs ends the process once the install is complete, never midway.
 //!
 //! Exit status: 0 installed or up to date; 1 refused or failed; 2 usage.
 
@@ -323,18 +324,32 @@ pub fn parse_install_args(args: &[&OsStr]) -> Result<Options, String> {
     Ok(opts)
 }
 
-/// Blocks until SIGTERM, SIGINT or SIGHUP arrives; returns the signal's number.
-pub fn wait_for_termination() -> i32 {
-    // SAFETY: plain signal-mask calls on a set built here; no handler runs.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
-            libc::sigaddset(&mut set, s);
+/// SIGTERM, SIGINT and SIGHUP, blocked in the calling thread from here on: one arriving later
+/// stays pending for [`TerminationSignals::wait`] instead of ending the process. Blocking them
+/// before the work that precedes the wait means a signal sent once that work shows (the
+/// manifest written) cannot find the default action still in place.
+pub struct TerminationSignals(libc::sigset_t);
+
+impl TerminationSignals {
+    pub fn block() -> TerminationSignals {
+        // SAFETY: plain signal-set and signal-mask calls on a set built here; no handler runs.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for s in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP] {
+                libc::sigaddset(&mut set, s);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            TerminationSignals(set)
         }
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+    }
+
+    /// Blocks until one of the signals arrives (or has arrived since [`Self::block`]);
+    /// returns its number.
+    pub fn wait(&self) -> i32 {
         let mut sig = 0;
-        while libc::sigwait(&set, &mut sig) != 0 {}
+        // SAFETY: sigwait on the set these signals were blocked with.
+        while unsafe { libc::sigwait(&self.0, &mut sig) } != 0 {}
         sig
     }
 }
@@ -351,6 +366,7 @@ fn run_install(args: &[&OsStr]) -> i32 {
             return 2;
         }
     };
+    let signals = opts.wait.then(TerminationSignals::block);
     let names: Vec<&str> = PLUGINS.iter().map(|e| e.name).collect();
     let version = cni::build_info::version_line(NAME);
     match install(&opts.source, &names, &opts.dir, opts.force) {
@@ -370,9 +386,9 @@ fn run_install(args: &[&OsStr]) -> i32 {
             return 1;
         }
     }
-    if opts.wait {
+    if let Some(signals) = signals {
         let _ = std::io::stdout().flush();
-        let sig = wait_for_termination();
+        let sig = signals.wait();
         println!("install: signal {sig}, exiting");
     }
     0
@@ -388,7 +404,7 @@ pub fn subcommand(argv0: &OsStr, args: &[&OsStr]) -> Option<i32> {
     match args.split_first() {
         Some((cmd, rest)) if *cmd == "install" => Some(run_install(rest)),
         Some((cmd, [])) if *cmd == "wait" => {
-            wait_for_termination();
+            TerminationSignals::block().wait();
             Some(0)
         }
         Some((cmd, _)) if *cmd == "wait" => {

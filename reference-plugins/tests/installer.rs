@@ -232,6 +232,35 @@ impl Reaped {
         assert_eq!(unsafe { libc::kill(self.0.id() as i32, sig) }, 0);
     }
 
+    /// Waits (up to 30 s) until SIGHUP, SIGINT and SIGTERM can no longer end the child: `/proc`
+    /// shows them in its signal mask, or shows it in `rt_sigtimedwait` (which takes the awaited
+    /// signals out of the mask it shows while it waits for them).
+    fn wait_until_holding_termination_signals(&self) {
+        const HUP_INT_TERM: u64 =
+            1 << (libc::SIGHUP - 1) | 1 << (libc::SIGINT - 1) | 1 << (libc::SIGTERM - 1);
+        let proc = format!("/proc/{}", self.0.id());
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let blocked = std::fs::read_to_string(format!("{proc}/status"))
+                .unwrap_or_default()
+                .lines()
+                .find_map(|l| l.strip_prefix("SigBlk:"))
+                .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+                .unwrap_or(0);
+            let waiting = std::fs::read_to_string(format!("{proc}/syscall"))
+                .unwrap_or_default()
+                .split(' ')
+                .next()
+                .and_then(|n| n.parse::<libc::c_long>().ok())
+                == Some(libc::SYS_rt_sigtimedwait);
+            if blocked & HUP_INT_TERM == HUP_INT_TERM || waiting {
+                return;
+            }
+            assert!(Instant::now() < deadline, "the signals were never held");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
     /// Its exit status, if it exits within 30 s.
     fn exit_within(&mut self) -> Option<std::process::ExitStatus> {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -282,6 +311,7 @@ fn wait_blocks_after_installing_until_sigterm_and_exits_zero() {
             .spawn()
             .unwrap(),
     );
+    child.wait_until_holding_termination_signals();
     std::thread::sleep(Duration::from_millis(300));
     assert!(child.0.try_wait().unwrap().is_none(), "wait returned early");
     child.signal(libc::SIGHUP);
