@@ -17,6 +17,7 @@ pub mod conventions;
 pub mod env;
 pub mod error;
 pub mod invoke;
+mod json_text;
 pub mod result;
 pub mod runtime;
 pub mod skel;

@@ -768,7 +768,7 @@ mod direct {
         // serde_json checks UTF-8 and surrogate pairs only in the strings it keeps: a skipped
         // field with invalid bytes or a lone surrogate would pass here and fail the Value path.
         std::str::from_utf8(bytes).ok()?;
-        if crate::config::may_hold_surrogate_escape(bytes) || needs_value_path(bytes) {
+        if crate::json_text::may_hold_surrogate_escape(bytes) || needs_value_path(bytes) {
             return None;
         }
         let version = top_level_version(bytes)?;
