@@ -16,6 +16,7 @@
 mod cni_args;
 mod config;
 mod conflist;
+mod dhcp_config;
 mod dhcp_reply;
 mod harness_cases;
 mod harness_target;
@@ -35,6 +36,7 @@ mod versions;
 pub use cni_args::cni_args;
 pub use config::config;
 pub use conflist::conflist;
+pub use dhcp_config::dhcp_config;
 pub use dhcp_reply::dhcp_reply;
 pub use harness_cases::harness_cases;
 pub use harness_target::harness_target;
@@ -131,6 +133,10 @@ pub const TARGETS: &[Target] = &[
     Target {
         name: "portmap_config",
         oracle: portmap_config,
+    },
+    Target {
+        name: "dhcp_config",
+        oracle: dhcp_config,
     },
     Target {
         name: "harness_cases",
